@@ -1,0 +1,50 @@
+# The two commands users need: `make demo` and `make test`. Both bootstrap everything they use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PKGS   := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml requirements-dev.txt
+
+.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean
+
+$(STAMP): $(PKGS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ./tap-yandex-tracker -e './target-clickhouse-agile[embedded]' -r requirements-dev.txt
+	@touch $(STAMP)
+
+## dev: the development environment (venv with both packages editable plus test tools)
+dev: $(STAMP)
+
+## clickhouse: install the Debian clickhouse-server the tests start on loopback
+clickhouse:
+	@bash scripts/install-clickhouse.sh
+
+## test: the whole suite (real ClickHouse server, embedded chdb, simulator over HTTP)
+test: $(STAMP) clickhouse
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+## test-long: the long variants (scale, soak) behind the `long` marker
+test-long: $(STAMP) clickhouse
+	$(BIN)/python -m pytest -m long
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## demo: simulator + tap + target into embedded ClickHouse, then a summary
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+## bench: benchmarks (not tests); writes tables under benchmarks/results/
+bench: $(STAMP) clickhouse
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .demo
