@@ -1,0 +1,56 @@
+"""Small builders for metrics tests: readable timestamps and history events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from target_clickhouse_agile.metrics import FieldChange, HistoryEvent, IssueSnapshot
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def utc(text: str) -> datetime:
+    """``"2024-03-04 07:00"`` (or with seconds/fraction) as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def msk(text: str) -> datetime:
+    """A Moscow wall-clock time (UTC+3 all year since 2014) converted to UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=MSK).astimezone(timezone.utc)
+
+
+def ms(count: int) -> timedelta:
+    return timedelta(milliseconds=count)
+
+
+def event(
+    event_id: str,
+    at: datetime,
+    event_type: str = "IssueWorkflow",
+    *,
+    status: tuple[str | None, str | None] | None = None,
+    queue: tuple[str | None, str | None] | None = None,
+    status_start: tuple[str | None, str | None] | None = None,
+) -> HistoryEvent:
+    """A history event with only the given field changes (values already normalised)."""
+    changes: dict[str, FieldChange] = {}
+    if status is not None:
+        changes["status"] = FieldChange(*status)
+    if queue is not None:
+        changes["queue"] = FieldChange(*queue)
+    if status_start is not None:
+        changes["statusStartTime"] = FieldChange(*status_start)
+    return HistoryEvent(event_id, at, event_type, changes)
+
+
+def snapshot(
+    created_at: datetime,
+    status: str,
+    *,
+    queue: str = "TEST",
+    issue_id: str = "id-1",
+    issue_key: str = "TEST-1",
+    status_start_time: datetime | None = None,
+) -> IssueSnapshot:
+    return IssueSnapshot(issue_id, issue_key, queue, created_at, status, status_start_time)
