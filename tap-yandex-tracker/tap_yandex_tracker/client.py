@@ -1,0 +1,245 @@
+"""``TrackerStream``: what every Tracker endpoint shares.
+
+Auth and organisation headers, ``Accept-Language: en`` (the API defaults to Russian display names),
+response validation with actionable messages, and one retry policy (``Retry-After`` first, else
+exponential backoff with jitter) that applies identically in the main thread and in the changelog workers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import typing as t
+from collections.abc import Generator, Iterable
+from typing import Any
+
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.authenticators import APIAuthenticatorBase
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_yandex_tracker.errors import (
+    InvalidBodyError,
+    TrackerNotFoundError,
+    auth_failed_message,
+    describe_request,
+    forbidden_message,
+    generic_message,
+    retry_after_seconds,
+)
+from tap_yandex_tracker.pagination import TrackerLinkPaginator
+from tap_yandex_tracker.timestamps import normalise_timestamps
+
+if t.TYPE_CHECKING:
+    from backoff.types import Details
+
+    from tap_yandex_tracker.tap import TapYandexTracker
+
+#: Statuses worth another try: rate limiting, conflicts the official client also retries, server errors.
+RETRY_STATUSES = (409, 429)
+
+
+class TrackerAuthenticator(APIAuthenticatorBase):
+    """``Authorization: OAuth <token>`` or ``Authorization: Bearer <iam_token>``."""
+
+    def __init__(self, *, token: str | None, iam_token: str | None) -> None:
+        super().__init__()
+        if token:
+            self.auth_headers["Authorization"] = f"OAuth {token}"
+        elif iam_token:
+            self.auth_headers["Authorization"] = f"Bearer {iam_token}"
+
+    def __repr__(self) -> str:  # never show the header value
+        return "TrackerAuthenticator(<redacted>)"
+
+
+class TrackerStream(RESTStream):
+    """Base class of all Tracker streams."""
+
+    records_jsonpath = "$[*]"
+    payload_as_json = True
+    extra_retry_statuses = RETRY_STATUSES
+    _LOG_REQUEST_METRICS = False  # one line per request would drown the progress log; we count instead
+
+    _tap: TapYandexTracker
+
+    # -- requests ------------------------------------------------------------------------------------
+    @property
+    def url_base(self) -> str:
+        return f"{str(self.config['api_url']).rstrip('/')}/{self.config['api_version']}"
+
+    @property
+    def http_headers(self) -> dict:
+        name, value = self._tap.org_header
+        return {"Accept-Language": "en", name: value, "User-Agent": "tap-yandex-tracker"}
+
+    @property
+    def authenticator(self) -> TrackerAuthenticator:
+        return self._tap.authenticator
+
+    @property
+    def requests_session(self) -> requests.Session:
+        return self._tap.gate.session()
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout") or 60)
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: a per-context ACTIVATE_VERSION would let a target wipe rows of untouched issues."""
+        return False
+
+    def get_new_paginator(self) -> TrackerLinkPaginator:
+        return TrackerLinkPaginator()
+
+    def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
+        return {}
+
+    def get_http_request(self, *, page: Any) -> Any:
+        request = super().get_http_request(page=page)
+        if page.next_page_token:  # follow the server's `next` link verbatim (it carries the cursor)
+            request.url = page.next_page_token.geturl()
+            request.params = {}
+        return request
+
+    def send_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        retry: bool = True,
+    ) -> requests.Response:
+        """One request outside the SDK's paging loop, with the same headers, validation and retries."""
+        prepared = self.build_prepared_request(
+            method=method,
+            url=self.url_base + path,
+            params=params or {},
+            headers=self.http_headers,
+            json=json_body,
+        )
+
+        def call(request: requests.PreparedRequest) -> requests.Response:
+            response = self.requests_session.send(self.authenticator(request), timeout=self.timeout)
+            self.validate_response(response)
+            return response
+
+        return self.request_decorator(call)(prepared) if retry else call(prepared)
+
+    # -- responses -----------------------------------------------------------------------------------
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in self.extra_retry_statuses or status >= 500:
+            if status == 429:
+                wait = retry_after_seconds(response)
+                if wait:
+                    self._tap.gate.pause_all(wait)
+            raise RetriableAPIError(generic_message(response), response)
+        if status == 401:
+            raise FatalAPIError(auth_failed_message(response, self._tap.auth_setting))
+        if status == 403:
+            setting, (header, value) = self._tap.org_setting, self._tap.org_header
+            raise FatalAPIError(forbidden_message(response, setting, header, value))
+        if status == 404:
+            raise TrackerNotFoundError(generic_message(response), response)
+        if status >= 400:
+            raise FatalAPIError(generic_message(response))
+        if self.expects_json_body and not _empty_body_expected(response):
+            try:
+                response._tracker_payload = json.loads(response.content)  # type: ignore[attr-defined]
+            except ValueError as exc:
+                msg = (
+                    f"Tracker API returned HTTP {status} with a truncated or non-JSON body on "
+                    f"{describe_request(response)} ({len(response.content)} bytes)"
+                )
+                raise InvalidBodyError(msg, response) from exc
+
+    expects_json_body = True
+
+    def response_error_message(self, response: requests.Response) -> str:
+        return generic_message(response)
+
+    @staticmethod
+    def payload(response: requests.Response) -> Any:
+        cached = getattr(response, "_tracker_payload", None)
+        return cached if cached is not None else json.loads(response.content)
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        body = self.payload(response)
+        if isinstance(body, list):
+            yield from body
+        elif isinstance(body, dict):  # tolerate {"items": [...]}-style wrappers
+            items = body.get("items") or body.get("values")
+            if isinstance(items, list):
+                yield from items
+            else:
+                yield body
+
+    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+        return normalise_timestamps(row)
+
+    # -- retries -------------------------------------------------------------------------------------
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", 8)) + 1
+
+    def backoff_jitter(self, value: float) -> float:
+        return value  # jitter is applied inside the wait generator, never to a server's Retry-After
+
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+        base = float(self.config.get("backoff_base_seconds", 1.0))
+        cap = float(self.config.get("backoff_max_seconds", 60.0))
+        attempt = 0
+        exception = yield  # type: ignore[misc]
+        while True:
+            attempt += 1
+            response = getattr(exception, "response", None)
+            wait = retry_after_seconds(response) if response is not None else None
+            if wait is None:
+                ceiling = min(cap, base * (2 ** (attempt - 1)))
+                wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+            exception = yield wait
+
+    def backoff_handler(self, details: Details) -> None:
+        self._tap.stats.add("retries")
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        if response is not None:
+            reason = f"HTTP {response.status_code}"
+            retry_after = response.headers.get("Retry-After")
+            if retry_after is not None:
+                reason += f" (Retry-After: {retry_after})"
+            if isinstance(exc, InvalidBodyError):
+                reason = f"HTTP {response.status_code} with a truncated or non-JSON body"
+            where = describe_request(response)
+        else:
+            reason = type(exc).__name__ if exc is not None else "unknown error"
+            where = self.path or self.name
+        self._tap.logger.warning(
+            "retrying %s in %.2f s (attempt %d of %d): %s",
+            where,
+            details.get("wait") or 0.0,
+            details.get("tries", 0) + 1,
+            self.backoff_max_tries(),
+            reason,
+        )
+
+    def log_sync_costs(self) -> None:
+        """Called by the SDK for every stream once all streams are synced: our end-of-run hook."""
+        super().log_sync_costs()
+        self._tap.finish_run()
+
+
+def _empty_body_expected(response: requests.Response) -> bool:
+    """``_clear`` answers 200 with an empty body."""
+    request = response.request
+    return not response.content and request is not None and "/_clear" in (request.path_url or "")
+
+
+def prune(record: dict, known: t.Collection[str], catch_all: str) -> dict:
+    """Move keys not in ``known`` into ``record[catch_all]`` so that the SDK does not drop them."""
+    extra = {key: record.pop(key) for key in list(record) if key not in known}
+    if extra:
+        record.setdefault(catch_all, {}).update(extra)
+    return record

@@ -1,0 +1,78 @@
+"""Bounded-parallel changelog prefetch inside the SDK's sequential parent/child sync.
+
+The SDK syncs the changelog child right after each issue, one at a time. To overlap the per-issue
+requests, the issues stream hands every page of issues to :class:`ChangelogPrefetcher` *before* yielding
+them; workers fetch the changelogs (through the same gated, retrying request path as everything else) and
+the child's ``get_records`` just collects its issue's result, waiting if it is not there yet. Records
+still come out in ``updatedAt`` order and the bookmark only moves after an issue's changelog was emitted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+Fetch = Callable[[dict], list[dict]]
+
+
+class ChangelogPrefetcher:
+    """Futures of in-flight changelog fetches, keyed by issue id, for the current page of issues."""
+
+    def __init__(self, fetch: Fetch, max_workers: int, logger: logging.Logger) -> None:
+        self._fetch = fetch
+        self._max_workers = max(1, max_workers)
+        self._logger = logger
+        self._executor: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[list[dict]]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="tracker-changelog"
+            )
+            # Safety net: if an exception escapes while the issues generator is suspended, make the
+            # interpreter's executor join (which runs queued work) find an empty, cancelled queue.
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                with contextlib.suppress(RuntimeError):  # interpreter already shutting down
+                    register(self.close)
+        return self._executor
+
+    def submit_page(self, contexts: Iterable[dict[str, Any]]) -> None:
+        """Start fetching the changelogs of one page; drop leftovers of the previous page."""
+        with self._lock:
+            if self._closed:
+                return
+            for stale in self._futures.values():  # issues filtered out downstream (stream maps)
+                stale.cancel()
+            self._futures = {}
+            pool = self._pool()
+            for context in contexts:
+                self._futures[context["issue_id"]] = pool.submit(self._fetch, dict(context))
+
+    def take(self, issue_id: str) -> Future[list[dict]] | None:
+        """The future for ``issue_id`` (removed from the table), or ``None`` if it was not prefetched."""
+        with self._lock:
+            return self._futures.pop(issue_id, None)
+
+    def close(self, *, cancel: bool = True) -> None:
+        """Stop the pool; with ``cancel`` queued fetches are dropped and nothing is waited for."""
+        with self._lock:
+            self._closed = True
+            futures, self._futures = self._futures, {}
+            executor, self._executor = self._executor, None
+        if cancel:
+            for future in futures.values():
+                future.cancel()
+        if executor is not None:
+            executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._closed = False

@@ -1,0 +1,70 @@
+"""Run counters, the periodic progress line and the final one-line summary.
+
+Shared by the main thread and the changelog workers, hence the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+PROGRESS_INTERVAL_S = 5.0
+
+
+@dataclass
+class RunStats:
+    """Counters for one tap run."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    requests: int = 0
+    retries: int = 0
+    issues: int = 0
+    changelog_entries: int = 0
+    changelog_missing: int = 0
+    scroll_restarts: int = 0
+    reference_records: int = 0
+    _last_progress: float = field(default_factory=time.monotonic)
+    _summary_logged: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started_at, 1e-6)
+
+    def maybe_log_progress(self, logger: logging.Logger) -> None:
+        """Log a progress line at most every ``PROGRESS_INTERVAL_S`` seconds."""
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        elapsed = self.elapsed()
+        logger.info(
+            "progress: %d issues (%.1f/s), %d changelog entries, %d requests, %d retries, %.0f s elapsed",
+            self.issues,
+            self.issues / elapsed,
+            self.changelog_entries,
+            self.requests,
+            self.retries,
+            elapsed,
+        )
+
+    def summary(self) -> str:
+        elapsed = self.elapsed()
+        return (
+            f"sync finished: {self.issues} issues, {self.changelog_entries} changelog entries, "
+            f"{self.reference_records} reference records, {self.requests} requests, {self.retries} retries, "
+            f"{self.scroll_restarts} scroll restarts, {self.changelog_missing} issues without changelog, "
+            f"{elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s)"
+        )
+
+    def log_summary_once(self, logger: logging.Logger) -> None:
+        with self._lock:
+            if self._summary_logged:
+                return
+            self._summary_logged = True
+        logger.info("%s", self.summary())

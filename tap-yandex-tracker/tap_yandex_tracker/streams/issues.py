@@ -1,0 +1,210 @@
+"""``issues``: scroll search sorted by ``updatedAt``, incremental and resumable.
+
+Scroll mode has no 10 000-result ceiling. The body is fixed for one scroll; continuation requests carry the
+newest ``X-Scroll-Id`` (+ token); the scroll ends when a response has no ``X-Scroll-Id``, and is released
+with ``_clear``. If a continuation is refused (TTL expired), the search restarts at the last emitted
+``updatedAt`` and skips the ids already emitted at exactly that millisecond - nothing is skipped, nothing
+before it is re-read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import requests
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_yandex_tracker import schemas
+from tap_yandex_tracker.client import TrackerStream, prune
+from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, generic_message
+from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
+from tap_yandex_tracker.timestamps import (
+    normalise_timestamps,
+    to_datetime,
+    to_tracker_filter_ts,
+    to_tracker_query_ts,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Statuses of a refused scroll continuation that mean "start a new scroll" rather than "give up".
+SCROLL_LOST_STATUSES = (400, 404, 409, 410, 422)
+MAX_RESTARTS_WITHOUT_PROGRESS = 5
+
+
+class IssuesStream(TrackerStream):
+    """``POST /issues/_search`` in scroll mode, ``order: +updatedAt``."""
+
+    name = "issues"
+    path = "/issues/_search"
+    http_method = "POST"
+    primary_keys = ("id",)
+    replication_key = "updatedAt"
+    is_sorted = True
+    # The look-back deliberately re-reads records older than the bookmark (singer-notes §0.4).
+    check_sorted = False
+    schema = schemas.ISSUES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._body: dict[str, Any] = {}
+        self._paginator: ScrollPaginator | None = None
+        self._skip_before: str | None = None
+        self._skip_ids: set[str] = set()
+        self._last_ts: str | None = None
+        self._ids_at_last_ts: set[str] = set()
+
+    # -- request building ----------------------------------------------------------------------------
+    def search_body(self, lower_bound: datetime | None) -> dict[str, Any]:
+        """``filter`` form (exact, millisecond bound), or ``query`` form when the user gave a query."""
+        queues = list(self.config.get("queues") or [])
+        query = self.config.get("query")
+        if query:
+            parts = []
+            if queues:
+                parts.append("Queue: " + ", ".join(queues))
+            parts.append(f"({query})")
+            if lower_bound is not None:
+                parts.append(f'Updated: >= "{to_tracker_query_ts(lower_bound)}"')
+            return {"query": " AND ".join(parts) + ' "Sort by": Updated ASC'}
+        search_filter: dict[str, Any] = {"updatedAt": {"from": to_tracker_filter_ts(lower_bound or EPOCH)}}
+        if queues:
+            search_filter["queue"] = queues
+        return {"filter": search_filter, "order": "+updatedAt"}
+
+    def get_new_paginator(self) -> ScrollPaginator:  # type: ignore[override]
+        self._paginator = ScrollPaginator()
+        return self._paginator
+
+    def get_url_params(self, context: dict | None, next_page_token: ScrollToken | None) -> dict[str, Any]:
+        ttl = int(self.config.get("scroll_ttl_ms") or 60000)
+        if next_page_token is None:
+            return {
+                "scrollType": "sorted",
+                "perScroll": int(self.config.get("page_size") or 100),
+                "scrollTTLMillis": ttl,
+            }
+        params: dict[str, Any] = {"scrollId": next_page_token.scroll_id, "scrollTTLMillis": ttl}
+        if next_page_token.scroll_token:
+            params["scrollToken"] = next_page_token.scroll_token
+        return params
+
+    def get_http_request(self, *, page: Any) -> Any:
+        return super(TrackerStream, self).get_http_request(page=page)  # never follow Link here
+
+    def prepare_request_payload(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
+        return self._body  # the same body on every scroll request
+
+    def validate_response(self, response: requests.Response) -> None:
+        try:
+            super().validate_response(response)
+        except FatalAPIError as exc:
+            continuation = "scrollId=" in (response.request.url or "") if response.request else False
+            if continuation and response.status_code in SCROLL_LOST_STATUSES:
+                raise ScrollLostError(generic_message(response)) from exc
+            raise
+
+    # -- records -------------------------------------------------------------------------------------
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """Normalise one page, drop what a restarted scroll already emitted, start its changelog fetches."""
+        page = []
+        for raw in super().parse_response(response):
+            record = prune(normalise_timestamps(raw), schemas.ISSUE_FIELD_NAMES, schemas.ISSUE_CATCH_ALL)
+            if self._skip_before is not None:
+                updated = record.get("updatedAt") or ""
+                if updated < self._skip_before or (
+                    updated == self._skip_before and record.get("id") in self._skip_ids
+                ):
+                    continue
+            page.append(record)
+        if self._prefetch_enabled():
+            self._tap.prefetcher.submit_page(self.get_child_context(r, None) for r in page)
+        yield from page
+
+    def _prefetch_enabled(self) -> bool:
+        return any(child.selected for child in self.child_streams)
+
+    def get_child_context(self, record: dict, context: dict | None) -> dict:
+        return {"issue_id": record["id"], "issue_key": record.get("key")}
+
+    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+        return row  # already normalised in parse_response
+
+    def get_records(self, context: dict | None) -> Iterator[dict]:
+        self._check_queues()
+        start = self.get_starting_timestamp(context)
+        lookback = timedelta(minutes=int(self.config.get("lookback_minutes", 5) or 0))
+        lower_bound = start - lookback if start is not None else None
+        self._body = self.search_body(lower_bound)
+        self._skip_before, self._skip_ids = None, set()
+        self._last_ts, self._ids_at_last_ts = None, set()
+        self.logger.info(
+            "issues: searching from %s (bookmark/start_date %s minus %s min look-back)",
+            to_tracker_filter_ts(lower_bound) if lower_bound else "the beginning",
+            start.isoformat() if start else "none",
+            lookback.total_seconds() / 60,
+        )
+        restarts_without_progress = 0
+        try:
+            while True:
+                emitted_before = self._tap.stats.issues
+                try:
+                    yield from self._scroll(context)
+                    break
+                except ScrollLostError as exc:
+                    self._clear_scrolls()
+                    progressed = self._tap.stats.issues > emitted_before
+                    restarts_without_progress = 0 if progressed else restarts_without_progress + 1
+                    if restarts_without_progress >= MAX_RESTARTS_WITHOUT_PROGRESS:
+                        msg = f"issue search scroll keeps failing without progress: {exc}"
+                        raise FatalAPIError(msg) from exc
+                    self._restart_after_last_record(exc)
+        except BaseException:
+            self._tap.abort()
+            raise
+        finally:
+            self._clear_scrolls()
+
+    def _scroll(self, context: dict | None) -> Iterator[dict]:
+        for record in self.request_records(context):
+            updated = record["updatedAt"]
+            if updated != self._last_ts:
+                self._last_ts, self._ids_at_last_ts = updated, set()
+            self._ids_at_last_ts.add(record["id"])
+            self._tap.stats.add("issues")
+            self._tap.stats.maybe_log_progress(self._tap.logger)
+            yield record
+
+    def _restart_after_last_record(self, exc: Exception) -> None:
+        self._tap.stats.add("scroll_restarts")
+        if self._last_ts is not None:
+            self._skip_before, self._skip_ids = self._last_ts, set(self._ids_at_last_ts)
+            self._body = self.search_body(to_datetime(self._last_ts))
+        self._tap.logger.warning(
+            "issue search scroll was refused (%s); restarting the search from updatedAt >= %s",
+            exc,
+            self._last_ts or "the original bound",
+        )
+
+    def _clear_scrolls(self) -> None:
+        """Release server-side scroll contexts (best effort: they expire anyway)."""
+        paginator, self._paginator = self._paginator, None
+        if paginator is None or not paginator.seen or self._tap.gate.closed:
+            return
+        try:
+            self.send_request("POST", "/system/search/scroll/_clear", json_body=paginator.seen, retry=False)
+        except Exception as exc:
+            self.logger.debug("scroll _clear failed: %s", exc)
+
+    def _check_queues(self) -> None:
+        """Fail early and clearly on a queue that does not exist or that the token cannot see."""
+        for queue in self.config.get("queues") or []:
+            try:
+                self.send_request("GET", f"/queues/{queue}")
+            except TrackerNotFoundError as exc:
+                msg = (
+                    f"queue {queue} does not exist or is not visible to this token "
+                    f"(GET /queues/{queue} returned 404); check the `queues` setting"
+                )
+                raise FatalAPIError(msg) from exc
