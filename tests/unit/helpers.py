@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from hypothesis import strategies as st
+
 from target_clickhouse_agile.metrics import FieldChange, HistoryEvent, IssueSnapshot
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -54,3 +56,38 @@ def snapshot(
     status_start_time: datetime | None = None,
 ) -> IssueSnapshot:
     return IssueSnapshot(issue_id, issue_key, queue, created_at, status, status_start_time)
+
+
+STATUSES = ["open", "inProgress", "review", "needInfo", "closed", "cancelled"]
+TYPES = ["IssueCreated", "IssueWorkflow", "IssueMoved", "IssueUpdated"]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[datetime, list[HistoryEvent], str]:
+    """Random, possibly glitchy histories: any types, shared milliseconds, changes before createdAt.
+
+    Returns ``(created_at, events, current status)``.
+    """
+    created = utc("2023-12-01 00:00") + ms(draw(st.integers(min_value=0, max_value=400 * 24 * 3600 * 1000)))
+    count = draw(st.integers(min_value=0, max_value=12))
+    events = []
+    for index in range(count):
+        # Tiny offsets make same-millisecond and pre-creation events common.
+        offset_ms = draw(st.integers(-2, 2) | st.integers(min_value=-5_000, max_value=30 * 24 * 3600 * 1000))
+        at = created + ms(offset_ms)
+        old = draw(st.sampled_from([None, *STATUSES]))
+        new = draw(st.sampled_from([None, *STATUSES]))
+        with_start = draw(st.booleans())
+        start = (None, (at + ms(draw(st.integers(0, 3)))).isoformat()) if with_start else None
+        queue = draw(st.sampled_from([None, ("A", "B"), ("B", "A")]))
+        events.append(
+            event(
+                f"{index:03d}",
+                at,
+                draw(st.sampled_from(TYPES)),
+                status=(old, new),
+                status_start=start,
+                queue=queue,
+            )
+        )
+    return created, events, draw(st.sampled_from(STATUSES))
