@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 
 from target_clickhouse_agile.metrics import HistoryEvent, StatusVisit, build_visits, events_from_changelog
@@ -74,11 +75,14 @@ def test_created_directly_in_a_later_status() -> None:
     assert summary(history.visits) == [("inProgress", "TEST", CREATED, t1), ("closed", "TEST", t1, None)]
 
 
-def test_issue_created_later_than_created_at_still_starts_at_created_at() -> None:
-    # The create event is stamped 1 ms after createdAt: it sets the initial status but is no transition.
-    events = [event("e1", CREATED + ms(1), "IssueCreated", status=(None, "open"))]
+@pytest.mark.parametrize("skew", [ms(1), -ms(1)])
+def test_issue_created_off_by_a_millisecond_still_starts_at_created_at(skew: timedelta) -> None:
+    # The create event is stamped 1 ms after (or before) createdAt: it sets the initial status but is no
+    # transition, so nothing is clamped and nothing is reported.
+    events = [event("e1", CREATED + skew, "IssueCreated", status=(None, "open"), queue=(None, "TEST"))]
     history = build_visits(snapshot(CREATED, "open"), events)
     assert summary(history.visits) == [("open", "TEST", CREATED, None)]
+    assert history.warnings == []
 
 
 def test_null_from_in_earliest_change_acts_as_creation() -> None:

@@ -40,6 +40,7 @@ def parse_hhmm(text: str) -> time:
 class _Year:
     """Per-day UTC working windows of one local year (``None`` = day off) and their running totals."""
 
+    first_ordinal: int  # date(year, 1, 1).toordinal(): day index = day.toordinal() - first_ordinal
     windows: tuple[tuple[int, int] | None, ...]
     cumulative: tuple[int, ...]  # cumulative[i] = working µs of days 0..i-1 of the year
 
@@ -117,7 +118,8 @@ class WorkCalendar:
 
     def _clip(self, day: date, start_us: int, end_us: int) -> int:
         """Working µs of ``day`` that fall inside ``[start_us, end_us)``."""
-        window = self._year(day.year).windows[day.timetuple().tm_yday - 1]
+        year = self._year(day.year)
+        window = year.windows[day.toordinal() - year.first_ordinal]
         if window is None:
             return 0
         return max(0, min(end_us, window[1]) - max(start_us, window[0]))
@@ -135,7 +137,8 @@ class WorkCalendar:
 
     def _before(self, day: date) -> int:
         """Working µs from 1 January of ``day.year`` up to (excluding) ``day``."""
-        return self._year(day.year).cumulative[day.timetuple().tm_yday - 1]
+        year = self._year(day.year)
+        return year.cumulative[day.toordinal() - year.first_ordinal]
 
     def _year(self, year: int) -> _Year:
         cached = self._years.get(year)
@@ -152,7 +155,7 @@ class WorkCalendar:
             windows.append(window)
             cumulative.append(cumulative[-1] + (0 if window is None else window[1] - window[0]))
             day += timedelta(days=1)
-        return _Year(tuple(windows), tuple(cumulative))
+        return _Year(date(year, 1, 1).toordinal(), tuple(windows), tuple(cumulative))
 
     def _window(self, day: date) -> tuple[int, int]:
         """UTC µs of the local working hours of ``day``; zoneinfo resolves the day's own UTC offset."""

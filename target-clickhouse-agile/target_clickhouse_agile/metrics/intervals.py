@@ -115,7 +115,8 @@ class _VisitBuilder:
 
     def build(self) -> VisitHistory:
         for at, event in self.timed:
-            self._apply(self._clamp(at, event), event)
+            if event is not self.creation:
+                self._apply(at, event)
         self._reconcile_with_snapshot()
         self.visits.append(self.current)
         return VisitHistory(self.visits, self.warnings)
@@ -144,21 +145,21 @@ class _VisitBuilder:
 
     # -- transitions ---------------------------------------------------------------------------------
 
-    def _clamp(self, at: datetime, event: HistoryEvent) -> datetime:
-        """A change stamped before ``createdAt`` is moved to ``createdAt`` (no negative durations)."""
-        if at < self.issue.created_at:
-            self._warn("before_created", f"change at {at.isoformat()} precedes createdAt; clamped", event)
-            return self.issue.created_at
-        return at
-
     def _apply(self, at: datetime, event: HistoryEvent) -> None:
         """Queue first, so a status reset inside a move opens its visit in the new queue."""
         queue_change = event.changes.get("queue")
-        if queue_change is not None and event is not self.creation:
+        if queue_change is not None:
             self._apply_queue(queue_change, event)
         status_change = event.changes.get("status")
-        if status_change is not None and event is not self.creation:
+        if status_change is not None:
             self._apply_status(at, status_change, event)
+
+    def _clamp(self, at: datetime, event: HistoryEvent) -> datetime:
+        """A transition stamped before ``createdAt`` is moved to ``createdAt`` (no negative durations)."""
+        if at < self.issue.created_at:
+            self._warn("before_created", f"transition at {at.isoformat()} precedes createdAt; clamped", event)
+            return self.issue.created_at
+        return at
 
     def _apply_queue(self, change: FieldChange, event: HistoryEvent) -> None:
         if change.to_value is None:
@@ -183,7 +184,7 @@ class _VisitBuilder:
                 event,
             )
         if target != self.current.status:
-            self._enter(target, at, event.event_id)
+            self._enter(target, self._clamp(at, event), event.event_id)
 
     def _enter(self, status: str, at: datetime, event_id: str) -> None:
         current = self.current
