@@ -176,6 +176,16 @@ def test_status_change_in_the_same_ms_as_created_at() -> None:
     assert summary(history.visits) == [("open", "TEST", CREATED, CREATED), ("triage", "TEST", CREATED, None)]
 
 
+def test_duplicate_event_ids_count_once() -> None:
+    # The same changelog entry delivered twice (overlapping pages) must not look like a broken chain.
+    t1 = utc("2024-03-04 08:00")
+    once = event("e2", t1, status=("open", "inProgress"))
+    events = [event("e1", CREATED, "IssueCreated", status=(None, "open")), once, once]
+    history = build_visits(snapshot(CREATED, "inProgress"), events)
+    assert summary(history.visits) == [("open", "TEST", CREATED, t1), ("inProgress", "TEST", t1, None)]
+    assert history.warnings == []
+
+
 def test_broken_chain_trusts_to_and_warns() -> None:
     # The issue is in inProgress, but the next change claims review → closed: the visit ends, closed begins.
     t1, t2 = utc("2024-03-04 08:00"), utc("2024-03-04 09:00")

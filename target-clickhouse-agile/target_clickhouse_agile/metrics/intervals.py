@@ -88,8 +88,12 @@ def transition_time(event: HistoryEvent) -> datetime:
 
 
 def order_events(events: Iterable[HistoryEvent]) -> list[tuple[datetime, HistoryEvent]]:
-    """Events paired with their transition time, ordered by (time, changelog id) for determinism."""
-    timed = [(transition_time(event), event) for event in events]
+    """Events paired with their transition time, ordered by (time, changelog id) for determinism.
+
+    A changelog id seen twice (a page re-read by the tap's lookback) is one event: the last copy wins.
+    """
+    unique = {event.event_id: event for event in events}
+    timed = [(transition_time(event), event) for event in unique.values()]
     timed.sort(key=lambda pair: (pair[0], pair[1].event_id))
     return timed
 
