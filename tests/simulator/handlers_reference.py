@@ -1,0 +1,151 @@
+"""Reference endpoints: statuses, issue types, priorities, resolutions, queues, users, boards, sprints,
+components, projects, fields. Collections page like the real API (see ``paging.py``); single entities
+resolve by numeric id or by key/login, because every ``self`` URL the simulator emits must resolve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from .catalog import FIELDS, Named
+from .organisation import Organisation
+from .paging import page_headers, page_window
+from .render import Renderer, named_collection
+from .wire import ApiError, Request, Response
+
+T = TypeVar("T")
+
+
+def paged(req: Request, items: Sequence[T], render: Callable[[T], dict[str, Any]]) -> Response:
+    window = page_window(req, len(items))
+    body = [render(item) for item in items[window.start : window.stop]]
+    return Response.json(body, headers=page_headers(req, window))
+
+
+def _not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} does not exist.")
+
+
+def _named_items(kind: str) -> list[Named]:
+    return sorted(named_collection(kind).values(), key=lambda n: n.id)
+
+
+def list_named(kind: str) -> Callable[..., Response]:
+    """Collection handler for statuses / issuetypes / priorities / resolutions."""
+
+    def handler(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+        items = _named_items(kind)
+        return paged(req, items, lambda item: r.named(kind, item, items.index(item) + 1))
+
+    return handler
+
+
+def get_named(kind: str) -> Callable[..., Response]:
+    def handler(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+        items = _named_items(kind)
+        for order, item in enumerate(items, start=1):
+            if ident in (str(item.id), item.key):
+                return Response.json(r.named(kind, item, order))
+        raise _not_found(kind.rstrip("s").capitalize())
+
+    return handler
+
+
+def list_users(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return paged(req, range(len(org.catalog.users)), r.user)
+
+
+def get_user(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    """By uid, login, or ``login:<login>`` (the form for all-digit logins)."""
+    login = ident.removeprefix("login:")
+    for user in org.catalog.users:
+        if ident == user.uid or login == user.login or ident == user.cloud_uid:
+            return Response.json(r.user(user.idx))
+    raise _not_found("User")
+
+
+def myself(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return Response.json(r.user(0))
+
+
+def list_queues(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return paged(req, list(org.catalog.queues), r.queue)
+
+
+def get_queue(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    for queue in org.catalog.queues.values():
+        if ident in (queue.key, str(queue.id)):
+            return Response.json(r.queue(queue.key))
+    raise _not_found("Queue")
+
+
+def _board_id(org: Organisation, ident: str) -> int:
+    if not ident.isdigit() or int(ident) not in org.catalog.boards:
+        raise _not_found("Board")
+    return int(ident)
+
+
+def list_boards(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return paged(req, sorted(org.catalog.boards), r.board)
+
+
+def get_board(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    return Response.json(r.board(_board_id(org, ident)))
+
+
+def board_columns(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    board_id = _board_id(org, ident)
+    return Response.json([r.column(board_id, c) for c in org.catalog.boards[board_id].columns])
+
+
+def board_column(org: Organisation, req: Request, r: Renderer, ident: str, column: str, **_: Any) -> Response:
+    board_id = _board_id(org, ident)
+    for item in org.catalog.boards[board_id].columns:
+        if str(item[0]) == column:
+            return Response.json(r.column(board_id, item))
+    raise _not_found("Column")
+
+
+def board_sprints(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    board_id = _board_id(org, ident)
+    sprints = [org.catalog.sprints[s] for s in org.catalog.sprints_by_board.get(board_id, [])]
+    return paged(req, sprints, r.sprint)
+
+
+def get_sprint(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    sprint = org.catalog.sprints.get(int(ident)) if ident.isdigit() else None
+    if sprint is None:
+        raise _not_found("Sprint")
+    return Response.json(r.sprint(sprint))
+
+
+def _by_int(ident: str, items: dict[int, Any], what: str) -> int:
+    if not ident.isdigit() or int(ident) not in items:
+        raise _not_found(what)
+    return int(ident)
+
+
+def list_components(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return paged(req, sorted(org.catalog.components), r.component)
+
+
+def get_component(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    return Response.json(r.component(_by_int(ident, org.catalog.components, "Component")))
+
+
+def list_projects(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return paged(req, sorted(org.catalog.projects), r.project)
+
+
+def get_project(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    return Response.json(r.project(_by_int(ident, org.catalog.projects, "Project")))
+
+
+def list_fields(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    return Response.json([r.field(field_id) for field_id in FIELDS])
+
+
+def get_field(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    if ident not in FIELDS:
+        raise _not_found("Field")
+    return Response.json(r.field(ident))

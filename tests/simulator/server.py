@@ -1,0 +1,238 @@
+"""The HTTP server: a real socket, HTTP/1.1 keep-alive, one thread per connection.
+
+``TCP_NODELAY`` is set on accepted sockets because small JSON responses would otherwise wait for the
+client's delayed ACK (Nagle), adding ~40 ms per request and making benchmarks measure the kernel instead
+of the client. Faults are applied here, around the (socket-free) :class:`App`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .app import App
+from .auth import Credentials
+from .faults import DROP, TRUNCATE, FaultPlan, Injected
+from .organisation import Organisation
+from .router import UNMATCHED
+from .stats import RequestStats, StatsSnapshot
+from .wire import ApiError, Request, Response
+
+_ERROR_TEXT = {
+    429: "Too many requests",
+    500: "Internal server error, try again in a few minutes",
+    503: "Service temporarily unavailable",
+    504: "Gateway timeout",
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], simulator: TrackerSimulator) -> None:
+        self.simulator = simulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (or dropped on purpose) are normal here; do not print tracebacks."""
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "TrackerSimulator/1.0"
+    timeout = 120  # idle keep-alive connections are closed after this
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.connections.discard(self.connection)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging (benchmarks make hundreds of thousands of requests)."""
+
+    def do_GET(self) -> None:
+        self.server.simulator._serve(self)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # noqa: N815
+
+
+class TrackerSimulator:
+    """A Yandex Tracker API stand-in serving ``org`` over HTTP on ``host:port`` (0 = a free port)."""
+
+    def __init__(
+        self,
+        org: Organisation,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = "sim-token",  # noqa: S107 - the documented test credential
+        org_id: str | None = "sim-org",
+        cloud_org_id: str | None = None,
+        iam_token: str | None = None,
+        latency_ms: float = 0.0,
+        faults: FaultPlan | None = None,
+    ) -> None:
+        self.org = org
+        self.host = host
+        self.port = port
+        self.credentials = Credentials(token, org_id, cloud_org_id, iam_token)
+        self.latency_ms = latency_ms
+        self.faults = faults or FaultPlan()
+        self.app = App(org, self.credentials)
+        self._stats = RequestStats()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> TrackerSimulator:
+        if self._server is not None:
+            return self
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name=f"tracker-sim-{self.port}",
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> TrackerSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- conveniences for tests and benchmarks ---------------------------------------------------
+    def headers(self, *, lang: str | None = "en", version_org: str = "org") -> dict[str, str]:
+        """Working auth headers (OAuth + X-Org-ID, or IAM + X-Cloud-Org-ID with ``version_org="cloud"``)."""
+        creds = self.credentials
+        if version_org == "cloud":
+            out = {"Authorization": f"Bearer {creds.iam_token}", "X-Cloud-Org-ID": str(creds.cloud_org_id)}
+        else:
+            out = {"Authorization": f"OAuth {creds.token}", "X-Org-ID": str(creds.org_id)}
+        if lang:
+            out["Accept-Language"] = lang
+        return out
+
+    @property
+    def stats(self) -> StatsSnapshot:
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    def advance(self, minutes: float = 10, mutate: int = 0, create: int = 0) -> list[str]:
+        """Advance the simulated clock, change ``mutate`` issues and create ``create``; changed issue ids."""
+        return self.org.advance(minutes=minutes, mutate=mutate, create=create)
+
+    def ground_truth(self, ids: Any = None) -> dict[str, Any]:
+        return self.org.ground_truth(ids)
+
+    # -- serving -----------------------------------------------------------------------------------
+    def _serve(self, handler: _Handler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length > 0 else b""
+        req = Request.build(handler.command, handler.path, handler.headers, body, f"{self.host}:{self.port}")
+        route = self.app.router.match(req.method, req.path)
+        template = route.template if route else UNMATCHED
+        self._stats.begin(template)
+        status: int | None = None
+        injected: Injected | None = None
+        try:
+            injected = self.faults.decide(template, req.method, req.path)
+            delay = self.latency_ms / 1000 + self.faults.delay_seconds()
+            if delay:
+                time.sleep(delay)
+            if injected is not None and injected.fault == DROP:
+                handler.close_connection = True
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                return
+            response = self._respond(req, route, injected)
+            status = response.status
+            self._write(handler, response)
+        finally:
+            self._stats.end(status, str(injected.fault) if injected else None)
+
+    def _respond(self, req: Request, route: Any, injected: Injected | None) -> Response:
+        if injected is not None and isinstance(injected.fault, int):
+            headers = (
+                [("Retry-After", _seconds(injected.retry_after))] if injected.retry_after is not None else []
+            )
+            error = ApiError(
+                injected.fault, _ERROR_TEXT.get(injected.fault, "Injected fault"), headers=headers
+            )
+            return error.response()
+        response = self.app.handle(req, route)
+        if injected is not None and injected.fault == TRUNCATE and response.status == 200:
+            return Response(200, _truncate(response.body), response.headers)  # no commit: state unchanged
+        self.app.commit(response)
+        return response
+
+    @staticmethod
+    def _write(handler: _Handler, response: Response) -> None:
+        handler.send_response(response.status)
+        for name, value in response.headers:
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        handler.wfile.write(response.body)
+
+
+def _seconds(value: float | None) -> str:
+    value = value or 0
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _truncate(body: bytes) -> bytes:
+    """Half the body, shortened further until it is certainly not valid JSON."""
+    cut = body[: len(body) // 2]
+    while cut:
+        try:
+            json.loads(cut)
+        except ValueError:
+            return cut
+        cut = cut[:-1]
+    return cut
