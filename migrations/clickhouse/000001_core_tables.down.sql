@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS issue_changelog;
+DROP TABLE IF EXISTS issues;

@@ -1,0 +1,14 @@
+DROP VIEW IF EXISTS issues_view;
+DROP VIEW IF EXISTS issue_changelog_view;
+DROP VIEW IF EXISTS statuses_view;
+DROP VIEW IF EXISTS queues_view;
+DROP VIEW IF EXISTS users_view;
+DROP VIEW IF EXISTS issue_types_view;
+DROP VIEW IF EXISTS priorities_view;
+DROP VIEW IF EXISTS resolutions_view;
+DROP VIEW IF EXISTS boards_view;
+DROP VIEW IF EXISTS sprints_view;
+DROP VIEW IF EXISTS target_state_view;
+DROP VIEW IF EXISTS issue_status_intervals_view;
+DROP VIEW IF EXISTS issue_metrics_view;
+DROP VIEW IF EXISTS issue_flow_view;

@@ -1,0 +1,58 @@
+"""The interface every ClickHouse connection offers (native server or embedded chdb).
+
+The rest of the target talks to ClickHouse only through these five operations, so the same sinks and metric
+writers run against a production server and against the embedded engine used by the demo.
+
+A connection is NOT thread-safe (a clickhouse-driver client holds one socket and one in-flight query): create
+one connection per sink / per thread, and close it when the sink is cleaned up.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.dialect import Dialect
+
+
+class Connection(ABC):
+    """A connection bound to one database; see the module docstring for the threading rule."""
+
+    database: str
+    """The database all unqualified table names refer to (created by `connect` if missing)."""
+
+    @property
+    @abstractmethod
+    def server_version(self) -> tuple[int, ...]:
+        """The engine's version, e.g. `(18, 16, 1)` or `(26, 9, 2, 1)`."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """Feature flags and DDL adaptation for this server."""
+        return Dialect.for_version(self.server_version)
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run one statement that returns no rows (DDL, mutations, `INSERT ... SELECT`)."""
+
+    @abstractmethod
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run one SELECT; rows as dicts of Python values (aware UTC datetimes, dates, ints, lists, None)."""
+
+    @abstractmethod
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Insert `rows` (tuples in `columns` order, typed Python values) into `table`; return the row count.
+
+        Columns not listed get their DEFAULT (e.g. `_loaded_at`). Iterates `rows` once.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,176 @@
+"""Embedded ClickHouse (chdb) in a local data directory: the demo / single-machine path.
+
+chdb is an optional ~550 MB dependency, imported only when an embedded connection is opened. Rows go in as
+`INSERT ... FORMAT JSONEachRow` and come back as `JSONCompactEachRowWithNamesAndTypes`, converted to the same
+Python values the native driver returns (aware UTC datetimes, dates, ints, floats, lists, None), so callers
+do not care which engine they talk to.
+
+chdb allows one data directory per process at a time: several connections to the same path are fine (one per
+sink/thread, as with the native driver), but every connection must be closed before another path is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.dialect import parse_version
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line, shorten_sql
+from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
+
+INSERT_CHUNK_ROWS = 10_000
+_WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
+_ARRAY = re.compile(r"^Array\((.*)\)$")
+
+# Session settings: 64-bit integers as JSON numbers, and DateTime without an explicit zone read as UTC.
+_SESSION_SETTINGS = (
+    "SET output_format_json_quote_64bit_integers = 0",
+    "SET output_format_json_quote_decimals = 0",
+    "SET session_timezone = 'UTC'",
+)
+
+
+def _import_session() -> Any:
+    try:
+        from chdb import session
+    except ImportError as error:
+        raise ClickHouseError(
+            "embedded ClickHouse needs the chdb package, which is not installed: run "
+            "`pip install 'target-clickhouse-agile[embedded]'`, or set `host` to use a ClickHouse server"
+        ) from error
+    return session
+
+
+def _json_value(value: Any) -> Any:
+    """A Python value as ClickHouse's JSONEachRow input expects it."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def _parse_datetime(text: str) -> datetime:
+    """`'2024-01-05 10:20:30.123'` (any precision; digits past microseconds dropped) as aware UTC."""
+    whole, _, fraction = text.partition(".")
+    parsed = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S")
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    return parsed.replace(microsecond=micros, tzinfo=timezone.utc)
+
+
+def _python_value(value: Any, ch_type: str) -> Any:
+    """A value from JSON output converted by its ClickHouse type (mirrors clickhouse-driver's results)."""
+    if value is None:
+        return None
+    while match := _WRAPPER.match(ch_type):
+        ch_type = match.group(2)
+    if match := _ARRAY.match(ch_type):
+        return [_python_value(item, match.group(1)) for item in value]
+    if ch_type.startswith("DateTime"):
+        # Output is in the column's zone; ours are all 'UTC' and the session zone is UTC too.
+        return _parse_datetime(value)
+    if ch_type in ("Date", "Date32"):
+        return date.fromisoformat(value)
+    if ch_type.startswith(("Int", "UInt")):
+        return int(value)
+    if ch_type.startswith(("Float", "Decimal")):
+        return float(value)
+    if ch_type == "Bool":
+        return bool(value)
+    return value
+
+
+class EmbeddedConnection(Connection):
+    """chdb session on `path`, bound to `database` (created if missing)."""
+
+    def __init__(self, *, path: str | Path = "./agile_clickhouse", database: str = "agile") -> None:
+        self.database = validate_identifier(database)
+        self.path = str(Path(path).expanduser())
+        session = _import_session()
+        try:
+            Path(self.path).mkdir(parents=True, exist_ok=True)
+            self._session = session.Session(self.path)
+        except (OSError, RuntimeError) as error:
+            raise ClickHouseError(
+                f"cannot open embedded ClickHouse at {self.path!r} ({first_line(str(error))}): check that "
+                "the directory is writable and that no other process (nor another `embedded_path` in this "
+                "process) has an embedded ClickHouse open"
+            ) from None
+        self._closed = False
+        for statement in _SESSION_SETTINGS:
+            self.execute(statement)
+        self.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.database)}")
+        self.execute(f"USE {quote_identifier(self.database)}")
+        self._server_version = parse_version(self.query("SELECT version() AS v")[0]["v"])
+
+    @property
+    def server_version(self) -> tuple[int, ...]:
+        return self._server_version
+
+    def _run(self, sql: str, fmt: str = "CSV") -> str:
+        if self._closed:
+            raise ClickHouseError(f"embedded ClickHouse at {self.path!r} is closed")
+        try:
+            result = self._session.query(sql, fmt)
+        except RuntimeError as error:
+            raise ClickHouseError(
+                f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {first_line(str(error))}"
+            ) from None
+        return result.bytes().decode("utf-8") if result is not None else ""
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        lines = [line for line in self._run(sql, "JSONCompactEachRowWithNamesAndTypes").splitlines() if line]
+        if len(lines) < 2:
+            return []
+        names, types = json.loads(lines[0]), json.loads(lines[1])
+        return [
+            {
+                name: _python_value(value, ch_type)
+                for name, ch_type, value in zip(names, types, json.loads(line), strict=True)
+            }
+            for line in lines[2:]
+        ]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        columns = list(columns)
+        column_list = ", ".join(map(quote_identifier, columns))
+        head = f"INSERT INTO {quote_identifier(table)} ({column_list}) FORMAT JSONEachRow\n"
+        count, chunk = 0, []
+        for row in rows:
+            values = list(row)
+            if len(values) != len(columns):
+                raise ClickHouseError(
+                    f"row {count + len(chunk)} for table {table!r} has {len(values)} values "
+                    f"for {len(columns)} columns"
+                )
+            record = {column: _json_value(value) for column, value in zip(columns, values, strict=True)}
+            chunk.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            if len(chunk) >= INSERT_CHUNK_ROWS:
+                self._run(head + "\n".join(chunk))
+                count, chunk = count + len(chunk), []
+        if chunk:
+            self._run(head + "\n".join(chunk))
+            count += len(chunk)
+        return count
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._session.close()

@@ -1,0 +1,32 @@
+"""Identifier quoting and validation.
+
+Database names come from user configuration and are spliced into DDL (`CREATE DATABASE IF NOT EXISTS ...`),
+so they are validated against a conservative pattern *and* quoted. Table and column names come from our own
+code and migrations; they are quoted so that names such as `order` (a keyword, and a Tracker field) work.
+"""
+
+from __future__ import annotations
+
+import re
+
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+
+# Letters, digits, `_` and `-` (Yandex Managed ClickHouse allows `-`), starting with a letter or `_`.
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,62}")
+
+
+def validate_identifier(name: str, what: str = "database") -> str:
+    """`name` unchanged if it is a safe identifier, else a `ClickHouseError` saying what is allowed."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ClickHouseError(
+            f"invalid {what} name {name!r}: use 1-63 characters from letters, digits, '_' and '-', "
+            "starting with a letter or '_'"
+        )
+    return name
+
+
+def quote_identifier(name: str) -> str:
+    """Quote `name` with backticks, escaping backslashes and backticks (ClickHouse's identifier syntax)."""
+    if not name or "\x00" in name:
+        raise ClickHouseError(f"invalid identifier {name!r}: empty or contains a NUL byte")
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

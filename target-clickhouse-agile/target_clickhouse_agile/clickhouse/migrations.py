@@ -1,0 +1,227 @@
+"""Schema migrations, recorded exactly as golang-migrate's ClickHouse driver records them.
+
+`migrations/clickhouse/NNNNNN_name.up.sql` at the repository root is the single source of truth (the wheel
+ships a copy as `target_clickhouse_agile/migrations/`). Users may apply the same files with golang-migrate:
+`migrate -path migrations/clickhouse -database 'clickhouse://host:9000?database=agile&x-multi-statement=true'
+up` (the files hold several statements, hence `x-multi-statement`). Both tools read and write
+`schema_migrations (version Int64, dirty UInt8, sequence UInt64) Engine=TinyLog` (the current version is
+the row with the highest `sequence`; -1 means "nothing applied"), so they agree.
+
+Files hold several statements separated by `;` at the end of a line. A comment line `-- requires: feature`
+before a statement makes it run only on servers that have the feature (see `Dialect.supports`), which is how
+newer-only objects (e.g. views with window functions) are skipped, with a log line, on old servers.
+
+Concurrency: within one process, `apply_migrations` holds a lock per server and database, so a second caller
+waits and then finds nothing to do. Two *processes* starting at once may both apply a migration: every
+statement uses IF NOT EXISTS, so the second run is a no-op and the extra `schema_migrations` rows are
+harmless; TinyLog rejects truly simultaneous inserts, so a failed `schema_migrations` insert is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+
+logger = logging.getLogger("target_clickhouse_agile.clickhouse")
+
+MIGRATIONS_TABLE = "schema_migrations"
+NIL_VERSION = -1
+_UP_FILE = re.compile(r"^(\d+)_(\w+)\.up\.sql$")
+_REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
+
+_CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+    "(version Int64, dirty UInt8, sequence UInt64) Engine=TinyLog"
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    requires: tuple[str, ...] = ()
+
+
+def default_directory() -> Path:
+    """The bundled copy inside an installed wheel, else `migrations/clickhouse` found above this file."""
+    package = Path(__file__).resolve().parent.parent
+    bundled = package / "migrations"
+    if bundled.is_dir():
+        return bundled
+    for parent in package.parents:
+        candidate = parent / "migrations" / "clickhouse"
+        if candidate.is_dir():
+            return candidate
+    raise ClickHouseError(
+        f"no migrations found: neither {bundled} nor a migrations/clickhouse above {package}"
+    )
+
+
+def discover(directory: Path | str) -> list[Migration]:
+    """The `*.up.sql` files of `directory`, ordered by version; duplicate versions are an error."""
+    found: dict[int, Migration] = {}
+    for path in sorted(Path(directory).iterdir()):
+        match = _UP_FILE.match(path.name)
+        if not match:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise ClickHouseError(
+                f"two migrations have version {version}: {found[version].path.name}, {path.name}"
+            )
+        found[version] = Migration(version, match.group(2), path)
+    return [found[version] for version in sorted(found)]
+
+
+def split_statements(text: str) -> list[Statement]:
+    """Statements separated by `;` at a line end; comment-only and empty lines are dropped."""
+    statements: list[Statement] = []
+    lines: list[str] = []
+    requires: list[str] = []
+
+    def flush() -> None:
+        sql = "\n".join(lines).strip().rstrip(";").strip()
+        if sql:
+            statements.append(Statement(sql, tuple(requires)))
+        lines.clear()
+        requires.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--"):
+            if match := _REQUIRES.match(stripped):
+                requires.extend(item.strip() for item in match.group(1).split(",") if item.strip())
+            continue
+        if not stripped:
+            continue
+        lines.append(line.rstrip())
+        if stripped.endswith(";"):
+            flush()
+    flush()
+    return statements
+
+
+def current_version(conn: Connection) -> tuple[int, bool]:
+    """`(version, dirty)` of the latest `schema_migrations` row; `(-1, False)` when nothing was applied."""
+    conn.execute(_CREATE_TABLE)
+    rows = conn.query(f"SELECT version, dirty FROM {MIGRATIONS_TABLE} ORDER BY sequence DESC LIMIT 1")
+    if not rows:
+        return NIL_VERSION, False
+    return int(rows[0]["version"]), bool(rows[0]["dirty"])
+
+
+_last_sequence = 0
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+SET_VERSION_ATTEMPTS = 5
+
+
+def _lock_for(conn: Connection) -> threading.Lock:
+    """One lock per (server or data directory, database) in this process."""
+    where = str(getattr(conn, "address", None) or getattr(conn, "path", ""))
+    with _locks_guard:
+        return _locks.setdefault((where, conn.database), threading.Lock())
+
+
+def set_version(conn: Connection, version: int, dirty: bool) -> None:
+    """Append a `schema_migrations` row (golang-migrate's `SetVersion`); `sequence` = nanoseconds, increasing.
+
+    Retried a few times: TinyLog refuses an insert that races another process's insert, and a duplicate row
+    (same version and state) is harmless because only the newest row by `sequence` counts.
+    """
+    global _last_sequence
+    for attempt in range(SET_VERSION_ATTEMPTS):
+        with _locks_guard:
+            _last_sequence = max(time.time_ns(), _last_sequence + 1)
+            sequence = _last_sequence
+        try:
+            conn.insert(MIGRATIONS_TABLE, ["version", "dirty", "sequence"], [(version, int(dirty), sequence)])
+            return
+        except ClickHouseError:
+            if attempt == SET_VERSION_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.3))
+
+
+def force_version(conn: Connection, version: int) -> None:
+    """Mark `version` applied and clean (golang-migrate's `force`), after fixing a dirty migration."""
+    conn.execute(_CREATE_TABLE)
+    set_version(conn, version, dirty=False)
+
+
+def apply_migrations(conn: Connection, directory: Path | str | None = None) -> list[int]:
+    """Apply pending `*.up.sql` migrations in order; return the versions applied (empty: up to date)."""
+    migrations = discover(directory or default_directory())
+    with _lock_for(conn):
+        return _apply_pending(conn, migrations)
+
+
+def _apply_pending(conn: Connection, migrations: list[Migration]) -> list[int]:
+    version, dirty = current_version(conn)
+    if dirty:
+        migrate = (
+            f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
+        )
+        raise ClickHouseError(
+            f"schema_migrations in database {conn.database!r} marks migration {version} as dirty: it failed "
+            f"halfway on an earlier run. Check what it created, then either `{migrate} force {version - 1}` "
+            f"to run it again (its statements are IF NOT EXISTS) or, if you finished it by hand, "
+            f"`{migrate} force {version}` (from Python: `force_version(conn, N)`), and start the target again"
+        )
+    known = migrations[-1].version if migrations else NIL_VERSION
+    if version > known:
+        logger.warning(
+            "database %r is at schema version %d, newer than this target knows (%d); not migrating",
+            conn.database,
+            version,
+            known,
+        )
+    applied: list[int] = []
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+        _apply_one(conn, migration)
+        applied.append(migration.version)
+    return applied
+
+
+def _apply_one(conn: Connection, migration: Migration) -> None:
+    statements = split_statements(migration.path.read_text(encoding="utf-8"))
+    dialect = conn.dialect
+    set_version(conn, migration.version, dirty=True)
+    for number, statement in enumerate(statements, start=1):
+        missing = [feature for feature in statement.requires if not dialect.supports(feature)]
+        if missing:
+            logger.info(
+                "migration %s: skipping statement %d on ClickHouse %s (needs %s): %s",
+                migration.path.name,
+                number,
+                ".".join(map(str, conn.server_version)),
+                ", ".join(missing),
+                statement.sql.splitlines()[0],
+            )
+            continue
+        try:
+            conn.execute(dialect.adapt_ddl(statement.sql))
+        except ClickHouseError as error:
+            raise ClickHouseError(
+                f"migration {migration.path.name} failed at statement {number} ({error}); "
+                f"schema_migrations now marks version {migration.version} dirty",
+                code=error.code,
+            ) from error
+    set_version(conn, migration.version, dirty=False)
+    logger.info("applied migration %s (%d statements)", migration.path.name, len(statements))

@@ -1,0 +1,219 @@
+"""A ClickHouse server over the native protocol (clickhouse-driver).
+
+One `NativeConnection` wraps one `clickhouse_driver.Client`, which is not thread-safe: create one per sink or
+thread. Every operation first makes sure the socket is up (the driver pings and reconnects, e.g. after a
+server restart); failures in that phase are the only ones retried (see `retry.py`), because no statement or
+INSERT data can have reached the server yet.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from clickhouse_driver import Client
+from clickhouse_driver import errors as driver_errors
+
+from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.dialect import parse_version
+from target_clickhouse_agile.clickhouse.errors import (
+    AUTH_ERROR_CODES,
+    UNKNOWN_DATABASE,
+    ClickHouseError,
+    first_line,
+    scrub,
+    shorten_sql,
+)
+from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
+from target_clickhouse_agile.clickhouse.retry import RetryPolicy
+
+T = TypeVar("T")
+
+DEFAULT_PORT = 9000
+DEFAULT_SECURE_PORT = 9440
+
+
+def compression_available() -> bool:
+    """The driver's LZ4 compression needs two optional packages; we use it only when both are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("lz4", "clickhouse_cityhash"))
+
+
+def _utc(value: Any) -> Any:
+    """Aware datetimes become `timezone.utc` ones (the driver returns pytz zones); recurses into arrays."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    if isinstance(value, list):
+        return [_utc(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_utc(item) for item in value)
+    return value
+
+
+class NativeConnection(Connection):
+    """A connection to a ClickHouse server; `database` is created if missing. Not thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int | None = None,
+        user: str = "default",
+        password: str = "",
+        database: str = "agile",
+        secure: bool = False,
+        verify: bool = True,
+        ca_certs: str | None = None,
+        compression: bool | None = None,
+        connect_timeout: float = 10,
+        send_receive_timeout: float = 300,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.database = validate_identifier(database)
+        self.host = host
+        self.port = int(port) if port else (DEFAULT_SECURE_PORT if secure else DEFAULT_PORT)
+        self.user = user or "default"
+        self.secure = secure
+        self.verify = verify
+        self._password = password or ""
+        self._retry = retry or RetryPolicy()
+        use_compression = compression_available() if compression is None else compression
+        self._client_kwargs: dict[str, Any] = {
+            "port": self.port,
+            "user": self.user,
+            "password": self._password,
+            "secure": secure,
+            "verify": verify,
+            "ca_certs": ca_certs,
+            "compression": bool(use_compression),
+            "connect_timeout": connect_timeout,
+            "send_receive_timeout": send_receive_timeout,
+            "client_name": "target-clickhouse-agile",
+        }
+        self._client = self._new_client(self.database)
+        try:
+            version = self._select_version()
+        except ClickHouseError as error:
+            if error.code != UNKNOWN_DATABASE:
+                self.close()
+                raise
+            version = self._create_database()
+        self._server_version = version
+
+    @property
+    def server_version(self) -> tuple[int, ...]:
+        return self._server_version
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _new_client(self, database: str) -> Client:
+        return Client(self.host, database=database, **self._client_kwargs)
+
+    def _select_version(self) -> tuple[int, ...]:
+        return parse_version(
+            str(self._call("SELECT version()", lambda: self._client.execute("SELECT version()"))[0][0])
+        )
+
+    def _create_database(self) -> tuple[int, ...]:
+        """Connect without a database (the user's default), create ours, then reconnect bound to it."""
+        self._client.disconnect()
+        self._client = self._new_client("")
+        sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.database)}"
+        self.execute(sql)
+        self._client.disconnect()
+        self._client = self._new_client(self.database)
+        return self._select_version()
+
+    # -- the Connection interface -------------------------------------------------------------------------
+
+    def execute(self, sql: str) -> None:
+        self._call(sql, lambda: self._client.execute(sql))
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        rows, types = self._call(sql, lambda: self._client.execute(sql, with_column_types=True))
+        names = [name for name, _ in types]
+        return [dict(zip(names, (_utc(value) for value in row), strict=True)) for row in rows]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        data = [tuple(row) for row in rows]
+        if not data:
+            return 0
+        column_list = ", ".join(quote_identifier(column) for column in columns)
+        sql = f"INSERT INTO {quote_identifier(table)} ({column_list}) VALUES"
+        self._call(sql, lambda: self._client.execute(sql, data))
+        return len(data)
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    # -- error handling ----------------------------------------------------------------------------------
+
+    def _call(self, sql: str, operation: Callable[[], T]) -> T:
+        """Connect (retrying only connection failures), then run `operation` with errors translated."""
+        self._retry.run(self._ensure_connected)
+        try:
+            return operation()
+        except ClickHouseError:
+            raise
+        except Exception as error:
+            raise self._translate(error, sql, connecting=False) from None
+
+    def _ensure_connected(self) -> None:
+        # What the driver's `force_connect` does, minus its "query in flight" flag (set until a query ends).
+        connection = self._client.connection
+        try:
+            if not connection.connected or not connection.ping():
+                connection.connect()
+        except Exception as error:
+            self._client.disconnect()
+            raise self._translate(error, "", connecting=True) from None
+
+    def _translate(self, error: Exception, sql: str, *, connecting: bool) -> ClickHouseError:
+        """A `ClickHouseError` naming cause and fix; the password is scrubbed from every message."""
+        raw = scrub(first_line(str(error)), self._password)
+        code = getattr(error, "code", None)
+        if isinstance(error, driver_errors.ServerException):
+            if code in AUTH_ERROR_CODES:
+                message = (
+                    f"wrong user or password for user {self.user!r} at {self.address}: "
+                    "check the `user` and `password` settings"
+                )
+            elif code == UNKNOWN_DATABASE:
+                message = f"database {self.database!r} does not exist on {self.address}: {raw}"
+            else:
+                message = f"ClickHouse at {self.address} rejected `{shorten_sql(sql)}`: {raw}"
+            return ClickHouseError(scrub(message, self._password), code=code)
+        network = isinstance(
+            error, (driver_errors.NetworkError, driver_errors.SocketTimeoutError, OSError, EOFError)
+        )
+        if connecting and (network or isinstance(error, ssl.SSLError)):
+            return ClickHouseError(self._connect_failure(raw), code=code, connection_failed=True)
+        if network:
+            message = (
+                f"lost the connection to ClickHouse at {self.address} during `{shorten_sql(sql)}` ({raw}); "
+                "the statement may have been partly applied"
+            )
+            return ClickHouseError(message, code=code)
+        return ClickHouseError(f"cannot run `{shorten_sql(sql)}` on {self.address}: {raw}", code=code)
+
+    def _connect_failure(self, raw: str) -> str:
+        if "CERTIFICATE_VERIFY_FAILED" in raw or "certificate verify failed" in raw:
+            return (
+                f"TLS certificate of ClickHouse at {self.address} could not be verified ({raw}): set "
+                "`ca_certs` to the CA file that signed the server certificate, or `verify: false` to skip "
+                "verification"
+            )
+        if self.secure and ("SSL" in raw or "EOF" in raw or "handshake" in raw.lower()):
+            return (
+                f"TLS handshake with ClickHouse at {self.address} failed ({raw}): is this the server's TLS "
+                f"port (usually {DEFAULT_SECURE_PORT})? Use `secure: false` for a plain port"
+            )
+        hint = "" if self.secure else "; if this port expects TLS, set `secure: true`"
+        return (
+            f"cannot reach ClickHouse at {self.address} ({raw}): is the server running, "
+            f"is the host/port right?{hint}"
+        )

@@ -1,0 +1,140 @@
+"""The SQL of the metrics step: read an issue's complete history back, write the derived rows.
+
+Metrics are always computed from what is durably stored, never from the records of one batch, so a
+batch boundary inside an issue's changelog or a re-sent issue cannot change the result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from datetime import datetime, timezone
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.connection import Connection
+from target_clickhouse_agile.clickhouse.tables import describe
+from target_clickhouse_agile.clickhouse.types import coerce_row
+from target_clickhouse_agile.metrics import METRIC_FIELDS, HistoryEvent, IssueSnapshot, events_from_field_rows
+
+DERIVED_TABLES = {
+    # table → its key columns after issue_id
+    "issue_status_intervals": ("seq",),
+    "issue_metrics": ("status",),
+    "issue_flow": (),
+}
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _in_list(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_literal(v) for v in values) + ")"
+
+
+def _from_ms(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+
+
+class MetricsRepository:
+    """Reads histories and writes derived rows through one connection (owned by the caller)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._columns: dict[str, Any] = {}
+
+    def status_types(self) -> dict[str, str]:
+        """Status key → Tracker status type, from the `statuses` table."""
+        rows = self._conn.query("SELECT key, type FROM statuses FINAL")
+        return {row["key"]: row["type"] or "" for row in rows if row["key"]}
+
+    def issue_snapshots(self, issue_ids: Sequence[str]) -> dict[str, IssueSnapshot]:
+        rows = self._conn.query(
+            "SELECT issue_id, issue_key, queue, created_at_ms, status "
+            f"FROM issues FINAL WHERE issue_id IN {_in_list(issue_ids)}"
+        )
+        return {
+            row["issue_id"]: IssueSnapshot(
+                issue_id=row["issue_id"],
+                issue_key=row["issue_key"],
+                queue=row["queue"],
+                created_at=_from_ms(row["created_at_ms"]),
+                status=row["status"],
+            )
+            for row in rows
+        }
+
+    def histories(self, issue_ids: Sequence[str]) -> dict[str, list[HistoryEvent]]:
+        """Metric-relevant changelog events per issue, in (time, id) order.
+
+        Times come from `event_time_ms`: exact on every server, while `DateTime` on old servers has no
+        milliseconds and would make same-second transitions ambiguous.
+        """
+        rows = self._conn.query(
+            "SELECT issue_id, event_id, event_time_ms, event_type, field_id, from_value, to_value "
+            f"FROM issue_changelog FINAL WHERE issue_id IN {_in_list(issue_ids)} "
+            f"AND field_id IN {_in_list(METRIC_FIELDS)}"
+        )
+        per_issue: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            per_issue[row["issue_id"]].append({**row, "event_time": _from_ms(row["event_time_ms"])})
+        return {
+            issue_id: sorted(events_from_field_rows(issue_rows), key=lambda e: (e.at, e.event_id))
+            for issue_id, issue_rows in per_issue.items()
+        }
+
+    def existing_keys(self, table: str, issue_ids: Sequence[str]) -> set[tuple[Any, ...]]:
+        """Live keys of a derived table, so rows that a recomputation no longer yields can be retired."""
+        key_columns = ("issue_id", *DERIVED_TABLES[table])
+        rows = self._conn.query(
+            f"SELECT {', '.join(key_columns)} FROM {table} FINAL "
+            f"WHERE issue_id IN {_in_list(issue_ids)} AND _is_deleted = 0"
+        )
+        return {tuple(row[c] for c in key_columns) for row in rows}
+
+    def write(self, table: str, rows: Sequence[Any], retired: Iterable[tuple[Any, ...]]) -> None:
+        """Insert fresh rows (newest `_version` wins) and retire keys that no longer exist.
+
+        On servers with `ReplacingMergeTree(_version, _is_deleted)` a tombstone row hides the old key
+        under FINAL; older servers have no such engine, so the stale rows are deleted by a mutation.
+        """
+        columns = self._table_columns(table)
+        version = time.time_ns()
+        payload = [{**{f.name: getattr(r, f.name) for f in fields(r)}, "_version": version} for r in rows]
+        retired = sorted(retired)
+        key_columns = ("issue_id", *DERIVED_TABLES[table])
+        if retired and self._conn.dialect.supports_is_deleted:
+            payload += [
+                {**dict(zip(key_columns, key, strict=True)), "_version": version, "_is_deleted": 1}
+                for key in retired
+            ]
+        if payload:
+            self._conn.insert(table, list(columns), [coerce_row(p, columns, table) for p in payload])
+        if retired and not self._conn.dialect.supports_is_deleted:
+            tuples = ", ".join("(" + ", ".join(_sql_value(v) for v in key) + ")" for key in retired)
+            self._conn.execute(f"ALTER TABLE {table} DELETE WHERE ({', '.join(key_columns)}) IN ({tuples})")
+            self._wait_for_mutations(table)
+
+    def _wait_for_mutations(self, table: str, timeout_s: float = 120.0) -> None:
+        """Old servers apply mutations in the background; wait, so the checkpoint that follows is true."""
+        deadline = time.monotonic() + timeout_s
+        while self._conn.query(
+            "SELECT count() AS pending FROM system.mutations "
+            f"WHERE database = currentDatabase() AND table = {_literal(table)} AND is_done = 0"
+        )[0]["pending"]:
+            if time.monotonic() > deadline:
+                msg = f"ClickHouse did not finish deleting retired rows of {table} within {timeout_s:.0f}s"
+                raise TimeoutError(msg)
+            time.sleep(0.1)
+
+    def _table_columns(self, table: str) -> Mapping[str, Any]:
+        if table not in self._columns:
+            described = describe(self._conn, table) or {}
+            self._columns[table] = {k: v for k, v in described.items() if k != "_loaded_at"}
+        return self._columns[table]
+
+
+def _sql_value(value: Any) -> str:
+    return str(int(value)) if isinstance(value, int) else _literal(str(value))
