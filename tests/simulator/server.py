@@ -146,10 +146,10 @@ class TrackerSimulator:
         return f"http://{self.host}:{self.port}"
 
     # -- conveniences for tests and benchmarks ---------------------------------------------------
-    def headers(self, *, lang: str | None = "en", version_org: str = "org") -> dict[str, str]:
-        """Working auth headers (OAuth + X-Org-ID, or IAM + X-Cloud-Org-ID with ``version_org="cloud"``)."""
+    def headers(self, *, lang: str | None = "en", org_type: str = "org") -> dict[str, str]:
+        """Working auth headers (OAuth + X-Org-ID, or IAM + X-Cloud-Org-ID with ``org_type="cloud"``)."""
         creds = self.credentials
-        if version_org == "cloud":
+        if org_type == "cloud":
             out = {"Authorization": f"Bearer {creds.iam_token}", "X-Cloud-Org-ID": str(creds.cloud_org_id)}
         else:
             out = {"Authorization": f"OAuth {creds.token}", "X-Org-ID": str(creds.org_id)}
