@@ -24,6 +24,7 @@ def sim_server(sim_org: Organisation) -> Iterator[TrackerSimulator]:
     """The session's simulator over ``sim_org``; prefer ``sim``, which also resets faults and stats."""
     with sim_fixtures.running_simulator(sim_org) as simulator:
         yield simulator
+        sim_fixtures.assert_no_internal_errors(simulator)
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def sim(sim_server: TrackerSimulator) -> Iterator[TrackerSimulator]:
     yield sim_server
     sim_fixtures.reset(sim_server)
     assert sim_server.org.advances == advances, "the shared simulator was advanced; use fresh_sim"
+    sim_fixtures.assert_no_internal_errors(sim_server)
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ def fresh_sim() -> Iterator[TrackerSimulator]:
     """A private simulator over a new 300-issue organisation (free to advance and break)."""
     with sim_fixtures.running_simulator(issues=sim_fixtures.FRESH_ISSUES) as simulator:
         yield simulator
+        sim_fixtures.assert_no_internal_errors(simulator)
 
 
 @pytest.fixture
@@ -73,3 +76,4 @@ def sim_big() -> Iterator[TrackerSimulator]:
     """A read-only simulator with 10,200 issues: more than the 10,000-item paging limit."""
     with sim_fixtures.running_simulator(issues=sim_fixtures.BIG_ISSUES) as simulator:
         yield simulator
+        sim_fixtures.assert_no_internal_errors(simulator)

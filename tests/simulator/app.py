@@ -7,6 +7,8 @@ thread never interleaves with a half-rendered page.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 from . import auth
@@ -33,6 +35,7 @@ class App:
         self.scrolls = ScrollRegistry()
         self.router = self._routes()
         self._renderers: dict[tuple[str, str, str], Renderer] = {}
+        self.internal_errors: list[str] = []  # tracebacks of unexpected exceptions (tests assert none)
 
     def _routes(self) -> Router:
         router = Router()
@@ -93,6 +96,10 @@ class App:
                 return route.handler(self.org, req, renderer, **params)
         except ApiError as error:
             return error.response()
+        except Exception as error:  # a simulator bug: answer 500 and keep it visible
+            self.internal_errors.append(traceback.format_exc())
+            traceback.print_exc(file=sys.stderr)
+            return ApiError(500, f"Simulator bug: {type(error).__name__}: {error}").response()
 
     def commit(self, response: Response) -> None:
         """Apply the state change of a response that reached the client intact."""

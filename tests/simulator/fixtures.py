@@ -38,6 +38,12 @@ def reset(simulator: TrackerSimulator) -> None:
     simulator.reset_stats()
 
 
+def assert_no_internal_errors(simulator: TrackerSimulator) -> None:
+    """A 500 from a simulator bug must fail the test that triggered it, not hide as a "server fault"."""
+    errors = simulator.app.internal_errors
+    assert not errors, "simulator bug(s):\n" + "\n".join(errors)
+
+
 class SimulatorFactory:
     """Starts simulators with custom options (credentials, latency...) and stops them all at teardown."""
 
@@ -54,6 +60,8 @@ class SimulatorFactory:
         return simulator
 
     def close(self) -> None:
-        for simulator in self._started:
+        started, self._started = self._started, []
+        for simulator in started:
             simulator.stop()
-        self._started.clear()
+        for simulator in started:
+            assert_no_internal_errors(simulator)

@@ -31,6 +31,12 @@ _STATUS_TYPE_NAMES = {
     "cancelled": ("Cancelled", "Отменен"),
 }
 _LIST_KINDS = {"users", "strings", "sprints", "components"}
+_COLLECTION = {
+    "status": "statuses",
+    "issuetype": "issuetypes",
+    "priority": "priorities",
+    "resolution": "resolutions",
+}
 
 
 def named_collection(kind: str) -> dict[str, Named]:
@@ -170,7 +176,7 @@ class Renderer:
             return self.ref_user(value)
         if kind == "queue":
             return self.ref_queue(value)
-        return self.ref_named({"status": "statuses", "issuetype": "issuetypes"}.get(kind, kind + "s"), value)
+        return self.ref_named(_COLLECTION[kind], value)
 
     # -- issues and changelog ----------------------------------------------------------------------
     def issue(self, idx: int, state: IssueState) -> dict[str, Any]:

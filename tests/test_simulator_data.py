@@ -1,0 +1,169 @@
+"""Generated data over HTTP: self URLs, languages, reference collections, determinism, realism."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from tests.simulator import TrackerSimulator, generate_organisation
+from tests.simulator.client import changelog, follow_next
+from tests.simulator.fixtures import SimulatorFactory
+
+CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def _selfs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "self" and isinstance(item, str):
+                yield item
+            else:
+                yield from _selfs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _selfs(item)
+
+
+REFERENCE_LISTS = [
+    "statuses",
+    "issuetypes",
+    "priorities",
+    "resolutions",
+    "queues",
+    "users",
+    "boards",
+    "components",
+    "projects",
+    "fields",
+]
+
+
+def test_every_emitted_self_resolves(sim: TrackerSimulator, sim_http: requests.Session) -> None:
+    records = sim.org.records
+    sample = [r for r in records if len(r.keys) > 1][:15] + records[::97]
+    documents: list[Any] = []
+    for record in sample:
+        documents.append(sim_http.get(f"{sim.url}/v2/issues/{record.key}").json())
+        documents.append(changelog(sim_http, sim.url, record.key, version="v2"))
+    for name in REFERENCE_LISTS:
+        documents.append(sim_http.get(f"{sim.url}/v2/{name}?perPage=1000").json())
+    for board in sim_http.get(f"{sim.url}/v2/boards").json():
+        documents.append(sim_http.get(f"{sim.url}/v2/boards/{board['id']}/columns").json())
+        documents.append(sim_http.get(f"{sim.url}/v2/boards/{board['id']}/sprints?perPage=1000").json())
+    urls = set(_selfs(documents))
+    kinds = {re.sub(r"/[^/]+$", "/*", url.removeprefix(f"{sim.url}/v2/")) for url in urls}
+    for expected in (
+        "users/*",
+        "statuses/*",
+        "queues/*",
+        "issuetypes/*",
+        "priorities/*",
+        "resolutions/*",
+        "sprints/*",
+        "boards/*",
+        "components/*",
+        "projects/*",
+        "fields/*",
+        "issues/*",
+    ):
+        assert expected in kinds, f"no {expected} link emitted in the sample"
+    assert any("/changelog/" in u for u in urls)
+    assert any("/comments/" in u for u in urls)
+    assert any("/columns/" in u for u in urls)
+    assert all(u.startswith(f"{sim.url}/v2/") for u in urls)
+    for url in sorted(urls):
+        response = sim_http.get(url)
+        assert response.status_code == 200, url
+        assert response.json()["self"] == url or url.endswith(tuple(response.json().get("aliases", []))), url
+
+
+def test_statuses_collection(sim: TrackerSimulator, sim_http: requests.Session) -> None:
+    statuses = sim_http.get(f"{sim.url}/v3/statuses").json()
+    assert {s["type"] for s in statuses} == {"new", "inProgress", "paused", "done", "cancelled"}
+    assert all(isinstance(s["id"], int) for s in statuses)
+    by_key = {s["key"]: s for s in statuses}
+    assert by_key["needInfo"]["type"] == "paused"
+    assert by_key["closed"]["type"] == "done"
+    issue = sim_http.get(f"{sim.url}/v3/issues/{sim.org.records[0].key}").json()
+    assert isinstance(issue["status"]["id"], str)
+    assert int(issue["status"]["id"]) == by_key[issue["status"]["key"]]["id"]
+
+
+def test_reference_lists_page_like_the_api(sim: TrackerSimulator, sim_http: requests.Session) -> None:
+    first = sim_http.get(f"{sim.url}/v3/users?perPage=5")
+    total = len(sim.org.catalog.users)
+    assert first.headers["X-Total-Count"] == str(total)
+    assert first.headers["X-Total-Pages"] == str(-(-total // 5))
+    assert first.links["seek"]["url"] == f"{sim.url}/v3/users?perPage=5{{&page}}"
+    users = [u for page in follow_next(sim_http, f"{sim.url}/v3/users?perPage=5") for u in page.json()]
+    assert len({u["uid"] for u in users}) == total
+    for name in REFERENCE_LISTS[:-1]:  # all but fields, which come in one piece
+        response = sim_http.get(f"{sim.url}/v3/{name}?perPage=2")
+        assert response.status_code == 200, name
+        assert len(response.json()) == 2, name
+    myself = sim_http.get(f"{sim.url}/v3/myself").json()
+    assert sim_http.get(f"{sim.url}/v3/users/{myself['login']}").json()["uid"] == myself["uid"]
+    assert sim_http.get(f"{sim.url}/v3/users/login:{myself['login']}").status_code == 200
+    board = sim_http.get(f"{sim.url}/v3/boards/1/sprints?perPage=1000").json()
+    statuses = {s["status"] for s in board}
+    assert {"released", "in_progress", "draft"} <= statuses
+    assert sim_http.get(f"{sim.url}/v3/sprints/{board[0]['id']}").json()["board"]["id"] == "1"
+
+
+def test_languages(sim: TrackerSimulator) -> None:
+    key = sim.org.records[5].key
+
+    def get(headers: dict[str, str]) -> dict[str, Any]:
+        return requests.get(f"{sim.url}/v3/issues/{key}", headers=headers).json()
+
+    english = get(sim.headers(lang="en"))
+    russian = get(sim.headers(lang="ru"))
+    default = get(sim.headers(lang=None))
+    regional = get(sim.headers(lang="en-US,en;q=0.9"))
+    assert default == russian, "Tracker's default language is Russian"
+    assert regional == english
+    for doc in (russian,):
+        assert CYRILLIC.search(doc["createdBy"]["display"])
+        assert CYRILLIC.search(doc["status"]["display"])
+    assert not CYRILLIC.search(english["createdBy"]["display"])
+    assert not CYRILLIC.search(english["status"]["display"])
+    assert english["status"]["key"] == russian["status"]["key"]
+    users = requests.get(
+        f"{sim.url}/v3/users/{english['createdBy']['id']}", headers=sim.headers(lang="ru")
+    ).json()
+    assert CYRILLIC.search(users["firstName"])
+    assert CYRILLIC.search(users["display"])
+
+
+def _dump(sim: TrackerSimulator) -> str:
+    with requests.Session() as session:
+        session.headers.update(sim.headers())
+        issues = [
+            i
+            for p in follow_next(session, f"{sim.url}/v3/issues/_search?perPage=100", method="POST", body={})
+            for i in p.json()
+        ]
+        logs = [changelog(session, sim.url, i["key"]) for i in issues[::7]]
+        users = session.get(f"{sim.url}/v3/users?perPage=1000").json()
+    return repr((issues, logs, users)).replace(sim.url, "BASE")
+
+
+def test_determinism_for_a_seed(sim_factory: SimulatorFactory) -> None:
+    one = _dump(sim_factory(issues=150, seed=7))
+    two = _dump(sim_factory(issues=150, seed=7))
+    other = _dump(sim_factory(issues=150, seed=8))
+    assert one == two
+    assert one != other
+
+
+def test_generation_is_fast_and_lazy() -> None:
+    started = time.perf_counter()
+    org = generate_organisation(5000, seed=3)
+    elapsed = time.perf_counter() - started
+    assert len(org) == 5000
+    assert elapsed < 5, f"5,000 issues took {elapsed:.1f}s"
+    assert len(org._cache) == 0, "histories are generated on demand, not kept"
