@@ -1,0 +1,133 @@
+"""Pure unit tests: timestamp canon, settings checks, redaction, Retry-After parsing, scroll paginator."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from tap_yandex_tracker.errors import retry_after_seconds
+from tap_yandex_tracker.pagination import ScrollPaginator
+from tap_yandex_tracker.redact import SecretRedactor, scrub
+from tap_yandex_tracker.settings import check_settings
+from tap_yandex_tracker.timestamps import (
+    normalise_timestamps,
+    to_tracker_filter_ts,
+    to_tracker_query_ts,
+    to_utc_iso,
+)
+
+LOG = logging.getLogger("test")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2017-06-11T05:16:01.339+0000", "2017-06-11T05:16:01.339Z"),
+        ("2017-06-11T08:16:01.339+0300", "2017-06-11T05:16:01.339Z"),
+        ("2017-06-11T05:16:01.339+03:00", "2017-06-11T02:16:01.339Z"),
+        ("2017-06-11T05:16:01Z", "2017-06-11T05:16:01.000Z"),
+        ("2017-06-11T05:16:01.123456789Z", "2017-06-11T05:16:01.123Z"),
+        ("2017-06-11", "2017-06-11"),
+        ("P3W", "P3W"),
+        ("free text 2017-06-11T05:16:01Z", "free text 2017-06-11T05:16:01Z"),
+    ],
+)
+def test_to_utc_iso(raw: str, expected: str) -> None:
+    assert to_utc_iso(raw) == expected
+
+
+def test_canonical_strings_sort_like_instants() -> None:
+    values = ["2024-01-05T00:00:00.500+0000", "2024-01-05T00:00:00Z", "2024-01-05T03:00:00.100+0300"]
+    canon = sorted(to_utc_iso(v) for v in values)
+    assert canon == ["2024-01-05T00:00:00.000Z", "2024-01-05T00:00:00.100Z", "2024-01-05T00:00:00.500Z"]
+
+
+def test_normalise_nested() -> None:
+    record = {"fields": [{"from": "2022-06-28T07:29:45.753+0000", "to": None}], "deadline": "2024-01-01"}
+    assert normalise_timestamps(record) == {
+        "fields": [{"from": "2022-06-28T07:29:45.753Z", "to": None}],
+        "deadline": "2024-01-01",
+    }
+
+
+def test_tracker_bounds() -> None:
+    moment = datetime(2024, 1, 5, 10, 20, 30, 123999, tzinfo=timezone.utc)
+    assert to_tracker_filter_ts(moment) == "2024-01-05T10:20:30.123+0000"
+    assert to_tracker_query_ts(moment) == "2024-01-05 10:20:30"
+
+
+BASE = {"token": "t0ken-value", "org_id": "42"}
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ({"org_id": "42"}, "exactly one of `token`"),
+        ({**BASE, "iam_token": "iam-value"}, "both are set"),
+        ({"token": "t0ken-value"}, "exactly one of `org_id`"),
+        ({**BASE, "cloud_org_id": "c"}, "`org_id` (Yandex 360"),
+        ({**BASE, "page_size": 0}, "`page_size`"),
+        ({**BASE, "api_version": "v4"}, "`api_version`"),
+        ({**BASE, "api_url": "ftp://x"}, "`api_url`"),
+        ({**BASE, "start_date": "yesterday"}, "`start_date`"),
+    ],
+)
+def test_check_settings_errors(config: dict, fragment: str) -> None:
+    errors = check_settings(config, LOG)
+    assert any(fragment in e for e in errors), errors
+    assert not any("t0ken-value" in e or "iam-value" in e for e in errors)
+
+
+def test_check_settings_ok_and_iam_warning(caplog: pytest.LogCaptureFixture) -> None:
+    assert check_settings(BASE, LOG) == []
+    assert check_settings({"iam_token": "iam-value", "cloud_org_id": "c"}, LOG) == []
+    with caplog.at_level(logging.WARNING):
+        assert check_settings({"iam_token": "iam-value", "org_id": "42"}, LOG) == []
+    assert "only work for organisations linked to Yandex Cloud" in caplog.text
+
+
+def test_redactor_masks_message_args_and_traceback() -> None:
+    redactor = SecretRedactor(["s3cr3t-token"])
+    try:
+        raise ValueError("boom s3cr3t-token")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "a %s b", ("s3cr3t-token",), sys.exc_info()
+        )
+    assert redactor.filter(record)
+    assert "s3cr3t-token" not in record.getMessage()
+    assert "s3cr3t-token" not in (record.exc_text or "")
+    assert scrub("xx s3cr3t-token yy", ["s3cr3t-token"]) == "xx *** yy"
+
+
+def _response(headers: dict[str, str]) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response.headers.update(headers)
+    return response
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds(_response({"Retry-After": "1"})) == 1.0
+    assert retry_after_seconds(_response({"Retry-After": "0"})) == 0.0
+    assert retry_after_seconds(_response({"Retry-After": "100000"})) == 300.0
+    assert retry_after_seconds(_response({})) is None
+    assert retry_after_seconds(_response({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+
+
+def test_scroll_paginator_tokens_distinct_even_if_id_repeats() -> None:
+    paginator = ScrollPaginator()
+    first = _response({"X-Scroll-Id": "abc", "X-Scroll-Token": "tok"})
+    paginator.advance(first)
+    token1 = paginator.current_value
+    paginator.advance(first)  # same id again must not look like a pagination loop
+    assert paginator.current_value != token1
+    assert paginator.current_value.scroll_id == "abc"
+    paginator.advance(_response({}))
+    assert paginator.finished
+    assert paginator.seen == {"abc": "tok"}
