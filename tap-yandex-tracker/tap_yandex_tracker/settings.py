@@ -77,7 +77,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "scroll_ttl_ms",
         th.IntegerType,
         default=60000,
-        minimum=1000,
+        minimum=100,
         description="scrollTTLMillis of the issue search; an expired scroll is restarted transparently",
     ),
 ).to_dict()

@@ -9,6 +9,7 @@ before it is re-read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -31,6 +32,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Statuses of a refused scroll continuation that mean "start a new scroll" rather than "give up".
 SCROLL_LOST_STATUSES = (400, 404, 409, 410, 422)
 MAX_RESTARTS_WITHOUT_PROGRESS = 5
+_HAS_OR = re.compile(r"\bor\b", re.IGNORECASE)
 
 
 class IssuesStream(TrackerStream):
@@ -64,7 +66,8 @@ class IssuesStream(TrackerStream):
             parts = []
             if queues:
                 parts.append("Queue: " + ", ".join(queues))
-            parts.append(f"({query})")
+            # Parentheses only when needed: an OR in the user's query must not swallow our bound.
+            parts.append(f"({query})" if _HAS_OR.search(query) else query)
             if lower_bound is not None:
                 parts.append(f'Updated: >= "{to_tracker_query_ts(lower_bound)}"')
             return {"query": " AND ".join(parts) + ' "Sort by": Updated ASC'}

@@ -96,6 +96,7 @@ class SprintsStream(ReferenceStream):
     name = "sprints"
     path = "/boards/{board_id}/sprints"
     parent_stream_type = BoardsStream
+    paged = True
     state_partitioning_keys: list[str] = []
     schema = schemas.SPRINTS
 

@@ -1,0 +1,99 @@
+"""A full sync against the simulator: complete, exactly once, canonical timestamps, ~1 request per issue."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from tests.simulator import TrackerSimulator
+from tests.tap.conftest import changelog_requests_needed, expected_changelog, expected_issues, tap_config
+from tests.tap.helpers import run_inprocess
+
+CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+REFERENCE_STREAMS = (
+    *("statuses", "queues", "users", "issue_types"),
+    *("priorities", "resolutions", "boards", "sprints"),
+)
+REFERENCE_ROUTES = (
+    "GET /{v}/statuses",
+    "GET /{v}/issuetypes",
+    "GET /{v}/priorities",
+    "GET /{v}/resolutions",
+    "GET /{v}/queues",
+    "GET /{v}/users",
+    "GET /{v}/boards",
+)
+
+
+def test_full_sync_is_complete_exactly_once_and_cheap(small_sim: TrackerSimulator) -> None:
+    small_sim.latency_ms = 2  # lets the parallel changelog fetches overlap measurably
+    out = run_inprocess(tap_config(small_sim, page_size=40, max_concurrent_requests=4))
+    org = small_sim.org
+
+    issues = expected_issues(org)
+    counts = out.id_counts("issues")
+    assert set(counts) == set(issues)
+    assert max(counts.values()) == 1
+    updated = [r["updatedAt"] for r in out.records["issues"]]
+    assert updated == sorted(updated), "issues must come out in updatedAt order"
+    assert {r["id"]: r["updatedAt"] for r in out.records["issues"]} == issues
+
+    changelog = expected_changelog(org)
+    entry_counts = out.id_counts("issue_changelog")
+    assert set(entry_counts) == set(changelog)
+    assert max(entry_counts.values()) == 1
+    for entry in out.records["issue_changelog"]:
+        assert entry["issue_id"] == changelog[entry["id"]]
+        assert entry["issue_key"]
+        assert CANONICAL.match(entry["updatedAt"])
+        for change in entry.get("fields") or []:
+            if change["field"]["id"] == "statusStartTime" and change["to"] is not None:
+                assert CANONICAL.match(change["to"]), change
+    for issue in out.records["issues"]:
+        for name in ("createdAt", "updatedAt", "statusStartTime", "resolvedAt"):
+            if issue.get(name) is not None:
+                assert CANONICAL.match(issue[name]), (name, issue[name])
+
+    bookmark = out.last_state["bookmarks"]["issues"]["replication_key_value"]
+    assert bookmark == max(issues.values())
+    assert "partitions" not in out.last_state["bookmarks"].get("issue_changelog", {})
+
+    stats = small_sim.stats
+    assert stats.count("GET /{v}/issues/{key}/changelog") == changelog_requests_needed(org)
+    assert stats.count("POST /{v}/issues/_search") == math.ceil(len(issues) / 40)
+    assert stats.count("GET /{v}/issues/{key}") == 0, "no self dereferencing"
+    assert stats.count("GET /{v}/users/{ident}") == 0, "no self dereferencing"
+    for route in REFERENCE_ROUTES:
+        assert stats.count(route) == 1, route
+    per_board = Counter(str(s["board"]["id"]) for s in out.records["sprints"])
+    pages = sum(max(1, math.ceil(per_board[str(b["id"])] / 40)) for b in out.records["boards"])
+    assert stats.count("GET /{v}/boards/{ident}/sprints") == pages, "sprints: one request per board page"
+    assert 1 < stats.peak_concurrency <= 4
+    assert stats.total <= changelog_requests_needed(org) + math.ceil(len(issues) / 40) + 20
+
+    for stream in REFERENCE_STREAMS:
+        assert out.records[stream], stream
+    assert all(s.get("type") for s in out.records["statuses"])
+    assert len(out.records["sprints"]) == len({s["id"] for s in out.records["sprints"]})
+
+
+def test_v2_and_queue_filter(small_sim: TrackerSimulator) -> None:
+    org = small_sim.org
+    with org.lock:
+        queue = org.records[0].queue
+        wanted = {r.id for r in org.records if r.queue == queue}
+    out = run_inprocess(tap_config(small_sim, api_version="v2", queues=[queue]))
+    assert set(out.ids("issues")) == wanted
+    assert set(out.ids("issue_changelog")) == set(expected_changelog(org, wanted))
+    assert all("/v2/" in r["self"] for r in out.records["issues"])
+
+
+def test_query_mode(small_sim: TrackerSimulator) -> None:
+    org = small_sim.org
+    with org.lock:
+        queue = org.records[0].queue
+        wanted = {r.id for r in org.records if r.queue == queue}
+    out = run_inprocess(tap_config(small_sim, query=f"Queue: {queue}"))
+    assert set(out.ids("issues")) == wanted
+    assert len(out.ids("issues")) == len(wanted)
