@@ -289,3 +289,14 @@ def test_embedded_connections_share_a_path_and_see_each_others_rows(chdb_setting
         assert second.query("SELECT x FROM shared") == [{"x": "Ёж"}]
     with connect(chdb_settings) as reopened:
         assert reopened.query("SELECT x FROM shared") == [{"x": "Ёж"}]
+
+
+def test_inline_insert_values_are_refused_at_once_on_the_native_protocol(
+    clickhouse_native: NativeDatabase,
+) -> None:
+    conn = clickhouse_native.conn
+    _create_roundtrip(conn)
+    with pytest.raises(ClickHouseError, match=r"use `Connection.insert\(table, columns, rows\)`"):
+        conn.execute("INSERT INTO roundtrip (id, _version) VALUES ('x', 1)")
+    conn.execute("INSERT INTO roundtrip (id, _version) SELECT 'y', 2")  # INSERT ... SELECT is fine
+    assert conn.query("SELECT id FROM roundtrip") == [{"id": "y"}]

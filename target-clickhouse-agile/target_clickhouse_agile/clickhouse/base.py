@@ -34,7 +34,11 @@ class Connection(ABC):
 
     @abstractmethod
     def execute(self, sql: str) -> None:
-        """Run one statement that returns no rows (DDL, mutations, `INSERT ... SELECT`)."""
+        """Run one statement that returns no rows (DDL, mutations, `INSERT ... SELECT`).
+
+        Rows go through `insert()`: an `INSERT ... VALUES (...)` statement is refused by the native
+        connection (clickhouse-driver cannot send inline data; the server would wait for a data block).
+        """
 
     @abstractmethod
     def query(self, sql: str) -> list[dict[str, Any]]:

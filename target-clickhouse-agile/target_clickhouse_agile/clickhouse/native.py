@@ -9,6 +9,7 @@ INSERT data can have reached the server yet.
 from __future__ import annotations
 
 import importlib.util
+import re
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -34,6 +35,11 @@ T = TypeVar("T")
 
 DEFAULT_PORT = 9000
 DEFAULT_SECURE_PORT = 9440
+
+# `INSERT INTO t [(cols)] VALUES ...` / `... FORMAT ...`: data inside the statement text.
+_INLINE_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?[^\s(]+\s*(?:\([^)]*\))?\s*(?:VALUES|FORMAT)\b", re.IGNORECASE
+)
 
 
 def compression_available() -> bool:
@@ -131,6 +137,13 @@ class NativeConnection(Connection):
     # -- the Connection interface -------------------------------------------------------------------------
 
     def execute(self, sql: str) -> None:
+        if _INLINE_INSERT.match(sql):
+            # clickhouse-driver sends such a statement as a query and the server then waits for a data block
+            # that never comes (a hang until `send_receive_timeout`), so refuse it up front.
+            raise ClickHouseError(
+                f"`{shorten_sql(sql)}` carries its rows inside the statement, which the native protocol "
+                "client cannot send: use `Connection.insert(table, columns, rows)` instead"
+            )
         self._call(sql, lambda: self._client.execute(sql))
 
     def query(self, sql: str) -> list[dict[str, Any]]:
