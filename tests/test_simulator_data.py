@@ -12,6 +12,7 @@ import requests
 from tests.simulator import TrackerSimulator, generate_organisation
 from tests.simulator.client import changelog, follow_next
 from tests.simulator.fixtures import SimulatorFactory
+from tests.simulator.history import fold
 
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 
@@ -167,3 +168,11 @@ def test_generation_is_fast_and_lazy() -> None:
     assert len(org) == 5000
     assert elapsed < 5, f"5,000 issues took {elapsed:.1f}s"
     assert len(org._cache) == 0, "histories are generated on demand, not kept"
+
+
+def test_cached_issue_state_equals_the_replayed_history(sim: TrackerSimulator) -> None:
+    """Search pages use the state kept in the index; it must equal a replay of the served changelog."""
+    org = sim.org
+    for record in org.records[::7]:
+        history = org.history(record.idx)
+        assert org.state(record.idx) == fold(history.initial, history.events), record.key

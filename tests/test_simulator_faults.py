@@ -146,16 +146,16 @@ def test_latency_and_peak_concurrency(sim_factory: SimulatorFactory) -> None:
     started = time.monotonic()
     threads = [
         threading.Thread(target=lambda: requests.get(f"{sim.url}/v3/myself", headers=sim.headers()))
-        for _ in range(6)
+        for _ in range(8)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    assert 0.15 <= elapsed < 0.9, "slow requests overlap instead of queueing"
+    assert 0.15 <= elapsed < 1.1, "slow requests overlap instead of queueing (serially: 1.2 s)"
     stats = sim.stats
-    assert stats.total == 6
+    assert stats.total == 8
     assert stats.peak_concurrency >= 4
     assert stats.in_flight == 0
     sim.faults.latency_ms = 100

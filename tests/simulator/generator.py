@@ -144,14 +144,14 @@ def _generate_issues(org: Organisation, count: int) -> None:
             if event.type == "IssueMoved":
                 moves += 1
                 allocations.append((event.at, idx, moves, event.changes[0][2]))
-        last = history.events[-1] if history.events else None
-        record.updated = last.at if last else created
-        record.status = history.timeline[-1][0]
+        org.adopt(record, history)
         record.queue = allocations[-1][3] if moves else queue
-        record.version = len(history.events)
         org.records.append(record)
     allocations.sort()
     for _at, idx, _move, queue in allocations:
         org.records[idx].keys.append(org.allocate_key(queue))
     for record in org.records:
         org.index_record(record)
+        if record.state is not None:  # pass one knew no keys
+            record.state.key = record.key
+            record.state.aliases = tuple(record.keys[:-1])

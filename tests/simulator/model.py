@@ -81,6 +81,7 @@ class IssueHistory:
     initial: IssueState
     events: list[Event]
     timeline: list[tuple[str, int]]
+    final: IssueState | None = None  # the state after all events, when the producer has it at hand
 
 
 @dataclass(slots=True)
@@ -98,6 +99,7 @@ class IssueRecord:
     updated: int = 0
     status: str = ""
     version: int = 0  # number of changelog entries
+    state: IssueState | None = None  # current state, kept so search pages need no history replay
 
     @property
     def key(self) -> str:

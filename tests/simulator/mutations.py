@@ -90,9 +90,6 @@ def _create(org: Organisation, rng: random.Random, old_now: int, new_now: int) -
         False,
     )
     org.records.append(record)
-    history = generate_history(org, record, record.keys)
-    record.updated = history.events[-1].at if history.events else created
-    record.status = history.timeline[-1][0]
-    record.version = len(history.events)
+    org.adopt(record, generate_history(org, record, record.keys))
     org.index_record(record)
     return record.id

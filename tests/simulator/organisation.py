@@ -68,6 +68,13 @@ class Organisation:
         self._counters[queue] += 1
         return f"{queue}-{self._counters[queue]}"
 
+    def adopt(self, record: IssueRecord, history: IssueHistory) -> None:
+        """Take the index attributes of ``record`` from its freshly generated history."""
+        record.updated = history.events[-1].at if history.events else record.created
+        record.status = history.timeline[-1][0]
+        record.version = len(history.events)
+        record.state = history.final
+
     def index_record(self, record: IssueRecord) -> None:
         """(Re)register every key and the id of ``record`` for lookups."""
         self._by_id[record.id] = record.idx
@@ -112,9 +119,13 @@ class Organisation:
         record.status = state.status
         record.queue = state.queue
         record.version += len(events)
+        record.state = state
 
     def state(self, idx: int, version: int | None = None) -> IssueState:
         """The issue as the API shows it now, or after its first ``version`` changelog entries."""
+        record = self.records[idx]
+        if record.state is not None and (version is None or version == record.version):
+            return record.state
         history = self.history(idx)
         events = history.events if version is None else history.events[:version]
         return fold(history.initial, events)

@@ -179,22 +179,28 @@ class TrackerSimulator:
         route = self.app.router.match(req.method, req.path)
         template = route.template if route else UNMATCHED
         self._stats.begin(template)
-        status: int | None = None
+        ended = False
         injected: Injected | None = None
         try:
             injected = self.faults.decide(template, req.method, req.path)
+            fault = str(injected.fault) if injected else None
             delay = self.latency_ms / 1000 + self.faults.delay_seconds()
             if delay:
                 time.sleep(delay)
             if injected is not None and injected.fault == DROP:
+                self._stats.end(None, fault)
+                ended = True
                 handler.close_connection = True
                 handler.connection.shutdown(socket.SHUT_RDWR)
                 return
             response = self._respond(req, route, injected)
-            status = response.status
+            # counted before the bytes leave, so a client that has its answer sees it in the stats
+            self._stats.end(response.status, fault)
+            ended = True
             self._write(handler, response)
         finally:
-            self._stats.end(status, str(injected.fault) if injected else None)
+            if not ended:
+                self._stats.end(500, str(injected.fault) if injected else None)
 
     def _respond(self, req: Request, route: Any, injected: Injected | None) -> Response:
         if injected is not None and isinstance(injected.fault, int):

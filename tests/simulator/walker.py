@@ -388,4 +388,4 @@ def generate_history(ctx: WalkContext, record: IssueRecord, keys: list[str] | No
         )
     walker.timeline.append((state.status, record.created))
     walker.run(record.horizon)
-    return IssueHistory(initial, walker.events, walker.timeline)
+    return IssueHistory(initial, walker.events, walker.timeline, walker.state)
