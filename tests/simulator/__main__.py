@@ -58,17 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     org = generate_organisation(args.issues, seed=args.seed)
+    rates = ("rate_429", "retry_after", "rate_500", "rate_503", "rate_504", "rate_drop", "rate_truncate")
     plan = FaultPlan(
         seed=args.fault_seed,
         latency_jitter_ms=args.jitter_ms,
-        rate_429=args.rate_429,
-        retry_after=args.retry_after,
-        rate_500=args.rate_500,
-        rate_503=args.rate_503,
-        rate_504=args.rate_504,
-        rate_drop=args.rate_drop,
-        rate_truncate=args.rate_truncate,
         routes=args.fault_routes,
+        **{name: getattr(args, name) for name in rates},
     )
     sim = TrackerSimulator(
         org,

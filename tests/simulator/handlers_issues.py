@@ -152,7 +152,11 @@ def _multi(req: Request, name: str) -> set[str]:
 
 
 def changelog(org: Organisation, req: Request, r: Renderer, key: str, **_: Any) -> Response:
-    """Oldest first; ``id`` is an exclusive cursor; ``type``/``field`` filter before paging."""
+    """Oldest first; ``id`` is an exclusive cursor; ``type``/``field`` filter before paging.
+
+    ``perPage`` above 100 is served as 100 (the documented maximum is uncertain; clamping keeps a tap
+    that asks for more working while still exercising its paging). No ``X-Total-Count``: only ``Link``.
+    """
     idx = _issue_index(org, key)
     per_page = req.int_param("perPage", 50)
     if per_page < 1:

@@ -80,9 +80,7 @@ def get_queue(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any
 
 
 def _board_id(org: Organisation, ident: str) -> int:
-    if not ident.isdigit() or int(ident) not in org.catalog.boards:
-        raise _not_found("Board")
-    return int(ident)
+    return _by_int(ident, org.catalog.boards, "Board")
 
 
 def list_boards(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
@@ -113,10 +111,7 @@ def board_sprints(org: Organisation, req: Request, r: Renderer, ident: str, **_:
 
 
 def get_sprint(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
-    sprint = org.catalog.sprints.get(int(ident)) if ident.isdigit() else None
-    if sprint is None:
-        raise _not_found("Sprint")
-    return Response.json(r.sprint(sprint))
+    return Response.json(r.sprint(org.catalog.sprints[_by_int(ident, org.catalog.sprints, "Sprint")]))
 
 
 def _by_int(ident: str, items: dict[int, Any], what: str) -> int:

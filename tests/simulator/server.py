@@ -12,12 +12,14 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .app import App
 from .auth import Credentials
 from .faults import DROP, TRUNCATE, FaultPlan, Injected
+from .model import IssueTruth
 from .organisation import Organisation
 from .router import UNMATCHED
 from .stats import RequestStats, StatsSnapshot
@@ -168,7 +170,8 @@ class TrackerSimulator:
         """Advance the simulated clock, change ``mutate`` issues and create ``create``; changed issue ids."""
         return self.org.advance(minutes=minutes, mutate=mutate, create=create)
 
-    def ground_truth(self, ids: Any = None) -> dict[str, Any]:
+    def ground_truth(self, ids: Iterable[str] | None = None) -> dict[str, IssueTruth]:
+        """Per issue id, the generator's own record (see :class:`IssueTruth`); all issues by default."""
         return self.org.ground_truth(ids)
 
     # -- serving -----------------------------------------------------------------------------------
