@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-RETRY_AFTER_CAP_S = 300.0
+RETRY_AFTER_CAP_S = 120.0
 
 
 class TrackerNotFoundError(FatalAPIError):

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from tap_yandex_tracker.transport import bind_abort_event
+
 Fetch = Callable[[dict], list[dict]]
 
 
@@ -30,6 +32,7 @@ class ChangelogPrefetcher:
         self._futures: dict[str, Future[list[dict]]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._abort = threading.Event()
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -54,7 +57,14 @@ class ChangelogPrefetcher:
             self._futures = {}
             pool = self._pool()
             for context in contexts:
-                self._futures[context["issue_id"]] = pool.submit(self._fetch, dict(context))
+                self._futures[context["issue_id"]] = pool.submit(self._run, self._abort, dict(context))
+
+    def _run(self, abort: threading.Event, context: dict[str, Any]) -> list[dict]:
+        bind_abort_event(abort)  # requests of this worker now fail fast once the run is aborted
+        try:
+            return self._fetch(context)
+        finally:
+            bind_abort_event(None)
 
     def take(self, issue_id: str) -> Future[list[dict]] | None:
         """The future for ``issue_id`` (removed from the table), or ``None`` if it was not prefetched."""
@@ -65,6 +75,8 @@ class ChangelogPrefetcher:
         """Stop the pool; with ``cancel`` queued fetches are dropped and nothing is waited for."""
         with self._lock:
             self._closed = True
+            if cancel:
+                self._abort.set()
             futures, self._futures = self._futures, {}
             executor, self._executor = self._executor, None
         if cancel:
@@ -73,6 +85,8 @@ class ChangelogPrefetcher:
         if executor is not None:
             executor.shutdown(wait=not cancel, cancel_futures=cancel)
 
-    def reopen(self) -> None:
+    def start(self) -> None:
+        """A new generation (the issues stream may be synced again by the same tap, e.g. dry runs)."""
         with self._lock:
             self._closed = False
+            self._abort = threading.Event()

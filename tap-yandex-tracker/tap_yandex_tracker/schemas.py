@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+#: Any JSON value, for *nested* positions only (changelog ``from``/``to``, a reference's ``display``).
+#: Top-level properties always get one precise type: the SDK's standard tests (and typed targets) check
+#: top-level values against every scalar type listed, so a union there would reject valid records.
 ANY_JSON = th.CustomType({"type": ["null", "string", "number", "integer", "boolean", "object", "array"]})
 ID = th.CustomType({"type": ["integer", "string"]})
 OPT_ID = th.CustomType({"type": ["integer", "string", "null"]})
@@ -67,7 +70,7 @@ ISSUE_KNOWN_FIELDS: tuple[th.Property, ...] = (
     th.Property("lastQueue", ref()),
     th.Property("parent", ref()),
     th.Property("epic", ref()),
-    th.Property("project", ANY_JSON),
+    th.Property("project", open_object()),  # v2: a reference; v3: {primary, secondary}
     th.Property("assignee", USER_REF),
     th.Property("createdBy", USER_REF),
     th.Property("updatedBy", USER_REF),
@@ -96,15 +99,9 @@ ISSUE_KNOWN_FIELDS: tuple[th.Property, ...] = (
     th.Property("checklistDone", th.IntegerType),
     th.Property("checklistTotal", th.IntegerType),
     th.Property("emailFrom", th.StringType),
-    th.Property("emailTo", ANY_JSON),
-    th.Property("emailCc", ANY_JSON),
     th.Property("emailCreatedBy", th.StringType),
-    th.Property("sla", ANY_JSON),
     th.Property("unique", th.StringType),
-    th.Property("attachments", ANY_JSON),
-    th.Property("comments", ANY_JSON),
-    th.Property("transitions", ANY_JSON),
-)
+)  # fields of uncertain shape (sla, emailTo, emailCc, expand=...) land in custom_fields
 
 ISSUE_CATCH_ALL = "custom_fields"
 ISSUE_FIELD_NAMES = frozenset(p.name for p in ISSUE_KNOWN_FIELDS)
@@ -137,15 +134,13 @@ CHANGELOG = th.PropertiesList(
     th.Property("type", th.StringType),
     th.Property("transport", th.StringType),
     th.Property("fields", th.ArrayType(CHANGELOG_FIELD_CHANGE)),
-    th.Property("comments", ANY_JSON),
-    th.Property("executedTriggers", ANY_JSON),
-    th.Property("links", ANY_JSON),
-    th.Property("attachments", ANY_JSON),
-    th.Property("worklog", ANY_JSON),
-    th.Property("relatedResolutions", ANY_JSON),
-    th.Property("messages", ANY_JSON),
-    th.Property("ranks", ANY_JSON),
-    additional_properties=True,
+    th.Property("comments", open_object(), description="{added, removed, updated} comment references"),
+    th.Property("executedTriggers", th.ArrayType(open_object())),
+    th.Property("links", th.ArrayType(open_object())),
+    th.Property("attachments", open_object(), description="{added, removed} attachment references"),
+    th.Property("worklog", th.ArrayType(open_object())),
+    th.Property("relatedResolutions", th.ArrayType(open_object())),
+    additional_properties=True,  # other blocks (messages, ranks, ...) are kept as the API sends them
 ).to_dict()
 
 
@@ -162,9 +157,9 @@ def reference_schema(*properties: th.Property, key: str = "id") -> dict:
 
 _NAMED = (
     th.Property("key", th.StringType),
-    th.Property("name", ANY_JSON),
-    th.Property("display", ANY_JSON),
-    th.Property("description", ANY_JSON),
+    th.Property("name", th.StringType),
+    th.Property("display", th.StringType),
+    th.Property("description", th.StringType),
     th.Property("order", th.IntegerType),
 )
 
@@ -181,9 +176,8 @@ QUEUES = reference_schema(
     th.Property("teamUsers", th.ArrayType(USER_REF)),
     th.Property("issueTypes", th.ArrayType(ref())),
     th.Property("versions", th.ArrayType(ref())),
-    th.Property("workflows", ANY_JSON),
     th.Property("denyVoting", th.BooleanType),
-    th.Property("issueTypesConfig", ANY_JSON),
+    th.Property("issueTypesConfig", th.ArrayType(open_object())),
 )
 USERS = reference_schema(
     th.Property("id", OPT_ID),
@@ -198,6 +192,9 @@ USERS = reference_schema(
     th.Property("external", th.BooleanType),
     th.Property("hasLicense", th.BooleanType),
     th.Property("dismissed", th.BooleanType),
+    th.Property("useNewFilters", th.BooleanType),
+    th.Property("disableNotifications", th.BooleanType),
+    th.Property("welcomeMailSent", th.BooleanType),
     th.Property("firstLoginDate", th.DateTimeType),
     th.Property("lastLoginDate", th.DateTimeType),
     key="uid",
@@ -205,12 +202,12 @@ USERS = reference_schema(
 BOARDS = reference_schema(
     th.Property("name", th.StringType),
     th.Property("columns", th.ArrayType(ref())),
-    th.Property("filter", ANY_JSON),
+    th.Property("filter", open_object()),
     th.Property("orderBy", th.StringType),
     th.Property("orderAsc", th.BooleanType),
     th.Property("query", th.StringType),
     th.Property("useRanking", th.BooleanType),
-    th.Property("country", ANY_JSON),
+    th.Property("country", th.StringType),
 )
 SPRINTS = reference_schema(
     th.Property("name", th.StringType),

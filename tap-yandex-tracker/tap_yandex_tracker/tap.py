@@ -80,7 +80,6 @@ class TapYandexTracker(Tap):
 
     def abort(self) -> None:
         """After a fatal error: drop queued changelog fetches and make in-flight retries give up."""
-        self.gate.close()
         self.prefetcher.close(cancel=True)
 
     def finish_run(self) -> None:

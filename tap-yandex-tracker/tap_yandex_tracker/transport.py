@@ -4,7 +4,8 @@
   :class:`GatedAdapter`, so *every* request of the run - SDK paging in the main thread and changelog
   prefetches in workers - passes one bounded semaphore: at most ``max_concurrent_requests`` in flight.
 * A 429 with ``Retry-After`` pauses all threads, not just the one that was told to slow down.
-* ``close()`` makes queued or retrying work fail fast instead of hammering the API after a fatal error.
+* Worker threads carry an abort event (see :func:`bind_abort_event`): once the run is aborted their next
+  request - including the next retry - fails fast instead of hammering the API after a fatal error.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ class RunAbortedError(RuntimeError):
     """Raised in worker threads once the run has been shut down (never retried)."""
 
 
+_worker = threading.local()
+
+
+def bind_abort_event(event: threading.Event | None) -> None:
+    """Mark the calling thread as a worker that must stop when ``event`` is set."""
+    _worker.abort = event
+
+
+def check_not_aborted() -> None:
+    event: threading.Event | None = getattr(_worker, "abort", None)
+    if event is not None and event.is_set():
+        raise RunAbortedError("the sync was aborted; request not sent")
+
+
 class RequestGate:
     """The concurrency bound, the shared 429 pause and the abort flag."""
 
@@ -31,23 +46,10 @@ class RequestGate:
         self._semaphore = threading.BoundedSemaphore(self.max_concurrent)
         self._pause_until = 0.0
         self._lock = threading.Lock()
-        self._closed = threading.Event()
         self._local = threading.local()
         self.stats = stats
         self.in_flight = 0
         self.max_in_flight = 0
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
-    def close(self) -> None:
-        self._closed.set()
-
-    def check_open(self) -> None:
-        if self._closed.is_set():
-            raise RunAbortedError("the sync was aborted; request not sent")
 
     # -- rate limiting -------------------------------------------------------------------------------
     def pause_all(self, seconds: float) -> None:
@@ -57,16 +59,16 @@ class RequestGate:
 
     def wait_if_paused(self) -> None:
         while True:
-            self.check_open()
+            check_not_aborted()
             remaining = self._pause_until - time.monotonic()
             if remaining <= 0:
                 return
-            self._closed.wait(min(remaining, 0.5))
+            time.sleep(min(remaining, 0.25))
 
     def acquire(self) -> None:
         self.wait_if_paused()
-        while not self._semaphore.acquire(timeout=0.5):
-            self.check_open()
+        while not self._semaphore.acquire(timeout=0.25):
+            check_not_aborted()
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

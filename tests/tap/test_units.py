@@ -115,7 +115,7 @@ def _response(headers: dict[str, str]) -> requests.Response:
 def test_retry_after_parsing() -> None:
     assert retry_after_seconds(_response({"Retry-After": "1"})) == 1.0
     assert retry_after_seconds(_response({"Retry-After": "0"})) == 0.0
-    assert retry_after_seconds(_response({"Retry-After": "100000"})) == 300.0
+    assert retry_after_seconds(_response({"Retry-After": "100000"})) == 120.0
     assert retry_after_seconds(_response({})) is None
     assert retry_after_seconds(_response({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
 

@@ -136,6 +136,8 @@ class IssuesStream(TrackerStream):
 
     def get_records(self, context: dict | None) -> Iterator[dict]:
         self._check_queues()
+        if self._prefetch_enabled():
+            self._tap.prefetcher.start()
         start = self.get_starting_timestamp(context)
         lookback = timedelta(minutes=int(self.config.get("lookback_minutes", 5) or 0))
         lower_bound = start - lookback if start is not None else None
@@ -193,7 +195,7 @@ class IssuesStream(TrackerStream):
     def _clear_scrolls(self) -> None:
         """Release server-side scroll contexts (best effort: they expire anyway)."""
         paginator, self._paginator = self._paginator, None
-        if paginator is None or not paginator.seen or self._tap.gate.closed:
+        if paginator is None or not paginator.seen:
             return
         try:
             self.send_request("POST", "/system/search/scroll/_clear", json_body=paginator.seen, retry=False)
