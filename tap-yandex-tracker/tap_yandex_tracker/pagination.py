@@ -37,6 +37,10 @@ class ScrollPaginator(BaseAPIPaginator[ScrollToken | None]):
     def has_more(self, response: requests.Response) -> bool:
         return bool(response.headers.get("X-Scroll-Id"))
 
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page can be empty after de-duplication (a restarted scroll re-serving emitted issues)."""
+        return self.has_more(response)
+
     def get_next(self, response: requests.Response) -> ScrollToken | None:
         scroll_id = response.headers.get("X-Scroll-Id")
         if not scroll_id:

@@ -1,0 +1,60 @@
+"""Wrong settings and wrong credentials: non-zero exit, a message saying what to fix, no token in sight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.simulator import TrackerSimulator
+from tests.tap.conftest import tap_config
+from tests.tap.helpers import run_cli
+
+SECRETS = ("sim-token", "wrong-token-123", "iam-token-456")
+
+
+def _assert_fails(out: Any, *fragments: str) -> None:
+    assert out.returncode != 0
+    for fragment in fragments:
+        assert fragment in out.stderr, out.stderr[-3000:]
+    for secret in SECRETS:
+        assert secret not in out.stdout, secret
+        assert secret not in out.stderr, secret
+
+
+CONFIG_ERRORS = {
+    "no-token": ({"token": None}, "exactly one of `token` (OAuth) or `iam_token`"),
+    "two-tokens": ({"iam_token": "iam-token-456"}, "both are set"),
+    "no-org": ({"org_id": None}, "exactly one of `org_id`"),
+    "page-size": ({"page_size": 5000}, "page_size"),
+    "api-version": ({"api_version": "v9"}, "api_version"),
+    "token-not-a-string": ({"token": 123456789}, "config['token']"),
+}
+
+
+@pytest.mark.parametrize(("overrides", "message"), CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_invalid_settings(sim: TrackerSimulator, overrides: dict[str, Any], message: str) -> None:
+    config = {k: v for k, v in {**tap_config(sim), **overrides}.items() if v is not None}
+    out = run_cli(config)
+    _assert_fails(out, message)
+    assert "123456789" not in out.stderr
+    assert sim.stats.total == 0, "nothing is requested with invalid settings"
+
+
+def test_wrong_token(sim: TrackerSimulator) -> None:
+    _assert_fails(run_cli(tap_config(sim, token="wrong-token-123")), "authentication failed", "`token`")
+
+
+def test_wrong_org(sim: TrackerSimulator) -> None:
+    _assert_fails(run_cli(tap_config(sim, org_id="other-org")), "HTTP 403", "X-Org-ID", "cloud_org_id")
+
+
+def test_unknown_queue(sim: TrackerSimulator) -> None:
+    out = run_cli(tap_config(sim, queues=["NOPE"]))
+    _assert_fails(out, "queue NOPE does not exist or is not visible")
+
+
+def test_unreachable_server() -> None:
+    config = {"api_url": "http://127.0.0.1:9", "token": "sim-token", "org_id": "o", "max_retries": 1}
+    config.update({"backoff_base_seconds": 0.01, "request_timeout": 2})
+    _assert_fails(run_cli(config, timeout=60), "ConnectionError")

@@ -1,0 +1,85 @@
+"""A flaky, rate-limited server changes nothing in the output: same records, every one exactly once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.simulator import DROP, TRUNCATE, TrackerSimulator
+from tests.tap.conftest import expected_issues, tap_config
+from tests.tap.helpers import SyncOutput, run_cli, run_inprocess
+
+STREAMS = ("issues", "issue_changelog", "statuses", "queues", "users", "boards", "sprints")
+
+
+def _by_id(out: SyncOutput) -> dict[str, dict[Any, Any]]:
+    key = {"users": "uid"}
+    return {s: {r[key.get(s, "id")]: r for r in out.records[s]} for s in STREAMS}
+
+
+@pytest.fixture
+def baseline(small_sim: TrackerSimulator) -> dict[str, dict[Any, Any]]:
+    return _by_id(run_inprocess(tap_config(small_sim)))
+
+
+FAULTS = {
+    "429-retry-after-0": {"rate_429": 0.3, "retry_after": 0},
+    "5xx": {"rate_500": 0.1, "rate_503": 0.05, "rate_504": 0.05},
+    "dropped-connections": {"rate_drop": 0.1},
+    "truncated-json": {"rate_truncate": 0.1},
+    "everything": {"rate_429": 0.1, "retry_after": 0, "rate_500": 0.05, "rate_drop": 0.05}
+    | {"rate_truncate": 0.05},
+}
+
+
+@pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
+def test_faults_do_not_change_the_output(
+    small_sim: TrackerSimulator, baseline: dict[str, dict[Any, Any]], faults: dict[str, float]
+) -> None:
+    for name, value in faults.items():
+        setattr(small_sim.faults, name, value)
+    out = run_inprocess(tap_config(small_sim))
+    assert small_sim.stats.faults, "precondition: faults were injected"
+    for stream in ("issues", "issue_changelog"):
+        assert max(out.id_counts(stream).values()) == 1, stream
+    assert _by_id(out) == baseline
+
+
+def test_retry_after_is_honoured_and_logged(small_sim: TrackerSimulator) -> None:
+    small_sim.faults.script("GET /{v}/issues/{key}/changelog", 429, times=2, retry_after=1)
+    small_sim.faults.script("POST /{v}/issues/_search", 503, times=1)
+    small_sim.faults.script("GET /{v}/statuses", TRUNCATE, times=1)
+    small_sim.faults.script("GET /{v}/queues", DROP, times=1)
+    started = time.monotonic()
+    out = run_cli(tap_config(small_sim))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert time.monotonic() - started >= 1.0, "Retry-After: 1 must be waited for"
+    assert set(out.ids("issues")) == set(expected_issues(small_sim.org))
+    assert "HTTP 429 (Retry-After: 1)" in out.stderr
+    assert "HTTP 503" in out.stderr
+    assert "truncated or non-JSON body" in out.stderr
+    assert "ConnectionError" in out.stderr
+    assert "sync finished:" in out.stderr
+    assert "sim-token" not in out.stderr + out.stdout  # type: ignore[attr-defined]
+
+
+def test_persistent_truncation_fails_clearly(small_sim: TrackerSimulator) -> None:
+    small_sim.faults.script("GET /{v}/statuses", TRUNCATE, times=10)
+    out = run_cli(tap_config(small_sim, max_retries=2))
+    assert out.returncode != 0
+    assert "truncated or non-JSON body on GET /v3/statuses" in out.stderr
+
+
+def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: Any) -> None:
+    sim = sim_factory(issues=40, seed=11)
+    sim.advance(minutes=0, create=7)  # seven issues in one millisecond: page boundaries fall inside it
+    sim.latency_ms = 25  # a page takes longer to process than the scroll lives
+    out = run_inprocess(tap_config(sim, page_size=3, scroll_ttl_ms=100, max_concurrent_requests=1))
+    counts = out.id_counts("issues")
+    assert set(counts) == set(expected_issues(sim.org))
+    assert max(counts.values()) == 1
+    updated = [r["updatedAt"] for r in out.records["issues"]]
+    assert updated == sorted(updated)
+    assert sim.stats.by_status.get(404, 0) >= 2, "precondition: scrolls expired"
