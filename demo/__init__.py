@@ -1,0 +1,1 @@
+"""`make demo`: the whole pipeline on an embedded default, in one command."""

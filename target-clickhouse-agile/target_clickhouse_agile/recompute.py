@@ -1,0 +1,136 @@
+"""The metrics step: for every issue touched since the last checkpoint, rebuild its derived rows.
+
+It runs after every sink has been drained and before the STATE message is written (see
+`TargetClickhouseAgile.drain_all`), reads each issue's complete history back from ClickHouse and hands it
+to the pure metrics core. The step is idempotent: running it twice writes the same rows again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from target_clickhouse_agile.clickhouse.connection import Connection
+from target_clickhouse_agile.clickhouse.repository import DERIVED_TABLES, MetricsRepository
+from target_clickhouse_agile.metrics import WorkCalendar, compute_issue, resolve_category
+
+CHUNK = 500
+
+
+@dataclass
+class RefreshSummary:
+    issues: int = 0
+    skipped: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CategoryResolver:
+    """Status key → category: overrides, then the `statuses` stream's type, then the issue's own
+    `statusType`; anything else is `todo`, reported once per run so operators can map it."""
+
+    def __init__(self, overrides: Mapping[str, str], logger: logging.Logger) -> None:
+        self._overrides = dict(overrides)
+        self._types: dict[str, str] = {}
+        self._reported: set[str] = set()
+        self._logger = logger
+
+    def learn_types(self, status_types: Mapping[str, str]) -> None:
+        self._types.update({k: v for k, v in status_types.items() if v})
+
+    def category(self, status: str, status_type: str | None = None) -> str:
+        types = self._types
+        if status_type and status not in types:
+            types = {**types, status: status_type}
+        resolved = resolve_category(status, types, self._overrides)
+        if resolved.is_fallback and status and status not in self._reported:
+            self._reported.add(status)
+            self._logger.warning(
+                "Status '%s' has no category (no type in the statuses stream and no override): "
+                "treated as 'todo'; set status_categories to map it",
+                status,
+            )
+        return resolved.category
+
+    def category_for_issue(self, status: str, status_type_ref: object) -> str:
+        """Category of an issue's current status; its `statusType` (v3) is a fallback for the type."""
+        status_type = None
+        if isinstance(status_type_ref, Mapping):
+            status_type = status_type_ref.get("key") or status_type_ref.get("id")
+        return self.category(status, str(status_type) if status_type else None)
+
+    def mapping(self, statuses: Iterable[str]) -> dict[str, str]:
+        return {s: self.category(s) for s in statuses}
+
+
+class MetricsRefresher:
+    """Owns one connection (the sinks have their own) and the calendar used for business time."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        calendar: WorkCalendar,
+        categories: CategoryResolver,
+        logger: logging.Logger,
+    ) -> None:
+        self._repo = MetricsRepository(conn)
+        self._calendar = calendar
+        self._categories = categories
+        self._logger = logger
+
+    def refresh(self, issue_ids: Iterable[str]) -> RefreshSummary:
+        started = time.monotonic()
+        summary = RefreshSummary()
+        ids = sorted(set(issue_ids))
+        if not ids:
+            return summary
+        self._categories.learn_types(self._repo.status_types())
+        for chunk in _chunks(ids, CHUNK):
+            self._refresh_chunk(chunk, summary)
+        summary.seconds = time.monotonic() - started
+        self._logger.info(
+            "Metrics recomputed for %d issues (%d rows, %d waiting for their issue record) in %.2fs",
+            summary.issues,
+            summary.rows,
+            summary.skipped,
+            summary.seconds,
+        )
+        return summary
+
+    def _refresh_chunk(self, chunk: Sequence[str], summary: RefreshSummary) -> None:
+        snapshots = self._repo.issue_snapshots(chunk)
+        histories = self._repo.histories(list(snapshots))
+        computed = {"issue_status_intervals": [], "issue_metrics": [], "issue_flow": []}
+        for issue_id in chunk:
+            snapshot = snapshots.get(issue_id)
+            if snapshot is None:
+                # Changelog rows arrived before their issue: the issue record re-marks it later.
+                summary.skipped += 1
+                continue
+            events = histories.get(issue_id, [])
+            statuses = {snapshot.status}
+            for event in events:
+                change = event.changes.get("status")
+                if change is not None:
+                    statuses.update(s for s in (change.from_value, change.to_value) if s)
+            result = compute_issue(snapshot, events, self._categories.mapping(statuses), self._calendar)
+            computed["issue_status_intervals"].extend(result.intervals)
+            computed["issue_metrics"].extend(result.statuses)
+            computed["issue_flow"].append(result.flow)
+            summary.issues += 1
+        live_ids = list(snapshots)
+        if not live_ids:
+            return
+        for table, rows in computed.items():
+            key_columns = ("issue_id", *DERIVED_TABLES[table])
+            fresh = {tuple(getattr(r, c) for c in key_columns) for r in rows}
+            retired = self._repo.existing_keys(table, live_ids) - fresh
+            self._repo.write(table, rows, retired)
+            summary.rows += len(rows)

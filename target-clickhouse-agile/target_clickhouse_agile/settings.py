@@ -1,0 +1,158 @@
+"""Settings of the target: the JSON schema users see (`--about`) and their semantic validation.
+
+The JSON schema checks shapes; `validate_semantics` checks what a schema cannot (a real IANA timezone,
+`HH:MM` times, a holiday country the `holidays` package knows) and says how to fix each problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from singer_sdk import typing as th
+
+from target_clickhouse_agile.metrics.calendar import WorkCalendar, parse_hhmm
+from target_clickhouse_agile.metrics.categories import CATEGORIES
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "host",
+        th.StringType,
+        description="ClickHouse server (native protocol). Leave empty to use embedded ClickHouse (chdb) "
+        "at `embedded_path`.",
+    ),
+    th.Property("port", th.IntegerType, description="Native port; default 9000, or 9440 when `secure`."),
+    th.Property("user", th.StringType, default="default", description="ClickHouse user."),
+    th.Property("password", th.StringType, secret=True, default="", description="ClickHouse password."),
+    th.Property("database", th.StringType, default="agile", description="Database; created if missing."),
+    th.Property("secure", th.BooleanType, default=False, description="Use TLS to the server."),
+    th.Property("verify", th.BooleanType, default=True, description="Verify the server's certificate."),
+    th.Property("ca_certs", th.StringType, description="Path to a CA bundle used to verify the server."),
+    th.Property(
+        "compression", th.BooleanType, default=False, description="Compress native-protocol traffic (lz4)."
+    ),
+    th.Property(
+        "embedded_path",
+        th.StringType,
+        default="./agile_clickhouse",
+        description="Data directory of embedded ClickHouse (used when `host` is empty).",
+    ),
+    th.Property(
+        "timezone",
+        th.StringType,
+        default="Europe/Moscow",
+        description="IANA timezone of the team: local day boundaries and working hours.",
+    ),
+    th.Property("work_hours_start", th.StringType, default="09:00", description="Start of working hours."),
+    th.Property("work_hours_end", th.StringType, default="18:00", description="End of working hours."),
+    th.Property(
+        "work_days",
+        th.ArrayType(th.IntegerType),
+        default=[1, 2, 3, 4, 5],
+        description="Working ISO weekdays (1 = Monday ... 7 = Sunday).",
+    ),
+    th.Property(
+        "holidays_country",
+        th.StringType,
+        default="RU",
+        description="Country code for public holidays (`holidays` package); empty for none.",
+    ),
+    th.Property(
+        "extra_holidays",
+        th.ArrayType(th.DateType),
+        default=[],
+        description="Additional days off (YYYY-MM-DD).",
+    ),
+    th.Property(
+        "extra_workdays",
+        th.ArrayType(th.DateType),
+        default=[],
+        description="Working days that override weekends and holidays, e.g. working Saturdays.",
+    ),
+    th.Property(
+        "status_categories",
+        th.ObjectType(additional_properties=th.StringType),
+        default={},
+        description="Override of status categories: status key → todo|active|wait|done|cancelled.",
+    ),
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=50000,
+        description="Maximum records per INSERT batch (a batch is also flushed at 64 MiB).",
+    ),
+    th.Property(
+        "store_state",
+        th.BooleanType,
+        default=False,
+        description="Also keep the latest STATE in the `target_state` table (stateless runners).",
+    ),
+    th.Property(
+        "state_id",
+        th.StringType,
+        default="default",
+        description="Name of the STATE kept in `target_state` when `store_state` is on.",
+    ),
+).to_dict()
+
+
+def _parse_dates(values: Any, setting: str, errors: list[str]) -> frozenset[date]:
+    parsed: set[date] = set()
+    for value in values or []:
+        try:
+            parsed.add(date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            errors.append(f"{setting}: '{value}' is not a date; use YYYY-MM-DD")
+    return frozenset(parsed)
+
+
+def build_calendar(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, list[str]]:
+    """The working calendar from the settings, or the list of problems that prevent building it."""
+    errors: list[str] = []
+    times = {}
+    for setting, default in (("work_hours_start", "09:00"), ("work_hours_end", "18:00")):
+        raw = config.get(setting) or default
+        try:
+            times[setting] = parse_hhmm(str(raw))
+        except ValueError:
+            errors.append(f"{setting}: '{raw}' is not a time; use HH:MM, e.g. 09:00")
+    work_days = config.get("work_days") or [1, 2, 3, 4, 5]
+    bad_days = [d for d in work_days if not isinstance(d, int) or not 1 <= d <= 7]
+    if bad_days:
+        errors.append(f"work_days: {bad_days} are not ISO weekdays; use 1 (Monday) to 7 (Sunday)")
+    extra_holidays = _parse_dates(config.get("extra_holidays"), "extra_holidays", errors)
+    extra_workdays = _parse_dates(config.get("extra_workdays"), "extra_workdays", errors)
+    if errors:
+        return None, errors
+    try:
+        calendar = WorkCalendar(
+            timezone=str(config.get("timezone") or "Europe/Moscow"),
+            work_start=times["work_hours_start"],
+            work_end=times["work_hours_end"],
+            work_days=frozenset(work_days),
+            holidays_country=(config.get("holidays_country") or None),
+            extra_holidays=extra_holidays,
+            extra_workdays=extra_workdays,
+        )
+    except ValueError as exc:
+        return None, [str(exc)]
+    return calendar, []
+
+
+def validate_semantics(config: Mapping[str, Any]) -> list[str]:
+    """Every problem with the settings that the JSON schema cannot see, each with its fix."""
+    _, errors = build_calendar(config)
+    overrides = config.get("status_categories") or {}
+    for status, category in overrides.items():
+        if category not in CATEGORIES:
+            errors.append(
+                f"status_categories: '{status}' → '{category}' is not a category; "
+                f"use one of {', '.join(CATEGORIES)}"
+            )
+    port = config.get("port")
+    if port is not None and not 0 < int(port) < 65536:
+        errors.append(f"port: {port} is not a TCP port (1-65535)")
+    if config.get("ca_certs") and not config.get("secure"):
+        errors.append("ca_certs is set but secure is false: set secure: true to use TLS")
+    return errors

@@ -1,0 +1,207 @@
+"""Sinks: one per kind of stream. They translate records into rows and insert them; metric semantics
+live in `metrics/`, SQL in `clickhouse/`.
+
+Every sink owns its own ClickHouse connection because the SDK drains sinks in parallel threads and a
+native client is not thread-safe. `process_batch` returns only after ClickHouse acknowledged the INSERT,
+which is what lets the target write a STATE message afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+from target_clickhouse_agile.clickhouse.connection import Connection, connect
+from target_clickhouse_agile.clickhouse.tables import (
+    SYSTEM_COLUMNS,
+    add_missing_columns,
+    create_stream_table,
+    describe,
+    table_name_for_stream,
+)
+from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row
+from target_clickhouse_agile.records import changelog_rows, issue_row, to_json
+
+if TYPE_CHECKING:
+    from target_clickhouse_agile.target import TargetClickhouseAgile
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+
+class ClickHouseSink(BatchSink):
+    """Common machinery: a private connection, row conversion at record time, byte-capped batches."""
+
+    table_name: str = ""
+
+    def __init__(self, target: TargetClickhouseAgile, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self._agile_target = target
+        self._conn: Connection | None = None
+        self._columns: dict[str, ColumnType] | None = None
+        self._batch_bytes = 0
+        self.table = self.table_name or table_name_for_stream(self.stream_name)
+
+    @property
+    def max_size(self) -> int:
+        return int(self.config.get("batch_size_rows") or 50000)
+
+    @property
+    def is_full(self) -> bool:
+        return super().is_full or self._batch_bytes >= MAX_BATCH_BYTES
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = connect(self.config)
+        return self._conn
+
+    @property
+    def columns(self) -> dict[str, ColumnType]:
+        if self._columns is None:
+            described = describe(self.connection, self.table)
+            if described is None:
+                msg = f"table {self.table} does not exist: did the migrations run?"
+                raise RuntimeError(msg)
+            self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
+        return self._columns
+
+    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError
+
+    def process_record(self, record: dict, context: dict) -> None:
+        rows = context.setdefault("rows", {})
+        for row in self.rows_for(record):
+            key = self.row_key(row)
+            rows[key] = row
+            self._batch_bytes += len(row.get("raw") or "") + 256
+
+    def row_key(self, row: Mapping[str, Any]) -> Any:
+        """In-batch de-duplication key: the table's logical key, so the last version wins."""
+        return id(row)
+
+    def process_batch(self, context: dict) -> None:
+        rows = list(context.get("rows", {}).values())
+        self._batch_bytes = 0
+        if not rows:
+            return
+        columns = self.columns
+        data = [coerce_row(row, columns, self.table) for row in rows]
+        started = time.monotonic()
+        self.connection.insert(self.table, list(columns), data)
+        self.logger.info(
+            "Inserted %d rows into %s in %.2fs", len(data), self.table, time.monotonic() - started
+        )
+        self.after_insert(rows)
+
+    def after_insert(self, rows: list[dict[str, Any]]) -> None:
+        """Hook run once the rows are durable."""
+
+    def clean_up(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        super().clean_up()
+
+
+class IssuesSink(ClickHouseSink):
+    """`issues`: one row per issue; marks each issue for the metrics step."""
+
+    table_name = "issues"
+
+    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        return [issue_row(record, self._agile_target.categories.category_for_issue)]
+
+    def row_key(self, row: Mapping[str, Any]) -> Any:
+        return row["issue_id"]
+
+    def process_record(self, record: dict, context: dict) -> None:
+        rows = context.setdefault("rows", {})
+        (row,) = self.rows_for(record)
+        previous = rows.get(row["issue_id"])
+        if previous is None or previous["_version"] <= row["_version"]:
+            rows[row["issue_id"]] = row
+        self._batch_bytes += len(row["raw"]) + 512
+
+    def after_insert(self, rows: list[dict[str, Any]]) -> None:
+        self._agile_target.mark_issues_dirty(row["issue_id"] for row in rows)
+
+
+class ChangelogSink(ClickHouseSink):
+    """`issue_changelog`: one row per changed field of each entry."""
+
+    table_name = "issue_changelog"
+
+    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        return changelog_rows(record)
+
+    def row_key(self, row: Mapping[str, Any]) -> Any:
+        return (row["event_id"], row["field_id"])
+
+    def after_insert(self, rows: list[dict[str, Any]]) -> None:
+        self._agile_target.mark_issues_dirty(row["issue_id"] for row in rows)
+
+
+class TableSink(ClickHouseSink):
+    """Reference streams (a migration defines their table) and any stream the schema does not know
+    (its table is made from the Singer schema and grows with it)."""
+
+    def setup(self) -> None:
+        existing = describe(self.connection, self.table)
+        if existing is None:
+            create_stream_table(self.connection, self.table, self.schema, self.key_properties)
+        elif self.table not in self._agile_target.migrated_tables:
+            add_missing_columns(self.connection, self.table, self.schema, existing)
+        self._columns = None
+        self._version_base = time.time_ns()
+        self._sequence = 0
+
+    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        # A later record of the same key must win even inside one nanosecond: count them.
+        self._sequence += 1
+        row: dict[str, Any] = {"_version": self._version_base + self._sequence}
+        for column in self.columns:
+            if column in SYSTEM_COLUMNS:
+                continue
+            if column == "raw":
+                row["raw"] = to_json(record)
+            else:
+                row[column] = _lookup(record, column)
+        return [row]
+
+    def row_key(self, row: Mapping[str, Any]) -> Any:
+        if not self.key_properties:
+            return ("row", self._sequence)
+        return tuple(json.dumps(row.get(k), default=str) for k in self.key_properties)
+
+
+class StatusesSink(TableSink):
+    """`statuses`: also teaches the category resolver each status's Tracker type as it arrives, so
+    issues later in the same run get the right `status_category`."""
+
+    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        if record.get("key") and record.get("type"):
+            self._agile_target.categories.learn_types({str(record["key"]): str(record["type"])})
+        return super().rows_for(record)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _lookup(record: Mapping[str, Any], column: str) -> Any:
+    """Find a column's value in a record: same name, camelCase (`first_name` ← `firstName`), or the
+    `id`/`key` of a reference (`board_id` ← `board.id`, `lead_id` ← `lead.id`)."""
+    for name in (column, _camel(column)):
+        if name in record:
+            return record[name]
+    for suffix in ("_id", "_key", "_display"):
+        if column.endswith(suffix):
+            ref = record.get(_camel(column[: -len(suffix)]))
+            if isinstance(ref, Mapping):
+                return ref.get(suffix[1:])
+    return None

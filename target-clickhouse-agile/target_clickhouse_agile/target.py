@@ -1,0 +1,136 @@
+"""target-clickhouse-agile: lands Yandex Tracker streams in ClickHouse and computes flow metrics.
+
+The one rule this class exists to keep: a STATE message is written only after every record before it
+is durably in ClickHouse *and* the metrics of every issue those records touched have been rebuilt.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from singer_sdk import Target
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.sinks import Sink
+
+from target_clickhouse_agile.clickhouse.connection import Connection, connect
+from target_clickhouse_agile.clickhouse.migrations import apply_migrations
+from target_clickhouse_agile.clickhouse.state_store import save_state
+from target_clickhouse_agile.clickhouse.tables import describe
+from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
+from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
+from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
+
+SINK_CLASSES: dict[str, type[Sink]] = {
+    "issues": IssuesSink,
+    "issue_changelog": ChangelogSink,
+    "statuses": StatusesSink,
+}
+
+
+class TargetClickhouseAgile(Target):
+    """Singer target for ClickHouse (native protocol or embedded chdb) with agile metrics."""
+
+    name = "target-clickhouse-agile"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = TableSink
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("validate_config", True):
+            errors = validate_semantics(self.config)
+            if errors:
+                raise ConfigValidationError("Invalid target settings", errors=errors)
+        self.categories = CategoryResolver(self.config.get("status_categories") or {}, self.logger)
+        self._dirty: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._refresher: MetricsRefresher | None = None
+        self.migrated_tables: set[str] = set()
+        self._started = time.monotonic()
+        self._issues_refreshed = 0
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    def _ensure_ready(self) -> None:
+        """Connect, apply pending migrations and prepare the metrics step (once, on first data)."""
+        if self._conn is not None:
+            return
+        conn = connect(self.config)
+        applied = apply_migrations(conn)
+        if applied:
+            self.logger.info("Applied migrations %s", applied)
+        rows = conn.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        self.migrated_tables = {row["name"] for row in rows}
+        calendar, errors = build_calendar(self.config)
+        if calendar is None:  # validated in __init__; only reachable with validate_config=False
+            raise ConfigValidationError("Invalid target settings", errors=errors)
+        self._refresher = MetricsRefresher(conn, calendar, self.categories, self.logger)
+        if describe(conn, "statuses") is not None:
+            self.categories.learn_types(
+                {r["key"]: r["type"] for r in conn.query("SELECT key, type FROM statuses FINAL")}
+            )
+        self._conn = conn
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        self._ensure_ready()
+        return SINK_CLASSES.get(stream_name, self.default_sink_class)
+
+    # --- the metrics step and checkpoints -------------------------------------------------------
+
+    def mark_issues_dirty(self, issue_ids: Iterable[str]) -> None:
+        """Called by sinks (from drain threads) once rows of these issues are durable."""
+        with self._dirty_lock:
+            self._dirty.update(issue_ids)
+
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back
+        until the metrics of the touched issues are rebuilt, so a checkpoint never covers an issue
+        whose metrics are stale."""
+        pending_state = self._latest_state
+        self._latest_state = None
+        try:
+            super().drain_all(is_endofpipe=is_endofpipe)
+        finally:
+            self._latest_state = pending_state
+        self._refresh_metrics()
+        if is_endofpipe:
+            self._log_summary()
+        if pending_state:
+            if self.config.get("store_state") and self._conn is not None:
+                save_state(self._conn, str(self.config.get("state_id") or "default"), pending_state)
+            self._write_state_message(copy.deepcopy(pending_state))
+        if is_endofpipe and self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _refresh_metrics(self) -> None:
+        with self._dirty_lock:
+            dirty, self._dirty = self._dirty, set()
+        if not dirty or self._refresher is None:
+            return
+        try:
+            summary = self._refresher.refresh(dirty)
+        except Exception:
+            with self._dirty_lock:  # keep them for a retry at the next drain, if there is one
+                self._dirty |= dirty
+            raise
+        self._issues_refreshed += summary.issues
+
+    def _log_summary(self) -> None:
+        written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}
+        self.logger.info(
+            "Summary: %s records loaded %s, metrics rebuilt for %d issues, %.1fs",
+            sum(written.values()),
+            json.dumps(written, sort_keys=True),
+            self._issues_refreshed,
+            time.monotonic() - self._started,
+        )
+
+
+if __name__ == "__main__":
+    TargetClickhouseAgile.cli()
