@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     org = generate_organisation(args.issues, seed=args.seed)
     with TrackerSimulator(org, token=TOKEN, org_id=ORG_ID) as simulator:
         # Replay the simulated days that earlier runs saw, then one more: the new work of "today".
-        for day in range(previous_runs):
-            simulator.advance(minutes=24 * 60, mutate=40, create=15, seed=day)
+        for _day in range(previous_runs):
+            simulator.advance(minutes=24 * 60, mutate=40, create=15)
         print(f"Simulated Tracker with {args.issues} issues at {simulator.url} (run {previous_runs + 1})")
         mode = "incremental, from the previous run's STATE" if state_file.exists() else "full"
         print(f"Syncing ({mode}) into embedded ClickHouse at {DEMO_DIR / 'clickhouse'} ...")
