@@ -91,6 +91,12 @@ class TapYandexTracker(Tap):
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    def load_streams(self) -> list[Stream]:
+        """The SDK sorts streams by name; keep ours in :data:`STREAM_TYPES` order (reference data first,
+        so a target that classifies statuses has them before the first issue arrives)."""
+        order = {stream_type: index for index, stream_type in enumerate(STREAM_TYPES)}
+        return sorted(super().load_streams(), key=lambda stream: order.get(type(stream), len(order)))
+
 
 if __name__ == "__main__":
     TapYandexTracker.cli()

@@ -131,3 +131,17 @@ def test_scroll_paginator_tokens_distinct_even_if_id_repeats() -> None:
     paginator.advance(_response({}))
     assert paginator.finished
     assert paginator.seen == {"abc": "tok"}
+
+
+def test_unknown_issue_fields_go_to_custom_fields() -> None:
+    from tap_yandex_tracker.client import prune
+    from tap_yandex_tracker.schemas import ISSUE_CATCH_ALL, ISSUE_FIELD_NAMES, ISSUES
+
+    record = {"id": "1", "updatedAt": "x", "qaEngineer": {"id": "7"}, "6063181a59590573909db929--branch": "b"}
+    pruned = prune(dict(record), ISSUE_FIELD_NAMES, ISSUE_CATCH_ALL)
+    assert pruned == {
+        "id": "1",
+        "updatedAt": "x",
+        "custom_fields": {"qaEngineer": {"id": "7"}, "6063181a59590573909db929--branch": "b"},
+    }
+    assert set(pruned) <= set(ISSUES["properties"])
