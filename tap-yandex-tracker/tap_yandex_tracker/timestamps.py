@@ -55,6 +55,12 @@ def to_utc_iso(value: str | datetime | None) -> str | None:
         return None
     if isinstance(value, datetime):
         return format_utc(value)
+    # Fast paths for the two shapes that make up nearly every value: Tracker's own UTC form
+    # (``...T05:16:01.339+0000``) and our canonical form; both are already exact to the millisecond.
+    if len(value) == 28 and value.endswith("+0000") and value[19] == "." and _TIMESTAMP_RE.match(value):
+        return value[:23] + "Z"
+    if len(value) == 24 and value[23] == "Z" and value[19] == "." and _TIMESTAMP_RE.match(value):
+        return value
     parsed = parse_timestamp(value)
     return value if parsed is None else format_utc(parsed)
 
