@@ -18,7 +18,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import Sink
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
-from target_clickhouse_agile.clickhouse.migrations import apply_migrations
+from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
 from target_clickhouse_agile.clickhouse.state_store import save_state
 from target_clickhouse_agile.clickhouse.tables import describe
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
@@ -64,8 +64,9 @@ class TargetClickhouseAgile(Target):
         applied = apply_migrations(conn)
         if applied:
             self.logger.info("Applied migrations %s", applied)
-        rows = conn.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
-        self.migrated_tables = {row["name"] for row in rows}
+        # Only the tables a migration defines have a fixed column set; a table that an earlier run made
+        # from a stream's schema must keep growing with that schema.
+        self.migrated_tables = migration_tables()
         calendar, errors = build_calendar(self.config)
         if calendar is None:  # validated in __init__; only reachable with validate_config=False
             raise ConfigValidationError("Invalid target settings", errors=errors)

@@ -87,6 +87,17 @@ def discover(directory: Path | str) -> list[Migration]:
     return [found[version] for version in sorted(found)]
 
 
+_CREATES_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?", re.IGNORECASE)
+
+
+def migration_tables(directory: Path | str | None = None) -> frozenset[str]:
+    """Names of the tables the migrations create: their columns are owned by migrations, not by streams."""
+    migrations = discover(directory or default_directory())
+    return frozenset(
+        match.group(1) for m in migrations for match in _CREATES_TABLE.finditer(m.path.read_text())
+    )
+
+
 def split_statements(text: str) -> list[Statement]:
     """Statements separated by `;` at a line end; comment-only and empty lines are dropped."""
     statements: list[Statement] = []

@@ -1,0 +1,77 @@
+"""Streams without a migration (`TableSink`): re-delivery, keyless append, and schema growth across runs.
+
+A re-delivered batch is the normal case after a failed run (the tap resumes from the last STATE), so it
+must never duplicate a keyed row; a keyless stream has no key to replace on, so it must append.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.clickhouse_fixtures import NativeDatabase
+from tests.target.singer_messages import run_target, state
+
+
+def _schema(stream: str, keys: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "key_properties": keys,
+        "schema": {"type": "object", "properties": properties},
+    }
+
+
+def _records(stream: str, *records: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"type": "RECORD", "stream": stream, "record": r} for r in records]
+
+
+INT = {"type": "integer"}
+STR = {"type": ["string", "null"]}
+
+
+def test_redelivered_batch_keeps_one_row_per_key(clickhouse_native: NativeDatabase) -> None:
+    messages = [
+        _schema("projects", ["id"], id=INT, name=STR),
+        *_records("projects", {"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 1, "name": "a2"}),
+        state({"bookmark": 1}),
+    ]
+    assert run_target(clickhouse_native.settings, messages) == [{"bookmark": 1}]
+    # The same batch again (a resumed run), then once more in batches of one record.
+    run_target(clickhouse_native.settings, messages)
+    run_target({**clickhouse_native.settings, "batch_size_rows": 1}, messages)
+    rows = clickhouse_native.conn.query("SELECT id, name FROM projects FINAL ORDER BY id")
+    assert rows == [{"id": 1, "name": "a2"}, {"id": 2, "name": "b"}]
+
+
+def test_keyless_stream_appends_every_record(clickhouse_native: NativeDatabase) -> None:
+    messages = [
+        _schema("events", [], kind=STR, n=INT),
+        *_records("events", {"kind": "x", "n": 1}, {"kind": "x", "n": 1}, {"kind": "y", "n": 2}),
+    ]
+    run_target(clickhouse_native.settings, messages)
+    run_target(clickhouse_native.settings, messages)
+    conn = clickhouse_native.conn
+    (engine,) = conn.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+    )
+    assert engine["engine"] == "MergeTree"  # a keyless ReplacingMergeTree would collapse to one row
+    rows = conn.query("SELECT kind, n, count() AS c FROM events GROUP BY kind, n ORDER BY kind")
+    assert rows == [{"kind": "x", "n": 1, "c": 4}, {"kind": "y", "n": 2, "c": 2}]
+
+
+def test_new_property_in_a_later_run_becomes_a_column(clickhouse_native: NativeDatabase) -> None:
+    """Schema evolution must also work when the table was created by an earlier run, not only when the
+    schema changes within one run."""
+    run_target(
+        clickhouse_native.settings,
+        [_schema("projects", ["id"], id=INT, name=STR), *_records("projects", {"id": 1, "name": "a"})],
+    )
+    run_target(
+        clickhouse_native.settings,
+        [
+            _schema("projects", ["id"], id=INT, name=STR, lead=STR),
+            *_records("projects", {"id": 2, "name": "b", "lead": "anna"}),
+        ],
+    )
+    rows = clickhouse_native.conn.query("SELECT id, name, lead FROM projects FINAL ORDER BY id")
+    assert rows == [{"id": 1, "name": "a", "lead": None}, {"id": 2, "name": "b", "lead": "anna"}]
