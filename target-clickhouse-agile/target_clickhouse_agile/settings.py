@@ -14,6 +14,7 @@ from singer_sdk import typing as th
 
 from target_clickhouse_agile.metrics.calendar import WorkCalendar, parse_hhmm
 from target_clickhouse_agile.metrics.categories import CATEGORIES
+from target_clickhouse_agile.workflow import workflow_from_config
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -75,6 +76,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ObjectType(additional_properties=th.StringType),
         default={},
         description="Override of status categories: status key → todo|active|wait|done|cancelled.",
+    ),
+    th.Property(
+        "workflow_map",
+        th.ObjectType(additional_properties=th.ObjectType()),
+        description="Workflow map per queue key (or `*`): {stages: [{name, statuses, category?}], start?, "
+        "done?, exclude?}. Feeds the analytics views; default: status categories are the stages.",
+    ),
+    th.Property(
+        "workflow_map_file",
+        th.StringType,
+        description="Path to a YAML or JSON file holding the workflow map (instead of `workflow_map`).",
     ),
     th.Property(
         "batch_size_rows",
@@ -143,6 +155,7 @@ def build_calendar(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, list
 def validate_semantics(config: Mapping[str, Any]) -> list[str]:
     """Every problem with the settings that the JSON schema cannot see, each with its fix."""
     _, errors = build_calendar(config)
+    errors += workflow_from_config(config)[1]
     overrides = config.get("status_categories") or {}
     for status, category in overrides.items():
         if category not in CATEGORIES:

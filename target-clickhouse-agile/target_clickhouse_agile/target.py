@@ -24,6 +24,7 @@ from target_clickhouse_agile.clickhouse.tables import describe
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
+from target_clickhouse_agile.workflow import sync_workflow_map, workflow_from_config
 
 SINK_CLASSES: dict[str, type[Sink]] = {
     "issues": IssuesSink,
@@ -67,6 +68,7 @@ class TargetClickhouseAgile(Target):
         # Only the tables a migration defines have a fixed column set; a table that an earlier run made
         # from a stream's schema must keep growing with that schema.
         self.migrated_tables = migration_tables()
+        sync_workflow_map(conn, workflow_from_config(self.config)[0])
         calendar, errors = build_calendar(self.config)
         if calendar is None:  # validated in __init__; only reachable with validate_config=False
             raise ConfigValidationError("Invalid target settings", errors=errors)

@@ -28,6 +28,7 @@ DATETIME64_SINCE: Version = (20, 1)
 LOW_CARDINALITY_SINCE: Version = (20, 1)  # GA earlier, but design.md ties it to the DateTime64 boundary
 IS_DELETED_SINCE: Version = (23, 2)
 WINDOW_FUNCTIONS_SINCE: Version = (21, 9)  # no longer experimental from 21.9
+PARAMETERIZED_VIEWS_SINCE: Version = (23, 1)  # CREATE VIEW ... {name:Type}
 
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
@@ -139,8 +140,13 @@ class Dialect:
     def supports_window_functions(self) -> bool:
         return self.version >= WINDOW_FUNCTIONS_SINCE
 
+    @property
+    def supports_parameterized_views(self) -> bool:
+        return self.version >= PARAMETERIZED_VIEWS_SINCE
+
     def supports(self, feature: str) -> bool:
-        """Feature by name (`datetime64`, `low_cardinality`, `is_deleted`, `window_functions`), for the
+        """Feature by name (`datetime64`, `low_cardinality`, `is_deleted`, `window_functions`,
+        `parameterized_views`), for the
         `-- requires:` lines of migrations. Unknown features are reported as unsupported."""
         return bool(getattr(self, f"supports_{feature}", False))
 

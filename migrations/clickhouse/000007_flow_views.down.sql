@@ -1,0 +1,9 @@
+DROP VIEW IF EXISTS aging_wip_view;
+DROP VIEW IF EXISTS cycle_time_percentiles_view;
+DROP VIEW IF EXISTS flow_efficiency_view;
+DROP VIEW IF EXISTS time_in_status_by_assignee_view;
+DROP VIEW IF EXISTS issue_assignee_intervals_view;
+DROP VIEW IF EXISTS time_in_status_view;
+DROP VIEW IF EXISTS issue_flow_facts_view;
+DROP VIEW IF EXISTS issue_intervals_mapped_view;
+DROP VIEW IF EXISTS issue_intervals_stage_view;

@@ -1,0 +1,113 @@
+"""Reading the analytics views, on any server.
+
+The views that take parameters (timezone, as-of instant, window) are parameterized views (migration
+000008), which need ClickHouse 23.1+. On older servers the migration runner skipped them; here the same
+SELECT is read from the migration file and run with the parameters written in, so the SQL exists once and
+every server answers the same question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.migrations import default_directory, discover, split_statements
+
+PARAMETERIZED_FEATURE = "parameterized_views"
+_CREATE_VIEW = re.compile(
+    r"^\s*CREATE\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+AS\s+(.*)$", re.DOTALL | re.IGNORECASE
+)
+_PLACEHOLDER = re.compile(r"\{(\w+):([^{}]+?)\}")
+_ARGUMENT = re.compile(r"(\w+)\s*=\s*(\{\w+:[^{}]+?\})")
+
+
+@cache
+def parameterized_view_bodies(directory: str | None = None) -> dict[str, str]:
+    """`name -> SELECT` of every view marked `-- requires: parameterized_views` in the migrations."""
+    bodies: dict[str, str] = {}
+    for migration in discover(Path(directory) if directory else default_directory()):
+        for statement in split_statements(migration.path.read_text(encoding="utf-8")):
+            match = _CREATE_VIEW.match(statement.sql)
+            if match and PARAMETERIZED_FEATURE in statement.requires:
+                bodies[match.group(1)] = match.group(2)
+    return bodies
+
+
+def _inline_nested(sql: str, bodies: Mapping[str, str]) -> str:
+    """Replace `other_view(a = {x:T}, ...)` by `(SELECT ... of other_view)` with its placeholders renamed."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, arguments = match.group(1), match.group(2)
+        inner = _inline_nested(bodies[name], bodies)
+        renamed = dict(_ARGUMENT.findall(arguments))
+        inner = _PLACEHOLDER.sub(lambda m: renamed.get(m.group(1), m.group(0)), inner)
+        return f"({inner})"
+
+    names = "|".join(map(re.escape, bodies))
+    return re.sub(rf"\b({names})\s*\(((?:[^(){{}}]|\{{[^{{}}]*\}})*)\)", replace, sql) if names else sql
+
+
+def _literal(value: Any, ch_type: str, with_ms: bool) -> str:
+    if ch_type.startswith("DateTime"):
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        text = value.strftime("%Y-%m-%d %H:%M:%S") + (f".{value.microsecond // 1000:03d}" if with_ms else "")
+        return f"CAST('{text}' AS {ch_type})"
+    if ch_type == "Date":
+        return f"toDate('{value.isoformat() if isinstance(value, date) else value}')"
+    if ch_type.startswith(("UInt", "Int", "Float")):
+        return str(int(value) if ch_type[0] in "UI" else float(value))
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def plain_sql(
+    name: str, params: Mapping[str, Any], *, with_ms: bool = True, directory: str | None = None
+) -> str:
+    """The SELECT of parameterized view `name` with `params` written in (runs on servers without them)."""
+    bodies = parameterized_view_bodies(directory)
+    sql = _inline_nested(bodies[name], bodies)
+
+    def substitute(match: re.Match[str]) -> str:
+        key, ch_type = match.group(1), match.group(2).strip()
+        if key not in params:
+            raise KeyError(f"view {name} needs the parameter `{key}` ({ch_type})")
+        return _literal(params[key], ch_type, with_ms)
+
+    return _PLACEHOLDER.sub(substitute, sql)
+
+
+def _call_literal(name: str, key: str, value: Any) -> str:
+    """A view-call argument: datetimes as `'YYYY-MM-DD hh:mm:ss.mmm'` UTC, numbers bare, the rest quoted."""
+    types = {m.group(1): m.group(2) for m in _PLACEHOLDER.finditer(parameterized_view_bodies()[name])}
+    ch_type = types.get(key, "String")
+    if ch_type.startswith("DateTime"):
+        return _literal(value, ch_type, with_ms=True).removeprefix("CAST(").split(" AS ")[0]
+    if ch_type.startswith(("UInt", "Int", "Float")):
+        return _literal(value, ch_type, with_ms=True)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def query_view(
+    conn: Connection, name: str, params: Mapping[str, Any], where: str = "", order_by: str = ""
+) -> list[dict[str, Any]]:
+    """Rows of parameterized view `name`: called as a view where supported, else as its inlined SELECT."""
+    if conn.dialect.supports(PARAMETERIZED_FEATURE):
+        arguments = ", ".join(f"{k} = {_call_literal(name, k, v)}" for k, v in params.items())
+        source = f"{name}({arguments})"
+    else:
+        with_ms = conn.dialect.supports_datetime64
+        source = "(" + conn.dialect.adapt_ddl(plain_sql(name, params, with_ms=with_ms)) + ")"
+    sql = f"SELECT * FROM {source}"
+    if where:
+        sql += f" WHERE {where}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    return conn.query(sql)
