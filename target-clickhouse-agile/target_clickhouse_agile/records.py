@@ -76,6 +76,15 @@ class RecordError(ValueError):
     """A record that cannot be loaded; the message names the stream, the record and the field."""
 
 
+def invalid_record_message(stream: str, record: Mapping[str, Any], error: Exception) -> str:
+    """`stream record X: field 'a.b': <what is wrong>` for a record that fails its stream's schema."""
+    cause = error.__cause__
+    path = ".".join(str(p) for p in getattr(cause, "absolute_path", ())) or "?"
+    detail = getattr(cause, "message", None) or getattr(error, "error_message", None) or str(error)
+    ident = record.get("key") or record.get("id") or "?"
+    return f"{stream} record {ident!s}: field '{path}': {detail} (the record does not match its schema)"
+
+
 def _required(record: Mapping[str, Any], field: str, stream: str) -> Any:
     value = record.get(field)
     if value is None or value == "":

@@ -12,7 +12,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from target_clickhouse_agile.metrics.calendar import WorkCalendar, parse_hhmm
+from target_clickhouse_agile.metrics.calendar import WorkCalendar, load_zone, parse_hhmm
 from target_clickhouse_agile.metrics.categories import CATEGORIES
 from target_clickhouse_agile.workflow import workflow_from_config
 
@@ -95,6 +95,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Maximum records per INSERT batch (a batch is also flushed at 64 MiB).",
     ),
     th.Property(
+        "checkpoint_seconds",
+        th.NumberType,
+        default=300,
+        description="Longest time between checkpoints: every sink is flushed, metrics rebuilt and the "
+        "latest STATE written at least this often (a failed run replays at most this much).",
+    ),
+    th.Property(
         "store_state",
         th.BooleanType,
         default=False,
@@ -135,6 +142,10 @@ def build_calendar(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, list
         errors.append(f"work_days: {bad_days} are not ISO weekdays; use 1 (Monday) to 7 (Sunday)")
     extra_holidays = _parse_dates(config.get("extra_holidays"), "extra_holidays", errors)
     extra_workdays = _parse_dates(config.get("extra_workdays"), "extra_workdays", errors)
+    try:  # checked here too, so that a bad timezone is reported along with the other problems
+        load_zone(str(config.get("timezone") or "Europe/Moscow"))
+    except ValueError as exc:
+        errors.append(f"timezone: {exc}")
     if errors:
         return None, errors
     try:

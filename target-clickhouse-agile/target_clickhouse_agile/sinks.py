@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
@@ -24,7 +25,13 @@ from target_clickhouse_agile.clickhouse.tables import (
     table_name_for_stream,
 )
 from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row
-from target_clickhouse_agile.records import changelog_rows, issue_row, to_json
+from target_clickhouse_agile.records import (
+    RecordError,
+    changelog_rows,
+    invalid_record_message,
+    issue_row,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from target_clickhouse_agile.target import TargetClickhouseAgile
@@ -71,6 +78,19 @@ class ClickHouseSink(BatchSink):
 
     def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         raise NotImplementedError
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """The SDK's schema check, but failing with a message that names the stream, the record and the
+        field (the SDK's names neither, and it logs a traceback first)."""
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as error:
+                raise RecordError(invalid_record_message(self.stream_name, record, error)) from None
+        self._parse_timestamps_in_record(
+            record=record, schema=self.schema, treatment=self.datetime_error_treatment
+        )
+        return record
 
     def process_record(self, record: dict, context: dict) -> None:
         rows = context.setdefault("rows", {})

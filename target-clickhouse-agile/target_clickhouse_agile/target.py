@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
 from target_clickhouse_agile.clickhouse.state_store import save_state
 from target_clickhouse_agile.clickhouse.tables import describe
+from target_clickhouse_agile.failures import WELL_KNOWN_ERRORS, one_line, quiet_driver_logs
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
@@ -46,6 +48,8 @@ class TargetClickhouseAgile(Target):
             errors = validate_semantics(self.config)
             if errors:
                 raise ConfigValidationError("Invalid target settings", errors=errors)
+        # The SDK drains (and checkpoints) only when a record is older than this; make it a setting.
+        self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("checkpoint_seconds") or 300) / 60
         self.categories = CategoryResolver(self.config.get("status_categories") or {}, self.logger)
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
@@ -54,6 +58,18 @@ class TargetClickhouseAgile(Target):
         self.migrated_tables: set[str] = set()
         self._started = time.monotonic()
         self._issues_refreshed = 0
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """The console entry point: errors whose message already says what to fix are printed as one
+        line and exit 1 (the SDK would print a long traceback); anything else keeps its traceback."""
+        quiet_driver_logs()
+        try:
+            super().invoke(*args, **kwargs)
+        except WELL_KNOWN_ERRORS as error:
+            cls.logger.debug("Traceback of the error below", exc_info=error)
+            cls.logger.error("%s", one_line(error))  # noqa: TRY400 - the traceback is noise here
+            sys.exit(1)
 
     # --- start-up -------------------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ class WorkCalendar:
     def __post_init__(self) -> None:
         """Validate and normalise settings (strings for times, lists for sets) with actionable messages."""
         set_ = object.__setattr__
-        set_(self, "_tz", _load_zone(self.timezone))
+        set_(self, "_tz", load_zone(self.timezone))
         start, end = _as_time(self.work_start, "work_start"), _as_time(self.work_end, "work_end")
         if end <= start:
             raise ValueError(
@@ -168,7 +168,8 @@ def _epoch_us(moment: datetime) -> int:
     return (moment - _EPOCH) // _US
 
 
-def _load_zone(name: str) -> ZoneInfo:
+def load_zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or a ValueError that says how to fix the name."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):

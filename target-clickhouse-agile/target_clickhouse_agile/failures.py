@@ -1,0 +1,43 @@
+"""The errors the target knows how to explain, and their one-line form for the command line.
+
+The SDK's CLI prints a full traceback for every exception except `ConfigValidationError`. For the errors
+below the message already names the cause and the fix (a setting, a stream, a field), so the console entry
+point prints that one line instead; the traceback is still logged at DEBUG level for bug reports.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from singer_sdk.exceptions import (
+    InvalidJSONSchema,
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
+from target_clickhouse_agile.clickhouse.types import CoercionError
+from target_clickhouse_agile.records import RecordError
+
+WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
+    ClickHouseError,
+    RecordError,
+    CoercionError,
+    InvalidRecord,
+    InvalidJSONSchema,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+
+
+def one_line(error: BaseException) -> str:
+    """`<kind>: <message>` on one line (engine stack traces and line breaks removed)."""
+    kind = "ClickHouse" if isinstance(error, ClickHouseError) else "Bad input"
+    return f"{kind}: {first_line(str(error)) or type(error).__name__}"
+
+
+def quiet_driver_logs() -> None:
+    """clickhouse-driver logs every failed connection attempt with a traceback at WARNING; our retry
+    policy already logs one line per attempt that says what to check, so keep only the driver's errors."""
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
