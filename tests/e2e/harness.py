@@ -159,6 +159,14 @@ def run_target(
     return ProcessResult("target", done.returncode, done.stdout, done.stderr)
 
 
+def records_loaded(result: ProcessResult) -> dict[str, int]:
+    """Records per stream from the target's end-of-run summary log line ({} when it did not finish)."""
+    for line in reversed(result.stderr.splitlines()):
+        if "Summary:" in line and "records loaded" in line:
+            return json.loads(line.split("records loaded", 1)[1].split("}", 1)[0] + "}")
+    return {}
+
+
 def target_states(result: ProcessResult) -> list[dict[str, Any]]:
     """The STATE values a target printed (one bare JSON value per line)."""
     return parse_json_lines(result.stdout)
