@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PKGS   := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml requirements-dev.txt
+# Meltano lives in its own venv: its dependencies may clash with singer-sdk's.
+MELTANO_VENV  := .venv-meltano
+MELTANO       := $(MELTANO_VENV)/bin/meltano
+MELTANO_STAMP := $(MELTANO_VENV)/.installed
 
-.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean
+.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean meltano meltano-demo
 
 $(STAMP): $(PKGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,12 +20,25 @@ $(STAMP): $(PKGS)
 ## dev: the development environment (venv with both packages editable plus test tools)
 dev: $(STAMP)
 
+$(MELTANO_STAMP):
+	@test -x $(MELTANO_VENV)/bin/python || $(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install -q 'meltano>=4.4,<5' 'uv>=0.8.14'
+	@touch $(MELTANO_STAMP)
+
+## meltano: Meltano 4 in .venv-meltano (plugins then install with `.venv-meltano/bin/meltano install`)
+meltano: $(MELTANO_STAMP)
+
+## meltano-demo: the demo through Meltano (simulator on 127.0.0.1:8765, embedded ClickHouse in .meltano-demo/)
+meltano-demo: $(STAMP) $(MELTANO_STAMP)
+	bash examples/meltano-demo.sh
+
 ## clickhouse: install the Debian clickhouse-server the tests start on loopback
 clickhouse:
 	@bash scripts/install-clickhouse.sh
 
 ## test: the whole suite (real ClickHouse server, embedded chdb, simulator over HTTP)
-test: $(STAMP) clickhouse
+test: $(STAMP) $(MELTANO_STAMP) clickhouse
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -47,4 +64,4 @@ bench: $(STAMP) clickhouse
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .demo
+	rm -rf $(VENV) $(MELTANO_VENV) .pytest_cache .ruff_cache .demo .meltano .meltano-demo

@@ -113,6 +113,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         default="default",
         description="Name of the STATE kept in `target_state` when `store_state` is on.",
     ),
+    th.Property(
+        "statsd_host",
+        th.StringType,
+        description="StatsD server (UDP) for monitoring metrics; empty = none are sent.",
+    ),
+    th.Property("statsd_port", th.IntegerType, default=8125, description="StatsD UDP port."),
+    th.Property(
+        "statsd_prefix",
+        th.StringType,
+        default="tracker_agile",
+        description="Prefix of every StatsD metric name (`<prefix>.inserted_rows.issues`, ...).",
+    ),
 ).to_dict()
 
 

@@ -112,9 +112,9 @@ class ClickHouseSink(BatchSink):
         data = [coerce_row(row, columns, self.table) for row in rows]
         started = time.monotonic()
         self.connection.insert(self.table, list(columns), data)
-        self.logger.info(
-            "Inserted %d rows into %s in %.2fs", len(data), self.table, time.monotonic() - started
-        )
+        elapsed = time.monotonic() - started
+        self.logger.info("Inserted %d rows into %s in %.2fs", len(data), self.table, elapsed)
+        self._agile_target.statsd.inserted(self.table, len(data), elapsed)
         self.after_insert(rows)
 
     def after_insert(self, rows: list[dict[str, Any]]) -> None:

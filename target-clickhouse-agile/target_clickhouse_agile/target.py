@@ -26,6 +26,7 @@ from target_clickhouse_agile.failures import WELL_KNOWN_ERRORS, one_line, quiet_
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
+from target_clickhouse_agile.statsd import StatsdClient
 from target_clickhouse_agile.workflow import sync_workflow_map, workflow_from_config
 
 SINK_CLASSES: dict[str, type[Sink]] = {
@@ -58,6 +59,7 @@ class TargetClickhouseAgile(Target):
         self.migrated_tables: set[str] = set()
         self._started = time.monotonic()
         self._issues_refreshed = 0
+        self.statsd = StatsdClient.from_settings(self.config)
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -77,7 +79,11 @@ class TargetClickhouseAgile(Target):
         """Connect, apply pending migrations and prepare the metrics step (once, on first data)."""
         if self._conn is not None:
             return
-        conn = connect(self.config)
+        try:
+            conn = connect(self.config)
+        except Exception:
+            self.statsd.upload_status(ok=False)
+            raise
         applied = apply_migrations(conn)
         if applied:
             self.logger.info("Applied migrations %s", applied)
@@ -114,15 +120,24 @@ class TargetClickhouseAgile(Target):
         self._latest_state = None
         try:
             super().drain_all(is_endofpipe=is_endofpipe)
+            self._refresh_metrics()
+        except Exception:
+            self.statsd.upload_status(ok=False)
+            raise
         finally:
             self._latest_state = pending_state
-        self._refresh_metrics()
         if is_endofpipe:
             self._log_summary()
         if pending_state:
             if self.config.get("store_state") and self._conn is not None:
-                save_state(self._conn, str(self.config.get("state_id") or "default"), pending_state)
+                try:
+                    save_state(self._conn, str(self.config.get("state_id") or "default"), pending_state)
+                except Exception:
+                    self.statsd.upload_status(ok=False)
+                    raise
             self._write_state_message(copy.deepcopy(pending_state))
+        if pending_state or is_endofpipe:
+            self.statsd.upload_status(ok=True)
         if is_endofpipe and self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -139,6 +154,7 @@ class TargetClickhouseAgile(Target):
                 self._dirty |= dirty
             raise
         self._issues_refreshed += summary.issues
+        self.statsd.metrics_rebuilt(summary.issues, summary.skipped, summary.rows, summary.seconds)
 
     def _log_summary(self) -> None:
         written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}

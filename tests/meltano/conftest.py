@@ -1,0 +1,81 @@
+"""One Meltano project per test session: the repository's own `meltano.yml`, with Meltano's system
+directory (plugin venvs, state database, logs) in a session temporary directory via MELTANO_SYS_DIR_ROOT.
+The plugins are installed once (`meltano install`, uv backend) and shared by every test here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MELTANO_VENV = REPO / ".venv-meltano"
+MELTANO = MELTANO_VENV / "bin" / "meltano"
+SHIM = Path(__file__).with_name("meltano_shim.py")
+#: Variables of the developer's shell that would leak into a run (Meltano reads settings from env vars).
+_LEAKY_PREFIXES = ("TAP_YANDEX_TRACKER_", "TARGET_CLICKHOUSE_AGILE_", "MELTANO_")
+
+
+@dataclass
+class Meltano:
+    """The Meltano CLI bound to the repository's project and a private system directory."""
+
+    sys_dir: Path
+    install_seconds: float = 0.0
+
+    def env(self, overrides: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY_PREFIXES)}
+        env.update(
+            MELTANO_SYS_DIR_ROOT=str(self.sys_dir),
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            MELTANO_CLI_LOG_LEVEL="info",
+            NO_COLOR="1",
+        )
+        env.update(overrides)
+        return env
+
+    def run(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        shim: bool = False,
+        check: bool = True,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess[str]:
+        command = [str(MELTANO_VENV / "bin" / "python"), str(SHIM)] if shim else [str(MELTANO)]
+        result = subprocess.run(
+            [*command, *args],
+            cwd=REPO,
+            env=self.env(env or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check:
+            assert result.returncode == 0, (
+                f"meltano {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
+                f"{result.stderr[-6000:]}"
+            )
+        return result
+
+
+def ensure_meltano() -> None:
+    """`make meltano` creates .venv-meltano (CI runs it through `make test`); a bare pytest does it too."""
+    if not MELTANO.exists():
+        subprocess.run(["make", "meltano"], cwd=REPO, check=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def meltano(tmp_path_factory: pytest.TempPathFactory) -> Meltano:
+    ensure_meltano()
+    project = Meltano(tmp_path_factory.mktemp("meltano") / ".meltano")
+    started = time.monotonic()
+    project.run("install", timeout=1200)
+    project.install_seconds = time.monotonic() - started
+    return project

@@ -1,0 +1,91 @@
+"""`agile-pipeline` (subprocess mode) and `run_in_process`: the STATE comes from ClickHouse, not a file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.state_store import load_state
+from target_clickhouse_agile.runner import run_in_process
+from tests.clickhouse_fixtures import NativeDatabase
+from tests.ops.helpers import BIN, CHANGELOG_ROUTE, count, issues_bookmark, tap_settings, write_json
+from tests.simulator import TrackerSimulator
+
+
+def _cli(tmp_path: Path, *extra: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            str(BIN / "agile-pipeline"),
+            "--tap-config",
+            str(tmp_path / "tap.json"),
+            "--target-config",
+            str(tmp_path / "target.json"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_cli_resumes_from_the_state_in_clickhouse(
+    fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    settings = clickhouse_native.settings
+    write_json(tmp_path / "tap.json", tap_settings(fresh_sim))
+    write_json(tmp_path / "target.json", {**settings, "state_id": "cron"})
+    issues = len(fresh_sim.ground_truth())
+
+    first = _cli(tmp_path)
+    assert first["completed"]
+    assert not first["incremental"]
+    stored = load_state(clickhouse_native.conn, "cron")
+    assert stored == first["state"]
+    assert count(settings, "issues") == issues
+
+    changed = fresh_sim.advance(minutes=30, mutate=5, create=2)
+    fresh_sim.reset_stats()
+    second = _cli(tmp_path)
+    assert second["incremental"]
+    assert len(set(changed)) <= fresh_sim.stats.count(CHANGELOG_ROUTE) < issues // 2
+    assert issues_bookmark(second["state"]) > issues_bookmark(first["state"])
+    assert load_state(clickhouse_native.conn, "cron") == second["state"]
+    assert count(settings, "issues") == issues + 2
+
+
+def test_state_ids_are_independent(
+    fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    """Two pipelines into one database (e.g. two Tracker organisations) keep separate STATEs."""
+    settings = clickhouse_native.settings
+    write_json(tmp_path / "tap.json", tap_settings(fresh_sim))
+    write_json(tmp_path / "target.json", settings)
+    first = _cli(tmp_path, "--state-id", "org-a")
+    fresh_sim.reset_stats()
+    other = _cli(tmp_path, "--state-id", "org-b", "--in-process")
+    assert not other["incremental"], "org-b must not start from org-a's STATE"
+    assert fresh_sim.stats.count(CHANGELOG_ROUTE) >= len(fresh_sim.ground_truth())
+    assert load_state(clickhouse_native.conn, "org-a") == first["state"]
+    assert load_state(clickhouse_native.conn, "org-b") == other["state"]
+
+
+def test_a_spent_budget_checkpoints_nothing_new_and_the_next_run_finishes(
+    fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase
+) -> None:
+    """A budget spent before the first message: the run stops cleanly, nothing is checkpointed, and the
+    next run (no budget) does the whole sync."""
+    settings = clickhouse_native.settings
+    cut = run_in_process(tap_settings(fresh_sim), settings, max_seconds=1e-9)
+    assert not cut.completed
+    assert cut.state is None
+    assert load_state(clickhouse_native.conn, "default") is None
+    done = run_in_process(tap_settings(fresh_sim), settings)
+    assert done.completed
+    assert done.state_before is None
+    assert count(settings, "issues") == len(fresh_sim.ground_truth())
+    assert load_state(clickhouse_native.conn, "default") == done.state

@@ -1,0 +1,143 @@
+"""examples/serverless/main.py: `handler(event, context)` configured from environment variables, called
+twice like a timer trigger would; the second call resumes from the STATE in `target_state`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from target_clickhouse_agile.clickhouse.state_store import load_state
+from tests.clickhouse_fixtures import NativeDatabase
+from tests.ops.helpers import CHANGELOG_ROUTE, count, issues_bookmark
+from tests.simulator import TrackerSimulator
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "serverless" / "main.py"
+
+
+@pytest.fixture(scope="module")
+def function() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("serverless_main", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FunctionContext:
+    """What Yandex Cloud Functions passes: only the remaining time matters to the handler."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, sim: TrackerSimulator, db: NativeDatabase) -> None:
+    for name in ("AGILE_MAX_SECONDS", "AGILE_RESERVE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = db.settings
+    values = {
+        "TAP_YANDEX_TRACKER_API_URL": sim.url,
+        "TAP_YANDEX_TRACKER_TOKEN": "sim-token",
+        "TAP_YANDEX_TRACKER_ORG_ID": "sim-org",
+        "TAP_YANDEX_TRACKER_MAX_CONCURRENT_REQUESTS": "4",
+        "TARGET_CLICKHOUSE_AGILE_HOST": settings["host"],
+        "TARGET_CLICKHOUSE_AGILE_PORT": str(settings["port"]),
+        "TARGET_CLICKHOUSE_AGILE_USER": settings["user"],
+        "TARGET_CLICKHOUSE_AGILE_PASSWORD": settings["password"],
+        "TARGET_CLICKHOUSE_AGILE_DATABASE": settings["database"],
+        "TARGET_CLICKHOUSE_AGILE_STATE_ID": "function",
+        "TARGET_CLICKHOUSE_AGILE_WORK_DAYS": "1,2,3,4,5",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def _call(function: ModuleType, remaining_ms: int = 600_000) -> dict[str, Any]:
+    response = function.handler({"trigger": "timer"}, FunctionContext(remaining_ms))
+    assert response["statusCode"] == 200
+    return json.loads(response["body"])
+
+
+def test_handler_twice_second_call_is_incremental(
+    function: ModuleType,
+    fresh_sim: TrackerSimulator,
+    clickhouse_native: NativeDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, fresh_sim, clickhouse_native)
+    settings = clickhouse_native.settings
+    issues = len(fresh_sim.ground_truth())
+
+    first = _call(function)
+    assert first["completed"]
+    assert not first["incremental"]
+    assert count(settings, "issues") == issues
+    assert load_state(clickhouse_native.conn, "function") == first["state"]
+
+    changed = fresh_sim.advance(minutes=45, mutate=6, create=4)
+    fresh_sim.reset_stats()
+    second = _call(function)
+    assert second["completed"]
+    assert second["incremental"]
+    assert len(set(changed)) <= fresh_sim.stats.count(CHANGELOG_ROUTE) < issues // 2
+    assert issues_bookmark(second["state"]) > issues_bookmark(first["state"])
+    assert load_state(clickhouse_native.conn, "function") == second["state"]
+    assert count(settings, "issues") == issues + 4
+    assert count(settings, "issue_flow") == issues + 4
+
+
+def test_budget_from_the_environment(
+    function: ModuleType,
+    fresh_sim: TrackerSimulator,
+    clickhouse_native: NativeDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AGILE_MAX_SECONDS wins over the function's remaining time; a spent budget is not an error."""
+    _env(monkeypatch, fresh_sim, clickhouse_native)
+    monkeypatch.setenv("AGILE_MAX_SECONDS", "0.000000001")
+    cut = _call(function)
+    assert not cut["completed"]
+    monkeypatch.delenv("AGILE_MAX_SECONDS")
+    done = _call(function)
+    assert done["completed"]
+    assert not done["incremental"]
+    assert count(clickhouse_native.settings, "issues") == len(fresh_sim.ground_truth())
+
+
+def test_config_from_env_types_values_by_schema(function: ModuleType) -> None:
+    schema = {
+        "properties": {
+            "queues": {"type": ["array", "null"], "items": {"type": ["string"]}},
+            "work_days": {"type": ["array", "null"], "items": {"type": ["integer"]}},
+            "port": {"type": ["integer", "null"]},
+            "secure": {"type": ["boolean", "null"]},
+            "timeout": {"type": ["number", "null"]},
+            "status_categories": {"type": ["object", "null"]},
+            "host": {"type": ["string", "null"]},
+        }
+    }
+    env = {
+        "P_QUEUES": "DEV, OPS",
+        "P_WORK_DAYS": "1,2,3",
+        "P_PORT": "9440",
+        "P_SECURE": "true",
+        "P_TIMEOUT": "2.5",
+        "P_STATUS_CATEGORIES": '{"review": "wait"}',
+        "P_HOST": "",
+    }
+    assert function.config_from_env(schema, "P_", env) == {
+        "queues": ["DEV", "OPS"],
+        "work_days": [1, 2, 3],
+        "port": 9440,
+        "secure": True,
+        "timeout": 2.5,
+        "status_categories": {"review": "wait"},
+    }
