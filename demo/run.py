@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from demo.summary import print_summary
+from target_clickhouse_agile.report.cli import write_report
+from target_clickhouse_agile.report.data import ReportOptions
 from tests.simulator import TrackerSimulator, generate_organisation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,4 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     _write_json(runs_file, {"runs": previous_runs + 1})
     print(f"Done in {elapsed:.1f}s with {requests} API requests. Log: {DEMO_DIR / 'pipeline.log'}\n")
     print_summary(DEMO_DIR / "clickhouse", "agile")
+    # The flow report (agile-report) as of the simulated clock: the newest event in the data.
+    settings = {"embedded_path": str(DEMO_DIR / "clickhouse"), "database": "agile"}
+    options = ReportOptions(tz="Europe/Moscow", asof="latest")
+    report = write_report(settings, options, DEMO_DIR / "report.html")
+    print(f"\nFlow report: {report}")
     return 0
