@@ -51,6 +51,8 @@ class MetricsRepository:
         return {row["key"]: row["type"] or "" for row in rows if row["key"]}
 
     def issue_snapshots(self, issue_ids: Sequence[str]) -> dict[str, IssueSnapshot]:
+        if not issue_ids:  # `IN ()` is a syntax error on older servers
+            return {}
         rows = self._conn.query(
             "SELECT issue_id, issue_key, queue, created_at_ms, status "
             f"FROM issues FINAL WHERE issue_id IN {_in_list(issue_ids)}"
@@ -72,6 +74,8 @@ class MetricsRepository:
         Times come from `event_time_ms`: exact on every server, while `DateTime` on old servers has no
         milliseconds and would make same-second transitions ambiguous.
         """
+        if not issue_ids:  # e.g. a checkpoint between an issue's changelog and its issue record
+            return {}
         rows = self._conn.query(
             "SELECT issue_id, event_id, event_time_ms, event_type, field_id, from_value, to_value "
             f"FROM issue_changelog FINAL WHERE issue_id IN {_in_list(issue_ids)} "
@@ -87,6 +91,8 @@ class MetricsRepository:
 
     def existing_keys(self, table: str, issue_ids: Sequence[str]) -> set[tuple[Any, ...]]:
         """Live keys of a derived table, so rows that a recomputation no longer yields can be retired."""
+        if not issue_ids:
+            return set()
         key_columns = ("issue_id", *DERIVED_TABLES[table])
         rows = self._conn.query(
             f"SELECT {', '.join(key_columns)} FROM {table} FINAL "
