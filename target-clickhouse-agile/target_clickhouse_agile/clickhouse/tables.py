@@ -7,12 +7,15 @@ a plain `MergeTree` when it has none (a keyless ReplacingMergeTree would collaps
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier
 from target_clickhouse_agile.clickhouse.types import ColumnType, clickhouse_type_for, parse_type
 
@@ -22,12 +25,48 @@ logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 SYSTEM_COLUMNS = ("_version", "_loaded_at")
 
 _TABLE_NAME = re.compile(r"[^0-9A-Za-z_]+")
+_CREATES = re.compile(r"CREATE\s+(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?", re.IGNORECASE)
+
+#: Tables of the migrations that the stream of the same name writes (the tap's streams). Every other table
+#: or view the migrations define (derived metrics, workflow map, STATE, views) belongs to the target itself.
+STREAM_TABLES = frozenset(
+    {"issues", "issue_changelog", "statuses", "queues", "users", "issue_types", "priorities"}
+    | {"resolutions", "boards", "sprints"}
+)
+
+
+@functools.lru_cache(maxsize=1)
+def owned_tables() -> frozenset[str]:
+    """Tables and views no stream may write: what the migrations create, minus `STREAM_TABLES`."""
+    from target_clickhouse_agile.clickhouse.migrations import MIGRATIONS_TABLE, default_directory, discover
+
+    created = {
+        match.group(1)
+        for migration in discover(default_directory())
+        for match in _CREATES.finditer(migration.path.read_text())
+    }
+    return frozenset(created - STREAM_TABLES) | {MIGRATIONS_TABLE}
 
 
 def table_name_for_stream(stream_name: str) -> str:
-    """A safe table name for a stream: Singer names may hold dashes, dots or worse."""
-    name = _TABLE_NAME.sub("_", stream_name).strip("_") or "stream"
-    return name if not name[0].isdigit() else f"s_{name}"
+    """A safe table name for a stream: Singer names may hold dashes, dots, quotes or worse.
+
+    A name that had to be changed gets a short hash of the original, so two different hostile names
+    (`a;b`, `a`b`) never share a table and a name such as `_issues_` cannot land in `issues`. A stream
+    named like a table the target owns (`issue_flow`, `target_state`, ...) is refused: its rows would
+    corrupt the metrics or the checkpoints.
+    """
+    name = _TABLE_NAME.sub("_", stream_name).strip("_")[:100] or "stream"
+    if name[0].isdigit():
+        name = f"s_{name}"
+    if name != stream_name:
+        name = f"{name}_{hashlib.sha256(stream_name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    if name in owned_tables():
+        raise ClickHouseError(
+            f"stream {stream_name!r} would be written into the table `{name}`, which the target owns "
+            "(derived metrics, checkpoints or schema bookkeeping): rename the stream, e.g. with a stream map"
+        )
+    return name
 
 
 def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
