@@ -1,0 +1,97 @@
+"""The ClickHouse server stops in the middle of a load.
+
+The target must exit non-zero, must never have emitted a STATE whose bookmark covers data that is not
+durably stored, and a rerun from the last STATE it did emit (after the server is back) must end with the
+same tables as a clean run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from target_clickhouse_agile.clickhouse import NO_RETRY, Connection, connect
+from tests.clickhouse_fixtures import NativeDatabase
+from tests.e2e.harness import (
+    comparable,
+    issues_bookmark,
+    max_stored_updated_at,
+    read_tables,
+    run_pipeline,
+    table_differences,
+    tap_config,
+    target_config,
+)
+from tests.simulator.fixtures import SimulatorFactory
+
+ISSUES_BEFORE_STOP = 60
+
+
+def stop_server_after_first_rows(database: NativeDatabase) -> Callable[[subprocess.Popen[bytes]], None]:
+    """A `while_running` hook: poll until the target has stored some issues (and so has checkpointed at
+    least once, since it drains every 0.2 s), then stop the server and keep it down until the target exits."""
+
+    def hook(target: subprocess.Popen[bytes]) -> None:
+        with connect(database.settings, retry=NO_RETRY) as conn:
+            while target.poll() is None:
+                if _issue_count(conn) >= ISSUES_BEFORE_STOP:
+                    break
+                time.sleep(0.05)
+        database.server.stop()
+        target.wait(timeout=120)
+
+    return hook
+
+
+def _issue_count(conn: Connection) -> int:
+    rows = conn.query(
+        "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'issues'"
+    )
+    if not rows[0]["n"]:
+        return 0
+    return conn.query("SELECT count() AS n FROM issues")[0]["n"]
+
+
+def test_server_stopped_mid_load_then_rerun_from_last_state(
+    sim_factory: SimulatorFactory, clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    sim = sim_factory(issues=300, seed=31, latency_ms=15)
+    settings = target_config(clickhouse_native.settings, checkpoint_seconds=0.2, batch_size_rows=50)
+    tap = tap_config(sim, page_size=20, max_concurrent_requests=2)
+    failed = run_pipeline(
+        tap,
+        settings,
+        workdir=tmp_path / "failed",
+        while_running=stop_server_after_first_rows(clickhouse_native),
+    )
+    clickhouse_native.server.start()
+
+    assert failed.target.returncode == 1, failed.target.describe()
+    assert "Traceback" not in failed.target.stderr
+    assert "ClickHouse" in failed.target.error_lines[-1]
+    assert any(issues_bookmark(s) for s in failed.states), "no checkpoint covered issues before the stop"
+    stored_max = max_stored_updated_at(clickhouse_native.settings)
+    assert stored_max is not None
+    for state in failed.states:
+        bookmark = issues_bookmark(state)
+        assert bookmark is None or bookmark <= stored_max, (bookmark, stored_max)
+    assert len(read_tables(clickhouse_native.settings)["issues"]) < 300, "the load should have been cut short"
+
+    # Rerun from the last STATE that was emitted, then compare with a clean run into another database.
+    tap_fast = tap_config(sim)
+    run_pipeline(
+        tap_fast,
+        target_config(clickhouse_native.settings),
+        workdir=tmp_path / "rerun",
+        state=failed.last_state,
+    ).check()
+    clean = {**clickhouse_native.settings, "database": clickhouse_native.database + "_clean"}
+    try:
+        run_pipeline(tap_fast, target_config(clean), workdir=tmp_path / "clean").check()
+        resumed = read_tables(clickhouse_native.settings)
+        assert len(resumed["issues"]) == 300
+        assert table_differences(comparable(resumed), comparable(read_tables(clean))) == []
+    finally:
+        clickhouse_native.conn.execute(f"DROP DATABASE IF EXISTS {clean['database']}")
