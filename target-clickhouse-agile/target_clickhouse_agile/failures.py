@@ -8,6 +8,8 @@ point prints that one line instead; the traceback is still logged at DEBUG level
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from singer_sdk.exceptions import (
     InvalidJSONSchema,
@@ -41,3 +43,17 @@ def quiet_driver_logs() -> None:
     """clickhouse-driver logs every failed connection attempt with a traceback at WARNING; our retry
     policy already logs one line per attempt that says what to check, so keep only the driver's errors."""
     logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
+
+
+#: Settings whose values must never appear in a message.
+SECRET_SETTINGS = ("password",)
+
+
+def mask_secrets(message: str, config: Mapping[str, Any]) -> str:
+    """`message` with the value of every secret setting replaced by `***` (the SDK's config errors quote
+    the offending value, e.g. `12345 is not of type 'string'` for a numeric password)."""
+    for name in SECRET_SETTINGS:
+        value = config.get(name)
+        if value not in (None, ""):
+            message = message.replace(str(value), "***")
+    return message

@@ -22,7 +22,12 @@ from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
 from target_clickhouse_agile.clickhouse.state_store import save_state
 from target_clickhouse_agile.clickhouse.tables import describe
-from target_clickhouse_agile.failures import WELL_KNOWN_ERRORS, one_line, quiet_driver_logs
+from target_clickhouse_agile.failures import (
+    WELL_KNOWN_ERRORS,
+    mask_secrets,
+    one_line,
+    quiet_driver_logs,
+)
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
@@ -70,8 +75,17 @@ class TargetClickhouseAgile(Target):
             super().invoke(*args, **kwargs)
         except WELL_KNOWN_ERRORS as error:
             cls.logger.debug("Traceback of the error below", exc_info=error)
-            cls.logger.error("%s", one_line(error))  # noqa: TRY400 - the traceback is noise here
+            cls.logger.error("%s", one_line(error))
             sys.exit(1)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check of the settings, with secret values masked in its messages."""
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            masked = [mask_secrets(e, self._config) for e in error.errors]
+            raise ConfigValidationError(str(error), errors=masked, schema=error.schema) from None
+        return [mask_secrets(e, self._config) for e in errors]
 
     # --- start-up -------------------------------------------------------------------------------
 

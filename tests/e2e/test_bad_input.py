@@ -100,3 +100,11 @@ def test_bad_calendar_settings_are_all_reported(tmp_path: Path) -> None:
     assert "work_hours_end: '6pm' is not a time; use HH:MM" in errors
     assert "status_categories: 'inReview' → 'doing' is not a category" in errors
     assert "todo, active, wait, done, cancelled" in errors
+
+
+def test_password_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    """The SDK's schema errors quote the offending value; for a secret that would print the password."""
+    result = run_target({"host": "127.0.0.1", "password": 987654321}, "", workdir=tmp_path)
+    assert result.returncode == 1
+    assert "password" in "\n".join(result.error_lines)
+    assert "987654321" not in result.stderr + result.stdout
