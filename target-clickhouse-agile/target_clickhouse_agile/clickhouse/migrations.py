@@ -14,7 +14,9 @@ newer-only objects (e.g. views with window functions) are skipped, with a log li
 Concurrency: within one process, `apply_migrations` holds a lock per server and database, so a second caller
 waits and then finds nothing to do. Two *processes* starting at once may both apply a migration: every
 statement uses IF NOT EXISTS, so the second run is a no-op and the extra `schema_migrations` rows are
-harmless; TinyLog rejects truly simultaneous inserts, so a failed `schema_migrations` insert is retried.
+harmless; TinyLog rejects truly simultaneous inserts, so a failed `schema_migrations` insert is retried. A
+process that finds the latest version dirty waits a few seconds for it to turn clean (the other process
+is in the middle of it) before reporting a failed migration.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ _last_sequence = 0
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 SET_VERSION_ATTEMPTS = 5
+#: How long a dirty schema version may stay dirty before it counts as a failed migration.
+DIRTY_WAIT_SECONDS = 10.0
 
 
 def _lock_for(conn: Connection) -> threading.Lock:
@@ -181,8 +185,26 @@ def apply_migrations(conn: Connection, directory: Path | str | None = None) -> l
         return _apply_pending(conn, migrations)
 
 
-def _apply_pending(conn: Connection, migrations: list[Migration]) -> list[int]:
+def _wait_while_dirty(conn: Connection) -> tuple[int, bool]:
+    """`current_version`, but a dirty version is given `DIRTY_WAIT_SECONDS` to turn clean first.
+
+    golang-migrate's protocol writes the dirty row *before* a migration's statements and the clean row
+    after, so "dirty" also means "another process is applying it right now" (two targets starting on an
+    empty database). Only a version that stays dirty is a migration that failed halfway.
+    """
     version, dirty = current_version(conn)
+    if not dirty:
+        return version, dirty
+    logger.info("schema version %d is dirty: waiting for another process that may be applying it", version)
+    deadline = time.monotonic() + DIRTY_WAIT_SECONDS
+    while dirty and time.monotonic() < deadline:
+        time.sleep(0.2)
+        version, dirty = current_version(conn)
+    return version, dirty
+
+
+def _apply_pending(conn: Connection, migrations: list[Migration]) -> list[int]:
+    version, dirty = _wait_while_dirty(conn)
     if dirty:
         migrate = (
             f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
