@@ -1,0 +1,98 @@
+"""Our pipeline, `tap-yandex-tracker | target-clickhouse-agile`: two measured processes and a pipe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.procs import ProcStats, reap
+
+BIN = Path(sys.executable).parent
+
+# Business-time settings aligned with the old exporter's defaults (09:00-22:00, Monday-Friday, RU
+# holidays) so that the parity report compares like with like; the time zone is the team's (MSK).
+# Russian working Saturdays in the simulated period (holidays.RU has the days off, not these).
+CALENDAR: dict[str, Any] = {
+    "timezone": "Europe/Moscow",
+    "work_hours_start": "09:00",
+    "work_hours_end": "22:00",
+    "work_days": [1, 2, 3, 4, 5],
+    "holidays_country": "RU",
+    "extra_workdays": ["2024-04-27", "2024-11-02", "2024-12-28", "2025-11-01"],
+}
+
+
+@dataclass
+class PipelineRun:
+    """One `tap | target` run: both processes' cost and the rows the target holds afterwards."""
+
+    tap: ProcStats
+    target: ProcStats
+    wall_s: float
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.tap.returncode == 0 and self.target.returncode == 0
+
+
+def _bin(name: str) -> str:
+    candidate = BIN / name
+    return str(candidate) if candidate.exists() else name
+
+
+def run(api_url: str, workdir: Path, target_settings: dict[str, Any]) -> PipelineRun:
+    """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tap_config, target_config = workdir / "tap.json", workdir / "target.json"
+    tap_config.write_text(json.dumps({"api_url": api_url, "token": "sim-token", "org_id": "sim-org"}))
+    target_config.write_text(json.dumps({**CALENDAR, **target_settings}))
+    with (
+        (workdir / "tap.log").open("w") as tap_log,
+        (workdir / "target.log").open("w") as target_log,
+        (workdir / "states.jsonl").open("w") as states,
+    ):
+        started = time.monotonic()
+        tap = subprocess.Popen(
+            [_bin("tap-yandex-tracker"), "--config", str(tap_config)], stdout=subprocess.PIPE, stderr=tap_log
+        )
+        target = subprocess.Popen(
+            [_bin("target-clickhouse-agile"), "--config", str(target_config)],
+            stdin=tap.stdout,
+            stdout=states,
+            stderr=target_log,
+        )
+        assert tap.stdout is not None
+        tap.stdout.close()  # the target holds the only read end: the tap sees EPIPE if the target dies
+        tap_stats = reap(tap, "tap", started)
+        target_stats = reap(target, "target", started)
+    return PipelineRun(tap_stats, target_stats, time.monotonic() - started)
+
+
+COUNT_SCRIPT = """
+import json, sys
+from target_clickhouse_agile.clickhouse import connect
+settings = json.loads(sys.argv[1])
+with connect(settings) as conn:
+    database = settings.get("database", "agile")
+    tables = [r["name"] for r in conn.query(
+        f"SELECT name FROM system.tables WHERE database = '{database}' AND engine LIKE '%MergeTree'")]
+    counts = {t: conn.query(f"SELECT count() AS n FROM `{database}`.`{t}`")[0]["n"] for t in tables}
+    print(json.dumps({t: int(n) for t, n in counts.items()}))
+"""
+
+
+def count_rows(target_settings: dict[str, Any]) -> dict[str, int]:
+    """Rows per table in the target's database (in a child process: chdb opens one path per process)."""
+    result = subprocess.run(
+        [sys.executable, "-c", COUNT_SCRIPT, json.dumps(target_settings)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)

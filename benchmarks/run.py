@@ -1,0 +1,389 @@
+"""`make bench`: the old exporter vs `tap | target` on the same simulated organisations.
+
+For every size and simulated latency: PyPI `tracker-exporter` 2.0.0 (changelog export on, upload to the
+real ClickHouse 18.16 server over HTTP), then our tap piped into our target, once into the same server
+(native protocol) and once into embedded chdb. Each process is measured with `os.wait4` (wall, user+sys
+CPU, peak RSS); requests come from the simulator's own counters. Results: `benchmarks/results/*.md`
+(and raw JSON under `benchmarks/results/raw/`, not committed).
+
+The old exporter needs ~18 requests and ~0.1 s of CPU per issue, so a full run at 20 ms latency would take
+hours. It therefore runs in full only where `--old-full` says (by default 2,000 issues at 0 ms: the run
+the parity report reads); elsewhere it is stopped after `--old-cap` seconds and its wall time is
+extrapolated linearly from its own progress log to the issues it would process (at most 10,000: page-mode
+search stops there). Extrapolated numbers are marked as such in every table.
+
+    python -m benchmarks.run [--sizes 2000,20000] [--latencies 0,20] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks import old_exporter, pipeline
+from benchmarks.old_exporter import SEARCH_LIMIT
+from tests.clickhouse_fixtures import ClickHouseServer, ensure_installed
+from tests.simulator import TrackerSimulator, generate_organisation
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SEARCH_ROUTES = (
+    "POST /{v}/issues/_search",
+    "POST /{v}/issues/_count",
+    "POST /{v}/system/search/scroll/_clear",
+)
+
+
+@dataclass
+class Row:
+    """One measured (or extrapolated) run for the results table."""
+
+    size: int
+    latency_ms: int
+    system: str
+    status: str  # "complete", "capped", "extrapolated"
+    issues: int  # issues it exported (or would export)
+    wall_s: float
+    processes: list[dict[str, Any]] = field(default_factory=list)  # ProcStats as dicts
+    requests: int = 0
+    search_requests: int = 0
+    requests_per_issue: float = 0.0
+    peak_concurrency: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+def _parse_list(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _search_requests(by_route: dict[str, int]) -> int:
+    return sum(by_route.get(route, 0) for route in SEARCH_ROUTES)
+
+
+def run_old(
+    sim: TrackerSimulator,
+    size: int,
+    latency: int,
+    workdir: Path,
+    server: ClickHouseServer,
+    cap_s: float | None,
+) -> tuple[Row, old_exporter.OldRun]:
+    """The old exporter, full or capped, into its own database on the server."""
+    sim.reset_stats()
+    http_url = f"http://{server.host}:{server.http_port}/"
+    database = f"old_{size}_{latency}"
+    result = old_exporter.run(sim.url, workdir, http_url=http_url, database=database, cap_s=cap_s)
+    stats = sim.stats
+    search = _search_requests(stats.by_route)
+    if result.complete:
+        issues, status, wall, note = result.issues_done, "complete", result.proc.wall_s, ""
+        per_issue = (stats.total - search) / max(issues, 1)
+        if result.failed:
+            note = f"{len(result.failed)} issues failed to transform (dropped)"
+    else:
+        issues, status, wall = result.issues_planned, "capped", result.extrapolated_wall_s()
+        seconds, done = result.progress[-1] if result.progress else (result.proc.wall_s, 0)
+        # issues done when it was stopped, from its progress rate; requests/issue over that span
+        at_cap = done + (result.proc.wall_s - seconds) * done / max(seconds, 1e-9)
+        per_issue = (stats.total - search) / max(at_cap, 1)
+        note = (
+            f"stopped after {result.proc.wall_s:.0f} s at ~{at_cap:.0f} of {result.issues_planned} issues; "
+            f"wall extrapolated linearly"
+        )
+    if result.issues_found > SEARCH_LIMIT:
+        note = (note + "; " if note else "") + (
+            f"search found {result.issues_found}, it processes only {result.issues_planned}"
+        )
+    row = Row(
+        size,
+        latency,
+        "old exporter",
+        status,
+        issues,
+        wall,
+        [result.proc.as_dict()],
+        stats.total,
+        search,
+        per_issue,
+        stats.peak_concurrency,
+        result.rows,
+        note,
+    )
+    return row, result
+
+
+def run_ours(sim: TrackerSimulator, size: int, latency: int, engine: str, workdir: Path, server: Any) -> Row:
+    """`tap | target` into the server (native protocol) or into embedded chdb."""
+    sim.reset_stats()
+    if engine == "server":
+        settings: dict[str, Any] = {
+            "host": server.host,
+            "port": server.port,
+            "database": f"new_{size}_{latency}",
+        }
+    else:
+        settings = {"embedded_path": str(workdir / "chdb"), "database": "agile"}
+    result = pipeline.run(sim.url, workdir, settings)
+    stats = sim.stats
+    search = _search_requests(stats.by_route)
+    rows = pipeline.count_rows(settings) if result.ok else {}
+    issues = rows.get("issues", 0)
+    note = "" if result.ok else f"FAILED: tap exit {result.tap.returncode}, target {result.target.returncode}"
+    return Row(
+        size,
+        latency,
+        f"ours → {'ClickHouse 18.16' if engine == 'server' else 'chdb'}",
+        "complete" if result.ok else "failed",
+        issues,
+        result.wall_s,
+        [result.tap.as_dict(), result.target.as_dict()],
+        stats.total,
+        search,
+        (stats.total - search) / max(issues, 1),
+        stats.peak_concurrency,
+        rows,
+        note,
+    )
+
+
+def extrapolate_old(size: int, latency: int, measured: list[Row]) -> Row | None:
+    """An old-exporter row for a combination not run at all: seconds per issue of the largest run at the same
+    latency, times the issues it would process."""
+    same = [row for row in measured if row.system == "old exporter" and row.latency_ms == latency]
+    if not same:
+        return None
+    base = max(same, key=lambda row: row.size)
+    issues = min(size, SEARCH_LIMIT)
+    per_issue_s = base.wall_s / max(base.issues, 1)
+    return Row(
+        size,
+        latency,
+        "old exporter",
+        "extrapolated",
+        issues,
+        per_issue_s * issues,
+        requests_per_issue=base.requests_per_issue,
+        note=f"not run; {per_issue_s:.3f} s/issue from the {base.size}-issue run ({base.status}) x {issues}",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="2000,20000", help="organisation sizes (issues), comma-separated")
+    parser.add_argument("--latencies", default="0,20", help="simulated latencies (ms), comma-separated")
+    parser.add_argument("--quick", action="store_true", help="short caps, no parity; a smoke run")
+    parser.add_argument("--old-cap", type=float, default=100.0, help="seconds before a capped old run stops")
+    parser.add_argument(
+        "--old-full", default="2000:0", help="size:latency pairs where the old exporter runs to the end"
+    )
+    parser.add_argument(
+        "--old-skip",
+        default="20000:20",
+        help="size:latency pairs where the old exporter is only extrapolated",
+    )
+    parser.add_argument(
+        "--ours-skip",
+        default="20000:0:chdb,20000:20:server,20000:20:chdb",
+        help="size:latency:engine triples where our pipeline is not run (time budget)",
+    )
+    parser.add_argument("--engines", default="server,chdb", help="our target's engines: server, chdb")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    sizes, latencies = _parse_list(args.sizes), _parse_list(args.latencies)
+    engines = [e for e in args.engines.split(",") if e]
+    full = {tuple(_parse_list(pair.replace(":", ","))) for pair in args.old_full.split(",") if pair}
+    skip = {tuple(_parse_list(pair.replace(":", ","))) for pair in args.old_skip.split(",") if pair}
+    ours_skip = set(args.ours_skip.split(","))
+    cap = 45.0 if args.quick else args.old_cap
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "raw").mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+    print(f"Scratch directory: {scratch}", flush=True)
+    old_exporter.ensure_venv(scratch / "pip.log")
+    ensure_installed()
+    server = ClickHouseServer(scratch / "clickhouse")
+    server.start()
+    rows: list[Row] = []
+    parity_input: dict[str, Any] | None = None
+    started = time.monotonic()
+    try:
+        for size in sizes:
+            org = generate_organisation(size, seed=args.seed)
+            for latency in latencies:
+                with TrackerSimulator(org, latency_ms=latency) as sim:
+                    tag = f"{size}-{latency}ms"
+                    if (size, latency) in skip:
+                        print(f"[{tag}] old exporter: skipped (extrapolated below)", flush=True)
+                    else:
+                        old_cap = None if (size, latency) in full and not args.quick else cap
+                        print(f"[{tag}] old exporter (cap {old_cap or 'none'}) ...", flush=True)
+                        row, old = run_old(sim, size, latency, scratch / tag / "old", server, old_cap)
+                        rows.append(row)
+                        _print(row)
+                        if old.complete and parity_input is None and not args.quick:
+                            parity_input = {"old_database": f"old_{size}_{latency}", "size": size}
+                            parity_input["latency"] = latency
+                    for engine in engines:
+                        if f"{size}:{latency}:{engine}" in ours_skip:
+                            print(f"[{tag}] tap | target -> {engine}: skipped (--ours-skip)", flush=True)
+                            continue
+                        print(f"[{tag}] tap | target -> {engine} ...", flush=True)
+                        row = run_ours(sim, size, latency, engine, scratch / tag / engine, server)
+                        rows.append(row)
+                        _print(row)
+                    here = (size, latency)
+                    parity_here = parity_input and (parity_input["size"], parity_input["latency"]) == here
+                    if parity_here and not args.no_parity and "server" in engines:
+                        from benchmarks import parity
+
+                        print(f"[{tag}] parity report ...", flush=True)
+                        parity.write_report(
+                            org,
+                            f"http://{server.host}:{server.http_port}/",
+                            {"host": server.host, "port": server.port},
+                            old_database=parity_input["old_database"],
+                            new_database=f"new_{size}_{latency}",
+                            old_log=scratch / tag / "old" / "old-exporter.log",
+                            extra={"seed": args.seed},
+                        )
+        for size in sizes:
+            for latency in latencies:
+                if (size, latency) in skip and (row := extrapolate_old(size, latency, rows)):
+                    rows.append(row)
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    name = "benchmarks-quick" if args.quick else "benchmarks"
+    (RESULTS / "raw" / f"{name}.json").write_text(json.dumps([asdict(row) for row in rows], indent=1))
+    (RESULTS / f"{name}.md").write_text(render(rows, elapsed, args))
+    print(f"Wrote {RESULTS / f'{name}.md'} ({elapsed:.0f} s)")
+    return 0
+
+
+def _print(row: Row) -> None:
+    procs = ", ".join(
+        f"{p['name']} cpu {p['cpu_s']:.1f}s rss {p['max_rss_mb']:.0f}MB rc {p['returncode']}"
+        for p in row.processes
+    )
+    print(
+        f"    {row.system}: {row.status}, {row.issues} issues, wall {row.wall_s:.1f}s, {procs}, "
+        f"{row.requests} requests ({row.requests_per_issue:.2f}/issue + {row.search_requests} search) "
+        f"{row.note}",
+        flush=True,
+    )
+
+
+def _fmt_wall(row: Row) -> str:
+    if row.status == "complete":
+        return f"{row.wall_s:.1f}"
+    return f"~{row.wall_s:.0f} (extrapolated)"
+
+
+def _proc(row: Row, name: str, key: str, digits: int = 1) -> str:
+    for proc in row.processes:
+        if proc["name"] == name:
+            value = f"{proc[key]:.{digits}f}"
+            return f"{value} (at cap)" if proc.get("capped") else value
+    return "-"
+
+
+def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
+    """The markdown report: one table of runs, one of ratios, then notes."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Benchmarks: tracker-exporter 2.0.0 vs tap-yandex-tracker | target-clickhouse-agile",
+        "",
+        f"Generated by `python -m benchmarks.run {' '.join(sys.argv[1:])}` on {now}, {elapsed / 60:.0f} min, "
+        f"Python {platform.python_version()}, {_cpus()} CPUs (shared with other work: expect timing noise; "
+        "ratios compare runs of the same invocation). Simulated organisation seed "
+        f"{args.seed}; simulator in the benchmark process; ClickHouse 18.16 server on loopback.",
+        "",
+        "Old exporter: changelog export on, upload to ClickHouse 18.16 over HTTP (tables created as "
+        "described in `benchmarks/old_exporter.py`). Ours: default settings (4 requests in flight), "
+        "business hours 09:00-22:00 like the old exporter.",
+        "",
+        "| issues | latency | system | run | issues exported | wall s | CPU s (old / tap / target) "
+        "| peak RSS MB (old / tap / target) | requests | requests/issue (+ search) | rows written |",
+        "|---:|---:|---|---|---:|---:|---|---|---:|---|---:|",
+    ]
+    for row in rows:
+        if row.system == "old exporter":
+            cpu, rss = _proc(row, "old exporter", "cpu_s"), _proc(row, "old exporter", "max_rss_mb", 0)
+        else:
+            cpu = f"{_proc(row, 'tap', 'cpu_s')} / {_proc(row, 'target', 'cpu_s')}"
+            rss = f"{_proc(row, 'tap', 'max_rss_mb', 0)} / {_proc(row, 'target', 'max_rss_mb', 0)}"
+        requests = str(row.requests) if row.requests else "-"
+        per_issue = f"{row.requests_per_issue:.2f} (+{row.search_requests})" if row.requests else "-"
+        if row.status == "extrapolated":
+            per_issue = f"{row.requests_per_issue:.2f} (assumed)"
+        rows_written = sum(row.rows.values()) if row.rows else "-"
+        out.append(
+            f"| {row.size} | {row.latency_ms} ms | {row.system} | {row.status} | {row.issues} "
+            f"| {_fmt_wall(row)} | {cpu} | {rss} | {requests} | {per_issue} | {rows_written} |"
+        )
+    out += ["", "## Ratios (old / new, same invocation)", ""]
+    out += [
+        "| issues | latency | new system | wall old/new | CPU old/new | peak RSS old/new | requests old/new |"
+    ]
+    out += ["|---:|---:|---|---:|---:|---:|---:|"]
+    for row in rows:
+        if row.system == "old exporter":
+            continue
+        old = next(
+            (
+                r
+                for r in rows
+                if r.system == "old exporter" and (r.size, r.latency_ms) == (row.size, row.latency_ms)
+            ),
+            None,
+        )
+        if old is None or not row.processes:
+            continue
+        mark = "" if old.status == "complete" else " (extrapolated)"
+        new_cpu = sum(p["cpu_s"] for p in row.processes)
+        new_rss = max(p["max_rss_mb"] for p in row.processes)
+        wall = f"{old.wall_s / row.wall_s:.1f}x{mark}"
+        if old.status == "complete":
+            cpu = f"{old.processes[0]['cpu_s'] / new_cpu:.1f}x"
+            rss = f"{old.processes[0]['max_rss_mb'] / new_rss:.2f}x"
+            req = f"{old.requests_per_issue / row.requests_per_issue:.1f}x per issue"
+        else:
+            cpu = rss = "-"
+            req = f"{old.requests_per_issue / row.requests_per_issue:.1f}x per issue"
+        out.append(f"| {row.size} | {row.latency_ms} ms | {row.system} | {wall} | {cpu} | {rss} | {req} |")
+    out += ["", "## Notes", ""]
+    out += [f"- {row.size} issues, {row.latency_ms} ms, {row.system}: {row.note}" for row in rows if row.note]
+    out += [
+        "- CPU and RSS of our pipeline are per process (tap, target); the ratio uses their CPU sum and the "
+        "larger RSS. Requests/issue excludes search requests (`_search`, `_count`, scroll `_clear`), shown "
+        "after `+`.",
+        "- A capped old run never reaches its upload (it inserts everything at the end), so its CPU and RSS "
+        "at the cap are lower bounds.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
