@@ -17,7 +17,7 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_yandex_tracker.errors import (
     InvalidBodyError,
