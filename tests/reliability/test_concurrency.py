@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.clickhouse_fixtures import NativeDatabase
 from tests.reliability import tables
 from tests.reliability.conftest import tap_config, target_config
@@ -47,6 +49,7 @@ def test_same_data_twice_at_once_equals_one_run(
     assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
 
 
+@pytest.mark.long
 def test_two_queues_at_once_equal_one_full_run(
     sim_factory, clickhouse_native: NativeDatabase, second_db: NativeDatabase, workdir: Path
 ) -> None:

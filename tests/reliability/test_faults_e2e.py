@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.clickhouse_fixtures import NativeDatabase
 from tests.reliability import tables
 from tests.reliability.conftest import tap_config, target_config
@@ -110,6 +112,7 @@ def test_target_killed_mid_load_then_rerun_converges(
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)
 
 
+@pytest.mark.long
 def test_clickhouse_stopped_mid_load_then_rerun_converges(
     sim_factory, clickhouse_native, second_db, clickhouse_server, workdir: Path
 ) -> None:
@@ -131,6 +134,7 @@ def test_clickhouse_stopped_mid_load_then_rerun_converges(
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)
 
 
+@pytest.mark.long
 def test_clickhouse_killed_and_restarted_mid_load(
     sim_factory, clickhouse_native, second_db, clickhouse_server, workdir: Path
 ) -> None:
