@@ -29,7 +29,7 @@ from tests.reliability.pipeline import capture, run_target_cli
 from tests.target.singer_messages import issue, record, schema_message
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,

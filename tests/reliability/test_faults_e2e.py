@@ -39,6 +39,7 @@ def assert_converged(
     assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
 
 
+@pytest.mark.long
 def test_clean_run_matches_ground_truth(sim_factory, clickhouse_native, second_db, workdir: Path) -> None:
     sim = sim_factory(issues=120, seed=11)
     run = run_pipeline(workdir / "run", tap_config(sim), target_config(clickhouse_native))
