@@ -17,6 +17,7 @@ simple business-time walk (`business_seconds_by_day`).
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import threading
@@ -271,7 +272,27 @@ KEYS = {
 
 
 def read_tables(settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The five core tables as the dashboards see them (FINAL, tombstones hidden), sorted by key."""
+    """The five core tables as the dashboards see them (FINAL, tombstones hidden), sorted by key.
+
+    Embedded ClickHouse is read in a child process: chdb opens one data directory per process, and the
+    calling process may already hold another one (e.g. from an in-process target test).
+    """
+    if str(settings.get("host") or "").strip():
+        return _read_tables_here(settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.harness", "read-tables"],
+        input=json.dumps(dict(settings)).encode(),
+        capture_output=True,
+        check=False,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"reading {settings} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    return pickle.loads(done.stdout)  # noqa: S301 - our own child process
+
+
+def _read_tables_here(settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     with connect(settings) as conn:
         out = {}
         for table, sql in TABLE_QUERIES.items():
@@ -615,3 +636,9 @@ def _compare_business(
                 f"{flow['business_lead_time_s']}/{flow['business_cycle_time_s']}, want {lead}/{cycle}"
             )
     return problems
+
+
+if __name__ == "__main__":  # `python -m tests.e2e.harness read-tables < settings.json` (see read_tables)
+    if sys.argv[1:] != ["read-tables"]:
+        raise SystemExit("usage: python -m tests.e2e.harness read-tables < settings.json")
+    sys.stdout.buffer.write(pickle.dumps(_read_tables_here(json.loads(sys.stdin.read()))))
