@@ -77,8 +77,13 @@ def run_old(
     workdir: Path,
     server: ClickHouseServer,
     cap_s: float | None,
+    reference_rate: float | None = None,
 ) -> tuple[Row, old_exporter.OldRun]:
-    """The old exporter, full or capped, into its own database on the server."""
+    """The old exporter, full or capped, into its own database on the server.
+
+    `reference_rate`: requests per processed issue of an earlier complete run; a capped run that stopped
+    before its first progress line (it logs every 100 issues) is measured by its requests instead.
+    """
     sim.reset_stats()
     http_url = f"http://{server.host}:{server.http_port}/"
     database = f"old_{size}_{latency}"
@@ -87,17 +92,27 @@ def run_old(
     search = _search_requests(stats.by_route)
     if result.complete:
         issues, status, wall, note = result.issues_done, "complete", result.proc.wall_s, ""
-        per_issue = (stats.total - search) / max(issues, 1)
+        # per issue it processed (fetched), including those it then failed to transform
+        per_issue = (stats.total - search) / max(result.issues_planned, 1)
         if result.failed:
-            note = f"{len(result.failed)} issues failed to transform (dropped)"
+            note = f"{len(result.failed)} of {result.issues_planned} issues failed to transform (dropped)"
     else:
-        issues, status, wall = result.issues_planned, "capped", result.extrapolated_wall_s()
-        seconds, done = result.progress[-1] if result.progress else (result.proc.wall_s, 0)
-        # issues done when it was stopped, from its progress rate; requests/issue over that span
-        at_cap = done + (result.proc.wall_s - seconds) * done / max(seconds, 1e-9)
-        per_issue = (stats.total - search) / max(at_cap, 1)
+        issues, status = result.issues_planned, "capped"
+        if result.progress:
+            # issues done when it was stopped, from its progress rate; requests/issue over that span
+            seconds, done = result.progress[-1]
+            at_cap = done + (result.proc.wall_s - seconds) * done / max(seconds, 1e-9)
+            per_issue = (stats.total - search) / max(at_cap, 1)
+            how = "from its progress log"
+        elif reference_rate:
+            at_cap = (stats.total - search) / reference_rate
+            per_issue = reference_rate
+            how = f"from its {stats.total} requests at {reference_rate:.1f} requests/issue (complete run)"
+        else:
+            at_cap, per_issue, how = 0.0, 0.0, "no progress measured"
+        wall = result.proc.wall_s * issues / at_cap if at_cap else result.proc.wall_s
         note = (
-            f"stopped after {result.proc.wall_s:.0f} s at ~{at_cap:.0f} of {result.issues_planned} issues; "
+            f"stopped after {result.proc.wall_s:.0f} s at ~{at_cap:.0f} of {issues} issues ({how}); "
             f"wall extrapolated linearly"
         )
     if result.issues_found > SEARCH_LIMIT:
@@ -177,6 +192,44 @@ def extrapolate_old(size: int, latency: int, measured: list[Row]) -> Row | None:
     )
 
 
+def rerender(raw: Path, args: argparse.Namespace) -> int:
+    """Re-derive the computed columns of a raw JSON result (extrapolations, per-issue rates) and re-render.
+
+    For results written before a capped run without a progress line was measured by its requests.
+    """
+    rows = [Row(**item) for item in json.loads(raw.read_text()) if item["status"] != "extrapolated"]
+    complete = [r for r in rows if r.system == "old exporter" and r.status == "complete"]
+    for row in complete:
+        row.requests_per_issue = (row.requests - row.search_requests) / min(row.size, SEARCH_LIMIT)
+    rate = complete[-1].requests_per_issue if complete else None
+    for row in rows:
+        if row.system == "old exporter" and row.status == "capped" and not row.requests_per_issue and rate:
+            proc = row.processes[0]
+            at_cap = (row.requests - row.search_requests) / rate
+            row.wall_s = proc["wall_s"] * row.issues / at_cap
+            row.requests_per_issue = rate
+            row.note = (
+                f"stopped after {proc['wall_s']:.0f} s at ~{at_cap:.0f} of {row.issues} issues (from its "
+                f"{row.requests} requests at {rate:.1f} requests/issue (complete run)); "
+                "wall extrapolated linearly"
+            )
+    for size, latency in _skipped_pairs(args):
+        old_rows = [r for r in rows if r.system == "old exporter"]
+        if not any((r.size, r.latency_ms) == (size, latency) for r in old_rows) and (
+            row := extrapolate_old(size, latency, rows)
+        ):
+            rows.append(row)
+    raw.write_text(json.dumps([asdict(row) for row in rows], indent=1))
+    name = raw.stem
+    (RESULTS / f"{name}.md").write_text(render(rows, 0.0, args))
+    print(f"Wrote {RESULTS / f'{name}.md'}")
+    return 0
+
+
+def _skipped_pairs(args: argparse.Namespace) -> list[tuple[int, int]]:
+    return [tuple(_parse_list(pair.replace(":", ","))) for pair in args.old_skip.split(",") if pair]  # type: ignore[misc]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="2000,20000", help="organisation sizes (issues), comma-separated")
@@ -200,7 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--rerender", type=Path, help="re-derive and re-render a raw JSON result, run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.rerender:
+        return rerender(args.rerender, args)
     sizes, latencies = _parse_list(args.sizes), _parse_list(args.latencies)
     engines = [e for e in args.engines.split(",") if e]
     full = {tuple(_parse_list(pair.replace(":", ","))) for pair in args.old_full.split(",") if pair}
@@ -230,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         old_cap = None if (size, latency) in full and not args.quick else cap
                         print(f"[{tag}] old exporter (cap {old_cap or 'none'}) ...", flush=True)
-                        row, old = run_old(sim, size, latency, scratch / tag / "old", server, old_cap)
+                        complete = [r for r in rows if r.system == "old exporter" and r.status == "complete"]
+                        rate = complete[-1].requests_per_issue if complete else None
+                        row, old = run_old(sim, size, latency, scratch / tag / "old", server, old_cap, rate)
                         rows.append(row)
                         _print(row)
                         if old.complete and parity_input is None and not args.quick:
