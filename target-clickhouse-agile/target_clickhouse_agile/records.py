@@ -79,7 +79,9 @@ class RecordError(ValueError):
 def invalid_record_message(stream: str, record: Mapping[str, Any], error: Exception) -> str:
     """`stream record X: field 'a.b': <what is wrong>` for a record that fails its stream's schema."""
     cause = error.__cause__
-    path = ".".join(str(p) for p in getattr(cause, "absolute_path", ())) or "?"
+    # jsonschema errors carry `absolute_path`; compiled (fastjsonschema) ones a `path` starting at "data".
+    parts = list(getattr(cause, "absolute_path", ()) or getattr(cause, "path", ())[1:])
+    path = ".".join(str(p) for p in parts) or "?"
     detail = getattr(cause, "message", None) or getattr(error, "error_message", None) or str(error)
     ident = record.get("key") or record.get("id") or "?"
     return f"{stream} record {ident!s}: field '{path}': {detail} (the record does not match its schema)"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.tables import (
@@ -32,6 +33,7 @@ from target_clickhouse_agile.records import (
     issue_row,
     to_json,
 )
+from target_clickhouse_agile.validation import CompiledSchemaValidator
 
 if TYPE_CHECKING:
     from target_clickhouse_agile.target import TargetClickhouseAgile
@@ -78,6 +80,9 @@ class ClickHouseSink(BatchSink):
 
     def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         raise NotImplementedError
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        return CompiledSchemaValidator(self.schema) if self.validate_schema else None
 
     def _validate_and_parse(self, record: dict) -> dict:
         """The SDK's schema check, but failing with a message that names the stream, the record and the
