@@ -92,7 +92,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "batch_size_rows",
         th.IntegerType,
         default=50000,
-        description="Maximum records per INSERT batch (a batch is also flushed at 64 MiB).",
+        description="Maximum records per INSERT batch (a batch is also flushed at 16 MiB).",
     ),
     th.Property(
         "checkpoint_seconds",

@@ -38,7 +38,9 @@ from target_clickhouse_agile.validation import CompiledSchemaValidator
 if TYPE_CHECKING:
     from target_clickhouse_agile.target import TargetClickhouseAgile
 
-MAX_BATCH_BYTES = 64 * 1024 * 1024
+# Flush a batch at this many bytes of pending rows, whatever `batch_size_rows` says: issue records carry
+# their raw JSON, and holding tens of thousands of them made the target's memory grow with the run.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
 class ClickHouseSink(BatchSink):
@@ -125,10 +127,13 @@ class ClickHouseSink(BatchSink):
     def after_insert(self, rows: list[dict[str, Any]]) -> None:
         """Hook run once the rows are durable."""
 
-    def clean_up(self) -> None:
+    def close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def clean_up(self) -> None:
+        self.close_connection()
         super().clean_up()
 
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
@@ -30,7 +30,7 @@ from target_clickhouse_agile.failures import (
 )
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
-from target_clickhouse_agile.sinks import ChangelogSink, IssuesSink, StatusesSink, TableSink
+from target_clickhouse_agile.sinks import ChangelogSink, ClickHouseSink, IssuesSink, StatusesSink, TableSink
 from target_clickhouse_agile.statsd import StatsdClient
 from target_clickhouse_agile.workflow import sync_workflow_map, workflow_from_config
 
@@ -125,6 +125,24 @@ class TargetClickhouseAgile(Target):
         """Called by sinks (from drain threads) once rows of these issues are durable."""
         with self._dirty_lock:
             self._dirty.update(issue_ids)
+
+    def listen(self, file_input: IO[str] | None = None) -> None:
+        """Read Singer messages until EOF. On failure every ClickHouse connection is closed before the
+        error propagates: an in-process caller (the serverless handler, a test) must be able to open
+        embedded ClickHouse again, and chdb serves one data directory per process."""
+        try:
+            super().listen(file_input)
+        except BaseException:
+            self._close_connections()
+            raise
+
+    def _close_connections(self) -> None:
+        for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
+            if isinstance(sink, ClickHouseSink):
+                sink.close_connection()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
         """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back

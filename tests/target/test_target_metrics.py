@@ -15,6 +15,7 @@ Hand-computed case (issue DEV-1, Europe/Moscow = UTC+3, working hours 09:00-18:0
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,3 +187,17 @@ def test_state_is_not_written_when_a_record_cannot_be_loaded(target_settings: di
     with pytest.raises(Exception, match="createdAt"):
         out_states = run_target(target_settings, messages)
     assert out_states == []
+
+
+def test_a_failed_in_process_run_releases_embedded_clickhouse(
+    chdb_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """chdb serves one data directory per process: a failed run must not keep its directory open, or an
+    in-process caller (the serverless handler) could never open another one."""
+    messages = dev1_messages()
+    broken = next(m for m in messages if m.get("stream") == "issues" and m["type"] == "RECORD")
+    del broken["record"]["createdAt"]
+    with pytest.raises(Exception, match="createdAt"):
+        run_target(chdb_settings, messages)
+    other = {**chdb_settings, "embedded_path": str(tmp_path / "another")}
+    assert run_target(other, dev1_messages()) == [{"bookmarks": {"issues": {"replication_key_value": "x"}}}]
