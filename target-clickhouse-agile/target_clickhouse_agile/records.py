@@ -76,6 +76,11 @@ class RecordError(ValueError):
     """A record that cannot be loaded; the message names the stream, the record and the field."""
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def invalid_record_message(stream: str, record: Mapping[str, Any], error: Exception) -> str:
     """`stream record X: field 'a.b': <what is wrong>` for a record that fails its stream's schema."""
     cause = error.__cause__
@@ -83,6 +88,8 @@ def invalid_record_message(stream: str, record: Mapping[str, Any], error: Except
     parts = list(getattr(cause, "absolute_path", ()) or getattr(cause, "path", ())[1:])
     path = ".".join(str(p) for p in parts) or "?"
     detail = getattr(cause, "message", None) or getattr(error, "error_message", None) or str(error)
+    if hasattr(cause, "value") and hasattr(cause, "path"):  # compiled validator: say what was sent
+        detail = detail.removeprefix("data.") + f", got {_short_repr(cause.value)}"
     ident = record.get("key") or record.get("id") or "?"
     return f"{stream} record {ident!s}: field '{path}': {detail} (the record does not match its schema)"
 
