@@ -12,6 +12,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS
 from target_clickhouse_agile.metrics.calendar import WorkCalendar, load_zone, parse_hhmm
 from target_clickhouse_agile.metrics.categories import CATEGORIES
 from target_clickhouse_agile.workflow import workflow_from_config
@@ -91,7 +92,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "batch_size_rows",
         th.IntegerType,
-        default=50000,
+        default=DEFAULT_BATCH_ROWS,
         description="Maximum records per INSERT batch (a batch is also flushed at 16 MiB).",
     ),
     th.Property(

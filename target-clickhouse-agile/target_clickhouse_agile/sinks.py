@@ -17,6 +17,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.tables import (
     SYSTEM_COLUMNS,
@@ -38,10 +39,6 @@ from target_clickhouse_agile.validation import CompiledSchemaValidator
 if TYPE_CHECKING:
     from target_clickhouse_agile.target import TargetClickhouseAgile
 
-# Flush a batch at this many bytes of pending rows, whatever `batch_size_rows` says: issue records carry
-# their raw JSON, and holding tens of thousands of them made the target's memory grow with the run.
-MAX_BATCH_BYTES = 16 * 1024 * 1024
-
 
 class ClickHouseSink(BatchSink):
     """Common machinery: a private connection, row conversion at record time, byte-capped batches."""
@@ -58,7 +55,7 @@ class ClickHouseSink(BatchSink):
 
     @property
     def max_size(self) -> int:
-        return int(self.config.get("batch_size_rows") or 50000)
+        return int(self.config.get("batch_size_rows") or DEFAULT_BATCH_ROWS)
 
     @property
     def is_full(self) -> bool:
