@@ -131,10 +131,26 @@ def split_statements(text: str) -> list[Statement]:
 def current_version(conn: Connection) -> tuple[int, bool]:
     """`(version, dirty)` of the latest `schema_migrations` row; `(-1, False)` when nothing was applied."""
     conn.execute(_CREATE_TABLE)
-    rows = conn.query(f"SELECT version, dirty FROM {MIGRATIONS_TABLE} ORDER BY sequence DESC LIMIT 1")
+    rows = _read_latest_version(conn)
     if not rows:
         return NIL_VERSION, False
     return int(rows[0]["version"]), bool(rows[0]["dirty"])
+
+
+def _read_latest_version(conn: Connection) -> list[dict[str, object]]:
+    """Read the newest row, retried like `set_version`: TinyLog has no isolation between a reader and
+    another process appending, and 18.16 then fails the read ("File not found: .../sequence.bin") until
+    the write ends.
+    """
+    sql = f"SELECT version, dirty FROM {MIGRATIONS_TABLE} ORDER BY sequence DESC LIMIT 1"
+    for attempt in range(SET_VERSION_ATTEMPTS):
+        try:
+            return conn.query(sql)
+        except ClickHouseError:
+            if attempt == SET_VERSION_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.3))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 _last_sequence = 0
