@@ -30,3 +30,8 @@ def quote_identifier(name: str) -> str:
     if not name or "\x00" in name:
         raise ClickHouseError(f"invalid identifier {name!r}: empty or contains a NUL byte")
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def quote_literal(value: object) -> str:
+    """A single-quoted SQL string literal for `value` (as `str`), escaping backslashes and quotes."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import Connection
+from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from target_clickhouse_agile.clickhouse.tables import describe
 from target_clickhouse_agile.clickhouse.types import coerce_row
 from target_clickhouse_agile.metrics import METRIC_FIELDS, HistoryEvent, IssueSnapshot, events_from_field_rows
@@ -26,12 +27,8 @@ DERIVED_TABLES = {
 }
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _in_list(values: Iterable[str]) -> str:
-    return "(" + ", ".join(_literal(v) for v in values) + ")"
+    return "(" + ", ".join(quote_literal(v) for v in values) + ")"
 
 
 def _from_ms(value: Any) -> datetime:
@@ -128,7 +125,7 @@ class MetricsRepository:
         deadline = time.monotonic() + timeout_s
         while self._conn.query(
             "SELECT count() AS pending FROM system.mutations "
-            f"WHERE database = currentDatabase() AND table = {_literal(table)} AND is_done = 0"
+            f"WHERE database = currentDatabase() AND table = {quote_literal(table)} AND is_done = 0"
         )[0]["pending"]:
             if time.monotonic() > deadline:
                 msg = f"ClickHouse did not finish deleting retired rows of {table} within {timeout_s:.0f}s"
@@ -143,4 +140,4 @@ class MetricsRepository:
 
 
 def _sql_value(value: Any) -> str:
-    return str(int(value)) if isinstance(value, int) else _literal(str(value))
+    return str(int(value)) if isinstance(value, int) else quote_literal(value)

@@ -13,10 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import Connection
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 
 
 def save_state(conn: Connection, state_id: str, state: Mapping[str, Any]) -> None:
@@ -28,5 +25,5 @@ def save_state(conn: Connection, state_id: str, state: Mapping[str, Any]) -> Non
 
 
 def load_state(conn: Connection, state_id: str = "default") -> dict[str, Any] | None:
-    rows = conn.query(f"SELECT state FROM target_state FINAL WHERE state_id = {_literal(state_id)}")
+    rows = conn.query(f"SELECT state FROM target_state FINAL WHERE state_id = {quote_literal(state_id)}")
     return json.loads(rows[0]["state"]) if rows else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.clickhouse.identifiers import quote_identifier
+from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, quote_literal
 from target_clickhouse_agile.clickhouse.types import ColumnType, clickhouse_type_for, parse_type
 
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
@@ -72,7 +72,7 @@ def table_name_for_stream(stream_name: str) -> str:
 def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
     """Column name → parsed type of an existing table, or None when the table does not exist."""
     exists = conn.query(
-        f"SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '{_escape(table)}'"
+        f"SELECT name FROM system.tables WHERE database = currentDatabase() AND name = {quote_literal(table)}"
     )
     if not exists:
         return None
@@ -83,10 +83,6 @@ def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
 
 def _execute_ddl(conn: Connection, sql: str) -> None:
     conn.execute(conn.dialect.adapt_ddl(sql))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def create_stream_table(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from target_clickhouse_agile.clickhouse.migrations import default_directory, discover, split_statements
 
 PARAMETERIZED_FEATURE = "parameterized_views"
@@ -65,7 +66,7 @@ def _literal(value: Any, ch_type: str, with_ms: bool) -> str:
         return f"toDate('{value.isoformat() if isinstance(value, date) else value}')"
     if ch_type.startswith(("UInt", "Int", "Float")):
         return str(int(value) if ch_type[0] in "UI" else float(value))
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return quote_literal(value)
 
 
 def plain_sql(
@@ -92,7 +93,7 @@ def _call_literal(name: str, key: str, value: Any) -> str:
         return _literal(value, ch_type, with_ms=True).removeprefix("CAST(").split(" AS ")[0]
     if ch_type.startswith(("UInt", "Int", "Float")):
         return _literal(value, ch_type, with_ms=True)
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return quote_literal(value)
 
 
 def query_view(
