@@ -12,7 +12,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS
+from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
 from target_clickhouse_agile.metrics.calendar import WorkCalendar, load_zone, parse_hhmm
 from target_clickhouse_agile.metrics.categories import CATEGORIES
 from target_clickhouse_agile.workflow import workflow_from_config
@@ -93,7 +93,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "batch_size_rows",
         th.IntegerType,
         default=DEFAULT_BATCH_ROWS,
-        description="Maximum records per INSERT batch (a batch is also flushed at 16 MiB).",
+        description=(
+            "Maximum records per INSERT batch (a batch is also flushed once its pending rows hold "
+            f"{MAX_BATCH_BYTES // 2**20} MiB)."
+        ),
     ),
     th.Property(
         "checkpoint_seconds",

@@ -8,6 +8,7 @@ which is what lets the target write a STATE message afterwards.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -17,7 +18,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
+from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES, pending_size
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.tables import (
     SYSTEM_COLUMNS,
@@ -44,12 +45,17 @@ class ClickHouseSink(BatchSink):
     """Common machinery: a private connection, row conversion at record time, byte-capped batches."""
 
     table_name: str = ""
+    #: Keep the connection open between batches. A native connection holds 2 MiB of driver buffers, so
+    #: sinks that see one batch per run (reference streams) close theirs after each use.
+    keeps_connection: bool = True
 
     def __init__(self, target: TargetClickhouseAgile, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self._agile_target = target
         self._conn: Connection | None = None
         self._columns: dict[str, ColumnType] | None = None
+        self._positions: dict[str, int] = {}
+        self._row_numbers = itertools.count()
         self._batch_bytes = 0
         self.table = self.table_name or table_name_for_stream(self.stream_name)
 
@@ -69,13 +75,19 @@ class ClickHouseSink(BatchSink):
 
     @property
     def columns(self) -> dict[str, ColumnType]:
+        """The table's columns in INSERT order (read once per sink)."""
         if self._columns is None:
-            described = describe(self.connection, self.table)
-            if described is None:
-                msg = f"table {self.table} does not exist: did the migrations run?"
-                raise RuntimeError(msg)
-            self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
+            self.refresh_columns()
+            assert self._columns is not None
         return self._columns
+
+    def refresh_columns(self) -> None:
+        described = describe(self.connection, self.table)
+        if described is None:
+            msg = f"table {self.table} does not exist: did the migrations run?"
+            raise RuntimeError(msg)
+        self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
+        self._positions = {name: n for n, name in enumerate(self._columns)}
 
     def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         raise NotImplementedError
@@ -97,31 +109,43 @@ class ClickHouseSink(BatchSink):
         return record
 
     def process_record(self, record: dict, context: dict) -> None:
+        """Convert the record into its table's rows right away and keep only those: a pending row is a
+        tuple in column order, a fraction of the memory of the record or of a dict per row."""
         rows = context.setdefault("rows", {})
         for row in self.rows_for(record):
-            key = self.row_key(row)
-            rows[key] = row
-            self._batch_bytes += len(row.get("raw") or "") + 256
+            rows[self.row_key(row)] = self.encode(row)
+            self._batch_bytes += pending_size(row)
+
+    def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A row as the INSERT sends it; a value that does not fit fails here, naming table and column."""
+        return coerce_row(row, self.columns, self.table)
+
+    def column_index(self, column: str) -> int:
+        """Where `column` sits in an encoded row."""
+        if self._columns is None:
+            self.refresh_columns()
+        return self._positions[column]
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
-        """In-batch de-duplication key: the table's logical key, so the last version wins."""
-        return id(row)
+        """In-batch de-duplication key: the table's logical key, so the last version wins. Without one
+        every row is kept (a running number: the row itself is dropped once encoded)."""
+        return next(self._row_numbers)
 
     def process_batch(self, context: dict) -> None:
-        rows = list(context.get("rows", {}).values())
+        data = list(context.get("rows", {}).values())
         self._batch_bytes = 0
-        if not rows:
+        if not data:
             return
-        columns = self.columns
-        data = [coerce_row(row, columns, self.table) for row in rows]
         started = time.monotonic()
-        self.connection.insert(self.table, list(columns), data)
+        self.connection.insert(self.table, list(self.columns), data)
         elapsed = time.monotonic() - started
         self.logger.info("Inserted %d rows into %s in %.2fs", len(data), self.table, elapsed)
         self._agile_target.statsd.inserted(self.table, len(data), elapsed)
-        self.after_insert(rows)
+        self.after_insert(data)
+        if not self.keeps_connection:
+            self.close_connection()
 
-    def after_insert(self, rows: list[dict[str, Any]]) -> None:
+    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
         """Hook run once the rows are durable."""
 
     def close_connection(self) -> None:
@@ -149,12 +173,13 @@ class IssuesSink(ClickHouseSink):
         rows = context.setdefault("rows", {})
         (row,) = self.rows_for(record)
         previous = rows.get(row["issue_id"])
-        if previous is None or previous["_version"] <= row["_version"]:
-            rows[row["issue_id"]] = row
-        self._batch_bytes += len(row["raw"]) + 512
+        if previous is None or previous[self.column_index("_version")] <= row["_version"]:
+            rows[row["issue_id"]] = self.encode(row)
+        self._batch_bytes += pending_size(row)
 
-    def after_insert(self, rows: list[dict[str, Any]]) -> None:
-        self._agile_target.mark_issues_dirty(row["issue_id"] for row in rows)
+    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
+        issue_id = self.column_index("issue_id")
+        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
 
 
 class ChangelogSink(ClickHouseSink):
@@ -168,13 +193,16 @@ class ChangelogSink(ClickHouseSink):
     def row_key(self, row: Mapping[str, Any]) -> Any:
         return (row["event_id"], row["field_id"])
 
-    def after_insert(self, rows: list[dict[str, Any]]) -> None:
-        self._agile_target.mark_issues_dirty(row["issue_id"] for row in rows)
+    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
+        issue_id = self.column_index("issue_id")
+        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
 
 
 class TableSink(ClickHouseSink):
     """Reference streams (a migration defines their table) and any stream the schema does not know
     (its table is made from the Singer schema and grows with it)."""
+
+    keeps_connection = False
 
     def setup(self) -> None:
         existing = describe(self.connection, self.table)
@@ -182,7 +210,8 @@ class TableSink(ClickHouseSink):
             create_stream_table(self.connection, self.table, self.schema, self.key_properties)
         elif self.table not in self._agile_target.migrated_tables:
             add_missing_columns(self.connection, self.table, self.schema, existing)
-        self._columns = None
+        self.refresh_columns()  # the final table, read now so the connection can go until the first batch
+        self.close_connection()
         self._version_base = time.time_ns()
         self._sequence = 0
 
@@ -201,7 +230,7 @@ class TableSink(ClickHouseSink):
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
         if not self.key_properties:
-            return ("row", self._sequence)
+            return super().row_key(row)
         return tuple(json.dumps(row.get(k), default=str) for k in self.key_properties)
 
 

@@ -41,6 +41,9 @@ SINK_CLASSES: dict[str, type[Sink]] = {
 }
 
 
+DRAIN_PARALLELISM = 2
+
+
 class TargetClickhouseAgile(Target):
     """Singer target for ClickHouse (native protocol or embedded chdb) with agile metrics."""
 
@@ -56,6 +59,10 @@ class TargetClickhouseAgile(Target):
                 raise ConfigValidationError("Invalid target settings", errors=errors)
         # The SDK drains (and checkpoints) only when a record is older than this; make it a setting.
         self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("checkpoint_seconds") or 300) / 60
+        # The SDK drains up to 8 sinks at once, each on its own connection (2 MiB of driver buffers).
+        # Only issues and changelog batches are large; the reference streams' handful of rows gain
+        # nothing from a thread each, and ten connections at the final drain were the target's peak.
+        self.max_parallelism = DRAIN_PARALLELISM
         self.categories = CategoryResolver(self.config.get("status_categories") or {}, self.logger)
         self._dirty: set[str] = set()
         self._dirty_lock = threading.Lock()
