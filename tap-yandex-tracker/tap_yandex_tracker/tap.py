@@ -10,6 +10,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_yandex_tracker.client import TrackerAuthenticator
+from tap_yandex_tracker.metric_totals import child_metric_totals
 from tap_yandex_tracker.output import TrackerMessageWriter
 from tap_yandex_tracker.prefetch import ChangelogPrefetcher
 from tap_yandex_tracker.redact import install_redactor, secret_values
@@ -87,6 +88,11 @@ class TapYandexTracker(Tap):
         if "prefetcher" in self.__dict__:
             self.prefetcher.close(cancel=True)
         self.stats.log_summary_once(self.logger)
+
+    def sync_all(self) -> None:
+        """The SDK's sync, with the changelog's per-issue METRIC lines summed into one per metric."""
+        with child_metric_totals(frozenset({IssueChangelogStream.name})):
+            super().sync_all()
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

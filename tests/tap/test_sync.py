@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 
 from tests.simulator import TrackerSimulator
 from tests.tap.conftest import changelog_requests_needed, expected_changelog, expected_issues, tap_config
-from tests.tap.helpers import run_inprocess
+from tests.tap.helpers import run_cli, run_inprocess
 
 CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 REFERENCE_STREAMS = (
@@ -97,3 +98,23 @@ def test_query_mode(small_sim: TrackerSimulator) -> None:
     out = run_inprocess(tap_config(small_sim, query=f"Queue: {queue}"))
     assert set(out.ids("issues")) == wanted
     assert len(out.ids("issues")) == len(wanted)
+
+
+def _metric_points(stderr: str) -> list[dict]:
+    return [json.loads(line.split("METRIC: ", 1)[1]) for line in stderr.splitlines() if "METRIC: " in line]
+
+
+def test_changelog_metrics_are_totals_not_one_line_per_issue(small_sim: TrackerSimulator) -> None:
+    """The SDK logs three METRIC lines per child sync; the tap sums the changelog's into one per metric."""
+    out = run_cli(tap_config(small_sim))
+    assert out.returncode == 0, out.stderr[-2000:]
+    changelog = [p for p in _metric_points(out.stderr) if p["tags"].get("stream") == "issue_changelog"]
+    assert not [p for p in changelog if "context" in p["tags"]], "per-issue points must be summed"
+    by_metric = Counter(p["metric"] for p in changelog)
+    assert by_metric == {"record_count": 1, "http_request_count": 1, "sync_duration": 1}
+    totals = {p["metric"]: p["value"] for p in changelog}
+    assert totals["record_count"] == len(out.records["issue_changelog"])
+    assert totals["http_request_count"] == small_sim.stats.count("GET /{v}/issues/{key}/changelog")
+    assert totals["sync_duration"] > 0
+    issues = [p for p in _metric_points(out.stderr) if p["tags"].get("stream") == "issues"]
+    assert any(p["metric"] == "record_count" for p in issues), "other streams' points pass untouched"
