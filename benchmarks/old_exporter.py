@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.procs import ProcStats, reap_with_cap
+from benchmarks.procs import PeakRss, ProcStats, reap_with_cap
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-old"
@@ -193,7 +193,7 @@ def run(
         started_wall, started = time.time(), time.monotonic()
         # stdout: with upload off it prints every row it would have inserted
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        stats = reap_with_cap(proc, "old exporter", started, cap_s)
+        stats = reap_with_cap(proc, "old exporter", started, cap_s, PeakRss(proc.pid, ENTRY.name))
     result = OldRun(proc=stats, log=log)
     _read_log(result, log, started_wall)
     if http_url and result.complete:

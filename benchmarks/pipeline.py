@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import ProcStats, reap
+from benchmarks.procs import PeakRss, ProcStats, reap
 
 BIN = Path(sys.executable).parent
 
@@ -67,10 +67,12 @@ def run(api_url: str, workdir: Path, target_settings: dict[str, Any]) -> Pipelin
             stdout=states,
             stderr=target_log,
         )
+        tap_peak = PeakRss(tap.pid, "tap-yandex-tracker")
+        target_peak = PeakRss(target.pid, "target-clickhouse-agile")
         assert tap.stdout is not None
         tap.stdout.close()  # the target holds the only read end: the tap sees EPIPE if the target dies
-        tap_stats = reap(tap, "tap", started)
-        target_stats = reap(target, "target", started)
+        tap_stats = reap(tap, "tap", started, tap_peak)
+        target_stats = reap(target, "target", started, target_peak)
     return PipelineRun(tap_stats, target_stats, time.monotonic() - started)
 
 
