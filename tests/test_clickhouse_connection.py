@@ -264,6 +264,7 @@ def test_tls_verification_failures_point_at_ca_certs_and_verify(
         with pytest.raises(ClickHouseError) as caught:
             clickhouse_native.connect(port=port, secure=True, **extra)
         message = str(caught.value)
+        assert not caught.value.connection_failed, "an untrusted certificate is not retried"
         assert "could not be verified" in message
         assert "`ca_certs`" in message
         assert "`verify: false`" in message

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from singer_sdk.exceptions import (
+    InvalidInputLine,
     InvalidJSONSchema,
     InvalidRecord,
     MissingKeyPropertiesError,
@@ -27,6 +28,7 @@ WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     RecordError,
     CoercionError,
     InvalidRecord,
+    InvalidInputLine,
     InvalidJSONSchema,
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,

@@ -20,6 +20,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES, pending_size
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 from target_clickhouse_agile.clickhouse.tables import (
     SYSTEM_COLUMNS,
     add_missing_columns,
@@ -27,7 +28,7 @@ from target_clickhouse_agile.clickhouse.tables import (
     describe,
     table_name_for_stream,
 )
-from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row
+from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row, find_unencodable
 from target_clickhouse_agile.records import (
     RecordError,
     changelog_rows,
@@ -39,6 +40,10 @@ from target_clickhouse_agile.validation import CompiledSchemaValidator
 
 if TYPE_CHECKING:
     from target_clickhouse_agile.target import TargetClickhouseAgile
+
+
+#: Columns that name a row for a person, most specific first.
+IDENTIFYING_COLUMNS = ("issue_key", "event_id", "issue_id", "key", "id")
 
 
 class ClickHouseSink(BatchSink):
@@ -137,13 +142,33 @@ class ClickHouseSink(BatchSink):
         if not data:
             return
         started = time.monotonic()
-        self.connection.insert(self.table, list(self.columns), data)
+        try:
+            self.connection.insert(self.table, list(self.columns), data)
+        except ClickHouseError:
+            self.refuse_unencodable(data)
+            raise
         elapsed = time.monotonic() - started
         self.logger.info("Inserted %d rows into %s in %.2fs", len(data), self.table, elapsed)
         self._agile_target.statsd.inserted(self.table, len(data), elapsed)
         self.after_insert(data)
         if not self.keeps_connection:
             self.close_connection()
+
+    def refuse_unencodable(self, data: list[tuple[Any, ...]]) -> None:
+        """If the failed batch holds text no INSERT can carry, say which record and field."""
+        found = find_unencodable(data, list(self.columns))
+        if found is None:
+            return
+        index, column = found
+        row = data[index]
+        names = [name for name in IDENTIFYING_COLUMNS if name in self.columns]
+        ident = f"{names[0]} {row[self.column_index(names[0])]}" if names else f"#{index + 1} in the batch"
+        msg = (
+            f"{self.stream_name} record ({ident}): column '{column}' holds text that is not valid Unicode "
+            "(a lone surrogate such as a JSON '\\ud800' escape), which ClickHouse cannot store; fix the "
+            "value at the source or drop the field with a stream map"
+        )
+        raise RecordError(msg) from None
 
     def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
         """Hook run once the rows are durable."""

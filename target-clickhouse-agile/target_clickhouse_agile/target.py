@@ -28,6 +28,7 @@ from target_clickhouse_agile.failures import (
     one_line,
     quiet_driver_logs,
 )
+from target_clickhouse_agile.input import SingerInputReader
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, ClickHouseSink, IssuesSink, StatusesSink, TableSink
@@ -50,6 +51,7 @@ class TargetClickhouseAgile(Target):
     name = "target-clickhouse-agile"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = TableSink
+    message_reader_class = SingerInputReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -204,7 +204,10 @@ class NativeConnection(Connection):
             error, (driver_errors.NetworkError, driver_errors.SocketTimeoutError, OSError, EOFError)
         )
         if connecting and (network or isinstance(error, ssl.SSLError)):
-            return ClickHouseError(self._connect_failure(raw), code=code, connection_failed=True)
+            # An untrusted certificate stays untrusted: fail at once instead of retrying for seconds.
+            return ClickHouseError(
+                self._connect_failure(raw), code=code, connection_failed=not _certificate_rejected(raw)
+            )
         if network:
             message = (
                 f"lost the connection to ClickHouse at {self.address} during `{shorten_sql(sql)}` ({raw}); "
@@ -214,7 +217,7 @@ class NativeConnection(Connection):
         return ClickHouseError(f"cannot run `{shorten_sql(sql)}` on {self.address}: {raw}", code=code)
 
     def _connect_failure(self, raw: str) -> str:
-        if "CERTIFICATE_VERIFY_FAILED" in raw or "certificate verify failed" in raw:
+        if _certificate_rejected(raw):
             return (
                 f"TLS certificate of ClickHouse at {self.address} could not be verified ({raw}): set "
                 "`ca_certs` to the CA file that signed the server certificate, or `verify: false` to skip "
@@ -230,3 +233,7 @@ class NativeConnection(Connection):
             f"cannot reach ClickHouse at {self.address} ({raw}): is the server running, "
             f"is the host/port right?{hint}"
         )
+
+
+def _certificate_rejected(raw: str) -> bool:
+    return "CERTIFICATE_VERIFY_FAILED" in raw or "certificate verify failed" in raw

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -110,6 +110,15 @@ def _to_int(value: Any) -> int:
     return int(value)
 
 
+def _to_bool(value: Any) -> bool:
+    """true/false, 1/0 or their spellings; `bool("false")` would be True, so nothing is guessed."""
+    number = _to_int(value)
+    if number not in (0, 1):
+        msg = f"{value!r} is not a boolean"
+        raise CoercionError(msg)
+    return bool(number)
+
+
 def _to_float(value: Any) -> float:
     return float(value)
 
@@ -130,7 +139,7 @@ def _scalar(value: Any, base: str) -> Any:
     if base in ("Date", "Date32"):
         return _to_date(value)
     if base == "Bool":
-        return bool(value)
+        return _to_bool(value)
     return value
 
 
@@ -172,6 +181,21 @@ def coerce_row(row: Mapping[str, Any], columns: Mapping[str, ColumnType], table:
             msg = f"cannot load {row.get(name)!r} into {table}.{name}: {exc}"
             raise CoercionError(msg) from exc
     return tuple(out)
+
+
+def find_unencodable(rows: Iterable[Sequence[Any]], columns: Sequence[str]) -> tuple[int, str] | None:
+    """(row index, column) of the first text that UTF-8 cannot encode (a lone surrogate that a JSON
+    `\\ud800` escape produced); no INSERT can carry it. Called after an INSERT failed, so it costs
+    nothing on the normal path."""
+    for index, row in enumerate(rows):
+        for column, value in zip(columns, row, strict=False):
+            for text in value if isinstance(value, list) else (value,):
+                if isinstance(text, str):
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return index, column
+    return None
 
 
 def clickhouse_type_for(schema: Mapping[str, Any], *, key: bool = False) -> str:
