@@ -2,8 +2,8 @@
 
 Pipes N synthetic issues, each with a realistic changelog (~12 entries), into the real
 `target-clickhouse-agile` console script, on the ClickHouse server and on embedded chdb, for N = 2,000 and
-20,000, and reports the child's peak RSS (`resource.getrusage(RUSAGE_CHILDREN)` after each run, measured
-in a fresh helper process so one run's peak cannot hide the next) and rows per second.
+20,000, and reports the child's peak RSS (its own `VmHWM`, see `benchmarks/procs.py`; each run from a fresh
+helper process) and rows per second.
 
     .venv/bin/python -m benchmarks.target_memory [--sizes 2000 20000] [--engines server chdb]
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks.procs import PeakRss, reap
 from tap_yandex_tracker import schemas
 from tests.clickhouse_fixtures import ClickHouseServer
 
@@ -103,17 +103,24 @@ def write_input(path: Path, issues: int) -> int:
 
 
 def _measure(config_path: str, input_path: str) -> None:
-    """Run in a fresh helper process: the target as our only child, then its peak RSS and timing."""
+    """Run in a fresh helper process: the target as its only child, then its peak RSS and timing."""
     started = time.monotonic()
     with open(input_path, encoding="utf-8") as stdin:
-        done = subprocess.run(
-            [TARGET, "--config", config_path], stdin=stdin, capture_output=True, text=True, check=False
+        proc = subprocess.Popen(
+            [TARGET, "--config", config_path], stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-    elapsed = time.monotonic() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak = PeakRss(proc.pid, "target-clickhouse-agile")
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode("utf-8", "replace")
+        stats = reap(proc, "target", started, peak)
     print(
         json.dumps(
-            {"rc": done.returncode, "seconds": elapsed, "peak_kib": peak_kib, "err": done.stderr[-800:]}
+            {
+                "rc": stats.returncode,
+                "seconds": stats.wall_s,
+                "peak_kib": stats.max_rss_mb * 1024,
+                "err": err[-800:],
+            }
         )
     )
 
@@ -180,7 +187,7 @@ def write_results(rows: list[tuple[str, int, int, float, float]]) -> None:
         "# target-clickhouse-agile: peak memory vs. number of records",
         "",
         "`python -m benchmarks.target_memory` (synthetic issues, 14 changelog entries each, fed from a file",
-        "into the real console script; peak RSS of the target process from `getrusage(RUSAGE_CHILDREN)`;",
+        "into the real console script; peak RSS of the target process from its `VmHWM`;",
         "records/s includes start-up, migrations and the metrics step). Server = clickhouse-server 18.16 on",
         "loopback, chdb = embedded engine in the target's process.",
         "",
