@@ -183,7 +183,15 @@ class ClickHouseSink(BatchSink):
         super().clean_up()
 
 
-class IssuesSink(ClickHouseSink):
+class IssueRowsSink(ClickHouseSink):
+    """A table whose rows belong to an issue: once they are durable, the issue's metrics are rebuilt."""
+
+    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
+        issue_id = self.column_index("issue_id")
+        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
+
+
+class IssuesSink(IssueRowsSink):
     """`issues`: one row per issue; marks each issue for the metrics step."""
 
     table_name = "issues"
@@ -202,12 +210,8 @@ class IssuesSink(ClickHouseSink):
             rows[row["issue_id"]] = self.encode(row)
         self._batch_bytes += pending_size(row)
 
-    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
-        issue_id = self.column_index("issue_id")
-        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
 
-
-class ChangelogSink(ClickHouseSink):
+class ChangelogSink(IssueRowsSink):
     """`issue_changelog`: one row per changed field of each entry."""
 
     table_name = "issue_changelog"
@@ -217,10 +221,6 @@ class ChangelogSink(ClickHouseSink):
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
         return (row["event_id"], row["field_id"])
-
-    def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
-        issue_id = self.column_index("issue_id")
-        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
 
 
 class TableSink(ClickHouseSink):

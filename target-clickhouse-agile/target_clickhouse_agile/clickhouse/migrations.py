@@ -26,11 +26,15 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+
+T = TypeVar("T")
 
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
@@ -138,14 +142,18 @@ def current_version(conn: Connection) -> tuple[int, bool]:
 
 
 def _read_latest_version(conn: Connection) -> list[dict[str, object]]:
-    """Read the newest row, retried like `set_version`: TinyLog has no isolation between a reader and
-    another process appending, and 18.16 then fails the read ("File not found: .../sequence.bin") until
-    the write ends.
-    """
+    """The newest row. TinyLog has no isolation between a reader and another process appending, and 18.16
+    then fails the read ("File not found: .../sequence.bin") until the write ends: retried."""
     sql = f"SELECT version, dirty FROM {MIGRATIONS_TABLE} ORDER BY sequence DESC LIMIT 1"
+    return _retry_tinylog_race(lambda: conn.query(sql))
+
+
+def _retry_tinylog_race(operation: Callable[[], T]) -> T:
+    """Run a read or append of `schema_migrations`, retried after a short random pause: two processes
+    starting at once race on the TinyLog table, and the loser's statement fails while the other's runs."""
     for attempt in range(SET_VERSION_ATTEMPTS):
         try:
-            return conn.query(sql)
+            return operation()
         except ClickHouseError:
             if attempt == SET_VERSION_ATTEMPTS - 1:
                 raise
@@ -174,18 +182,15 @@ def set_version(conn: Connection, version: int, dirty: bool) -> None:
     Retried a few times: TinyLog refuses an insert that races another process's insert, and a duplicate row
     (same version and state) is harmless because only the newest row by `sequence` counts.
     """
-    global _last_sequence
-    for attempt in range(SET_VERSION_ATTEMPTS):
+
+    def append() -> None:
+        global _last_sequence
         with _locks_guard:
             _last_sequence = max(time.time_ns(), _last_sequence + 1)
             sequence = _last_sequence
-        try:
-            conn.insert(MIGRATIONS_TABLE, ["version", "dirty", "sequence"], [(version, int(dirty), sequence)])
-            return
-        except ClickHouseError:
-            if attempt == SET_VERSION_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.3))
+        conn.insert(MIGRATIONS_TABLE, ["version", "dirty", "sequence"], [(version, int(dirty), sequence)])
+
+    _retry_tinylog_race(append)
 
 
 def force_version(conn: Connection, version: int) -> None:
