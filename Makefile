@@ -3,31 +3,44 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PKGS   := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml requirements-dev.txt
+# Every venv installs exact versions with hashes from locks/ (`make lock` refreshes them from the declared
+# ranges; see scripts/lock.py). The plugins themselves are installed editable, without dependencies.
+LOCK          := locks/project.txt
+PLUGINS       := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml
 # Meltano lives in its own venv: its dependencies may clash with singer-sdk's.
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
+MELTANO_LOCK  := locks/meltano.txt
 MELTANO_STAMP := $(MELTANO_VENV)/.installed
+MELTANO_FIX   := scripts/meltano_loader_test_fix.py
 
-.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean meltano meltano-demo
+.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean meltano meltano-demo lock
 
-$(STAMP): $(PKGS)
+$(STAMP): $(LOCK) $(PLUGINS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ./tap-yandex-tracker -e './target-clickhouse-agile[embedded]' -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e ./tap-yandex-tracker -e ./target-clickhouse-agile
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 ## dev: the development environment (venv with both packages editable plus test tools)
 dev: $(STAMP)
 
-$(MELTANO_STAMP):
+$(MELTANO_STAMP): $(MELTANO_LOCK) $(MELTANO_FIX)
 	@test -x $(MELTANO_VENV)/bin/python || $(PYTHON) -m venv $(MELTANO_VENV)
-	$(MELTANO_VENV)/bin/python -m pip install -q --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install -q 'meltano>=4.4,<5' 'uv>=0.8.14'
+	$(MELTANO_VENV)/bin/python -m pip install -q --require-hashes --no-deps -r $(MELTANO_LOCK)
+	$(MELTANO_VENV)/bin/python -m pip check
+	@site=$$($(MELTANO_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  cp $(MELTANO_FIX) "$$site/" && \
+	  echo 'import meltano_loader_test_fix; meltano_loader_test_fix.apply()' > "$$site/meltano_loader_test_fix.pth"
 	@touch $(MELTANO_STAMP)
 
 ## meltano: Meltano 4 in .venv-meltano (plugins then install with `.venv-meltano/bin/meltano install`)
 meltano: $(MELTANO_STAMP)
+
+## lock: re-resolve locks/*.txt from the declared ranges (then `make test`, then commit the lock files)
+lock: $(STAMP) $(MELTANO_STAMP)
+	$(BIN)/python scripts/lock.py --uv $(MELTANO_VENV)/bin/uv
 
 ## meltano-demo: the demo through Meltano (simulator on 127.0.0.1:8765, embedded ClickHouse in .meltano-demo/)
 meltano-demo: $(STAMP) $(MELTANO_STAMP)

@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-old"
 PYTHON = VENV / "bin" / "python"
 ENTRY = HERE / "old_exporter_entry.py"
-PACKAGES = ("tracker-exporter==2.0.0", "pyyaml")  # the wheel does not declare pyyaml, it needs it
+#: tracker-exporter 2.0.0 and PyYAML (which its wheel does not declare), exact versions with hashes.
+LOCK = HERE.parent / "locks" / "old-exporter.txt"
 SEARCH_LIMIT = 10_000  # the exporter (page-mode search) never sees more issues than this
 DT = "DateTime('UTC')"
 
@@ -97,10 +98,11 @@ def ensure_venv(log: Path | None = None) -> Path:
     """Create `benchmarks/.venv-old` with the exporter when it is missing; returns its python."""
     if PYTHON.exists() and _has_exporter():
         return PYTHON
-    print(f"Installing {' '.join(PACKAGES)} into {VENV} (once) ...", flush=True)
+    print(f"Installing tracker-exporter from {LOCK.name} into {VENV} (once) ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     out = log.open("w") if log else subprocess.DEVNULL
-    subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", *PACKAGES], check=True, stdout=out, stderr=out)
+    install = [str(PYTHON), "-m", "pip", "install", "-q", "--require-hashes", "--no-deps", "-r", str(LOCK)]
+    subprocess.run(install, check=True, stdout=out, stderr=out)
     return PYTHON
 
 

@@ -16,7 +16,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MELTANO_VENV = REPO / ".venv-meltano"
 MELTANO = MELTANO_VENV / "bin" / "meltano"
-SHIM = Path(__file__).with_name("meltano_shim.py")
 #: Variables of the developer's shell that would leak into a run (Meltano reads settings from env vars).
 _LEAKY_PREFIXES = ("TAP_YANDEX_TRACKER_", "TARGET_CLICKHOUSE_AGILE_", "MELTANO_")
 
@@ -43,13 +42,11 @@ class Meltano:
         self,
         *args: str,
         env: Mapping[str, str] | None = None,
-        shim: bool = False,
         check: bool = True,
         timeout: float = 600,
     ) -> subprocess.CompletedProcess[str]:
-        command = [str(MELTANO_VENV / "bin" / "python"), str(SHIM)] if shim else [str(MELTANO)]
         result = subprocess.run(
-            [*command, *args],
+            [str(MELTANO), *args],
             cwd=REPO,
             env=self.env(env or {}),
             capture_output=True,

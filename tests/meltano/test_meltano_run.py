@@ -126,17 +126,21 @@ def test_config_test_target(
 ) -> None:
     """Meltano's loader check writes `meltano_test_stream` and rejects output mentioning errors."""
     name, env, settings = environment
-    result = meltano.run(f"--environment={name}", "config", "test", PAIR[1], env=env, shim=True)
+    result = meltano.run(f"--environment={name}", "config", "test", PAIR[1], env=env)
     assert "Plugin configuration is valid" in result.stdout + result.stderr
     assert query(settings, "SELECT id, name FROM meltano_test_stream FINAL") == [
         {"id": 1, "name": "Meltano Test Record"}
     ]
 
 
-def test_upstream_loader_test_bug_is_still_there(meltano: Meltano, tmp_path: Path) -> None:
-    """Without the shim, Meltano 4.x fails every loader check (see meltano_shim.py). When this test fails,
-    Meltano has fixed it: drop the shim and call `meltano config test` directly."""
+def test_loader_check_passes_every_time(meltano: Meltano, tmp_path: Path) -> None:
+    """The README's `meltano config test target-clickhouse-agile`, ten times in a row. Meltano 4.4.1 fails
+    it at random after a successful load (a race in its own process handling, which
+    scripts/meltano_loader_test_fix.py defuses in `.venv-meltano`). If this fails with ProcessLookupError
+    after `make lock` took a newer Meltano, that release still has the race: raise `AFFECTED_UP_TO` there."""
     env = {"TARGET_CLICKHOUSE_AGILE_EMBEDDED_PATH": str(tmp_path / "chdb")}
-    result = meltano.run("--environment=demo", "config", "test", PAIR[1], env=env, check=False)
-    assert result.returncode != 0
-    assert "ProcessLookupError" in result.stdout + result.stderr
+    for attempt in range(10):
+        result = meltano.run("--environment=demo", "config", "test", PAIR[1], env=env, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"attempt {attempt + 1}: exit {result.returncode}\n{output[-3000:]}"
+        assert "Plugin configuration is valid" in output

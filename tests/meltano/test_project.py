@@ -59,10 +59,14 @@ def test_every_setting_is_declared_with_its_kind(name: str) -> None:
     assert plugin["namespace"] == name.replace("-", "_")
 
 
-def test_plugins_are_the_local_packages() -> None:
-    assert PLUGINS["tap-yandex-tracker"]["pip_url"] == "-e ${MELTANO_PROJECT_ROOT}/tap-yandex-tracker"
+def test_plugins_are_the_local_packages_installed_from_the_lock() -> None:
+    """Meltano's plugin venvs get the same locked versions (and hashes) as `make dev`, build backend too."""
+    lock = "${MELTANO_PROJECT_ROOT}/locks/project.txt"
+    locked = f"-c {lock} --build-constraints {lock}"
+    tap_url = PLUGINS["tap-yandex-tracker"]["pip_url"]
+    assert tap_url == f"-e ${{MELTANO_PROJECT_ROOT}}/tap-yandex-tracker {locked}"
     target_url = PLUGINS["target-clickhouse-agile"]["pip_url"]
-    assert target_url == "-e ${MELTANO_PROJECT_ROOT}/target-clickhouse-agile[embedded]"
+    assert target_url == f"-e ${{MELTANO_PROJECT_ROOT}}/target-clickhouse-agile[embedded] {locked}"
     assert PROJECT["venv"]["backend"] == "uv"
 
 

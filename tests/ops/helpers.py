@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from target_clickhouse_agile.clickhouse import connect
@@ -41,3 +43,14 @@ def issues_bookmark(state: dict[str, Any] | None) -> str | None:
         return None
     state = state.get("singer_state", state)
     return state.get("bookmarks", {}).get("issues", {}).get("replication_key_value")
+
+
+def load_module_from_file(path: Path, name: str) -> ModuleType:
+    """Import a script that is not part of a package (examples/, scripts/) as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while a class is created
+    spec.loader.exec_module(module)
+    return module

@@ -3,7 +3,6 @@ twice like a timer trigger would; the second call resumes from the STATE in `tar
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,7 +12,7 @@ import pytest
 
 from target_clickhouse_agile.clickhouse.state_store import load_state
 from tests.clickhouse_fixtures import NativeDatabase
-from tests.ops.helpers import CHANGELOG_ROUTE, count, issues_bookmark
+from tests.ops.helpers import CHANGELOG_ROUTE, count, issues_bookmark, load_module_from_file
 from tests.simulator import TrackerSimulator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "serverless" / "main.py"
@@ -21,12 +20,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "serverless" / "mai
 
 @pytest.fixture(scope="module")
 def function() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("serverless_main", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_from_file(EXAMPLE, "serverless_main")
 
 
 class FunctionContext:
