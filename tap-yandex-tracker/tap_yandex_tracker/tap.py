@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -10,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_yandex_tracker.client import TrackerAuthenticator
+from tap_yandex_tracker.failures import ExplainedError, explain
 from tap_yandex_tracker.metric_totals import child_metric_totals
 from tap_yandex_tracker.output import TrackerMessageWriter
 from tap_yandex_tracker.prefetch import ChangelogPrefetcher
@@ -89,10 +93,48 @@ class TapYandexTracker(Tap):
             self.prefetcher.close(cancel=True)
         self.stats.log_summary_once(self.logger)
 
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """The console entry point: a fatal error the tap can explain is printed as one line and exits 1
+        (the SDK would print a long traceback); the traceback stays available at DEBUG level."""
+        try:
+            super().invoke(*args, **kwargs)
+        except ExplainedError as failure:
+            cls._exit_with(failure)
+
+    @classmethod
+    def cb_test(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """``--test`` (Meltano's ``config test``): same one-line errors as a sync."""
+        try:
+            super().cb_test(*args, **kwargs)
+        except ExplainedError as failure:
+            cls._exit_with(failure)
+
+    @classmethod
+    def _exit_with(cls, failure: ExplainedError) -> None:
+        cls.logger.debug("Traceback of the error below", exc_info=failure)
+        cls.logger.error("%s", failure)
+        sys.exit(1)
+
+    @contextmanager
+    def _explained_failures(self) -> Iterator[None]:
+        """Re-raise every error :func:`explain` knows as a :class:`ExplainedError` with its one-line text."""
+        try:
+            yield
+        except Exception as error:
+            message = explain(error, self.config)
+            if message is None:
+                raise
+            raise ExplainedError(message) from error
+
     def sync_all(self) -> None:
         """The SDK's sync, with the changelog's per-issue METRIC lines summed into one per metric."""
-        with child_metric_totals(frozenset({IssueChangelogStream.name})):
+        with self._explained_failures(), child_metric_totals(frozenset({IssueChangelogStream.name})):
             super().sync_all()
+
+    def run_connection_test(self) -> bool:
+        with self._explained_failures():
+            return super().run_connection_test()
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

@@ -114,11 +114,13 @@ def run_cli(
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
     timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> SyncOutput:
-    """The real console script in a subprocess."""
+    """The real console script in a subprocess (``env``: extra environment variables)."""
     with tempfile.TemporaryDirectory() as directory:
         completed = subprocess.run(
             cli_args(directory, config, state, catalog),
+            env={**os.environ, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -1,4 +1,5 @@
-"""Wrong settings and wrong credentials: non-zero exit, a message saying what to fix, no token in sight."""
+"""Wrong settings and wrong credentials: non-zero exit, one line saying what to fix (no traceback unless
+the log level is DEBUG), no token in sight."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def _assert_fails(out: Any, *fragments: str) -> None:
     assert out.returncode != 0
     for fragment in fragments:
         assert fragment in out.stderr, out.stderr[-3000:]
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines() if "| ERROR" in line]
+    assert any(all(f in line for f in fragments) for line in errors), "the cause is not on one line"
     for secret in SECRETS:
         assert secret not in out.stdout, secret
         assert secret not in out.stderr, secret
@@ -57,4 +61,21 @@ def test_unknown_queue(sim: TrackerSimulator) -> None:
 def test_unreachable_server() -> None:
     config = {"api_url": "http://127.0.0.1:9", "token": "sim-token", "org_id": "o", "max_retries": 1}
     config.update({"backoff_base_seconds": 0.01, "request_timeout": 2})
-    _assert_fails(run_cli(config, timeout=60), "ConnectionError")
+    _assert_fails(
+        run_cli(config, timeout=60), "cannot reach the Tracker API at http://127.0.0.1:9", "`api_url`"
+    )
+
+
+def test_a_slow_api_names_the_timeout_setting(sim: TrackerSimulator) -> None:
+    sim.latency_ms = 1500
+    config = tap_config(sim, request_timeout=1, max_retries=1, backoff_base_seconds=0.01)
+    _assert_fails(
+        run_cli(config, timeout=60), "did not answer within request_timeout=1 s", "`request_timeout`"
+    )
+
+
+def test_the_traceback_is_kept_at_debug_level(sim: TrackerSimulator) -> None:
+    out = run_cli(tap_config(sim, token="wrong-token-123"), env={"LOGLEVEL": "DEBUG"})
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr
+    assert "wrong-token-123" not in out.stderr

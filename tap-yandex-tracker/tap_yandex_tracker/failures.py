@@ -1,0 +1,67 @@
+"""The errors that end a run, said in one line that names the cause and the fix.
+
+The SDK's command line prints a full Python traceback for every error but a settings error. An operator
+who mistyped a token needs the sentence, not 40 lines of frames: so the console entry point prints one
+line per fatal error it can explain (here) and exits 1; the traceback is still logged at DEBUG level
+(``--log-level=debug`` or the SDK's logging config) for bug reports. Anything unexplained keeps its
+traceback: that is a bug, and the traceback is the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+
+class ExplainedError(Exception):
+    """A fatal error whose message already says what to check; printed as one line."""
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def explain(error: BaseException, config: Mapping[str, Any]) -> str | None:
+    """The one-line explanation of ``error``, or ``None`` when it is not a known failure."""
+    api_url = str(config.get("api_url") or "")
+    retries = config.get("max_retries", 8)
+    if isinstance(error, ExplainedError):
+        return str(error)
+    if isinstance(error, requests.exceptions.Timeout):
+        timeout = config.get("request_timeout", 60)
+        return (
+            f"the Tracker API at {api_url} did not answer within request_timeout={timeout} s "
+            f"({retries} retries): raise the `request_timeout` setting, or check the network and the "
+            "API's status"
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        reason = _connection_reason(error)
+        return (
+            f"cannot reach the Tracker API at {api_url} ({reason}, {retries} retries): check the "
+            "`api_url` setting, DNS, proxies and the network"
+        )
+    if isinstance(error, RetriableAPIError):
+        return (
+            f"{_first_line(str(error))}; still failing after {retries} retries: the API is unavailable "
+            "or overloaded, run again later (or raise `max_retries`)"
+        )
+    if isinstance(error, FatalAPIError):
+        return _first_line(str(error))
+    if isinstance(error, ConfigValidationError):
+        return "invalid settings: " + "; ".join(error.errors or [str(error)])
+    return None
+
+
+def _connection_reason(error: requests.exceptions.ConnectionError) -> str:
+    """``connection refused`` / ``name or service not known`` ... without the pool's noise."""
+    text = str(error)
+    markers = ("Errno", "Name or service not known", "timed out", "Connection reset", "RemoteDisconnected")
+    for marker in markers:
+        position = text.find(marker)
+        if position >= 0:
+            tail = text[position:].split(")")[0].split("'")[0].strip(' ,"')
+            return tail.replace("[", "").replace("]", "") or type(error).__name__
+    return type(error).__name__
