@@ -16,7 +16,7 @@ from target_clickhouse_agile.clickhouse.migrations import current_version, force
 from tests.clickhouse_fixtures import NativeDatabase
 
 UTC = timezone.utc
-ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8]
+ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 SOURCE_TABLES = {
     "issues": "issue_id",
     "issue_changelog": "issue_id, event_id, field_id",
@@ -45,7 +45,8 @@ CONTRACT = {
     "assignee_display author_id created_at updated_at resolved_at tags components sprints aliases parent_key "
     "epic_key story_points is_closed closed_at",
     "issue_changelog": "event_id field_id issue_id issue_key queue event_time event_type transport actor_id "
-    "actor_display from_value to_value",
+    "actor_display from_value to_value raw",
+    "users": "uid login passport_uid tracker_uid cloud_uid display",
     "issue_status_intervals": "issue_id seq issue_key status status_category queue entered_at left_at "
     "duration_s business_duration_s",
     "issue_metrics": "issue_id status issue_key queue status_category visits duration_s business_duration_s "
@@ -83,8 +84,8 @@ def test_schema_applies_with_types_adapted_to_the_engine(clickhouse_any: Connect
     tables = _tables(conn)
     for table, key in {**SOURCE_TABLES, **DERIVED_TABLES}.items():
         assert tables[table]["sorting_key"] == key, table
-    for table in REFERENCE_TABLES:
-        assert tables[table]["sorting_key"] == "id", table
+    for table in REFERENCE_TABLES:  # keyed as the API keys them: users by uid (they have no id)
+        assert tables[table]["sorting_key"] == ("uid" if table == "users" else "id"), table
     for table in DERIVED_TABLES:
         expected = "ReplacingMergeTree(_version, _is_deleted)" if modern else "ReplacingMergeTree(_version)"
         assert tables[table]["engine_full"].startswith(expected), table

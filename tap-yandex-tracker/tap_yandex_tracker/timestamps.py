@@ -1,4 +1,4 @@
-"""One canonical timestamp format for everything the tap emits.
+"""One canonical form for the values the tap emits: timestamps, and numbers sent as strings.
 
 Tracker sends ``2017-06-11T05:16:01.339+0000`` (no colon in the offset). The SDK compares replication-key
 values *as strings*, so every datetime must use a single UTC format, or ``...500+0000`` would sort before
@@ -103,3 +103,35 @@ def normalise_timestamps(value: Any) -> Any:
     if isinstance(value, list):
         return [normalise_timestamps(item) for item in value]
     return value
+
+
+def numeric_fields(schema: dict[str, Any]) -> dict[str, type]:
+    """Top-level properties typed as numbers only (not strings): name -> ``int`` or ``float``."""
+    found: dict[str, type] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        types = prop.get("type") or []
+        types = [types] if isinstance(types, str) else types
+        if "string" in types:
+            continue
+        if "integer" in types and "number" not in types:
+            found[name] = int
+        elif "number" in types:
+            found[name] = float
+    return found
+
+
+def numbers_from_strings(record: dict[str, Any], fields: dict[str, type]) -> dict[str, Any]:
+    """Numbers the API sent as strings (``"checklistDone": "2"`` is documented) in the fields the product
+    reads as numbers become numbers; anything else is left for the target to keep in ``raw``."""
+    for name, kind in fields.items():
+        value = record.get(name)
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                continue
+            if kind is int and number.is_integer():
+                record[name] = int(number)
+            elif kind is float:
+                record[name] = number
+    return record

@@ -30,10 +30,13 @@ from target_clickhouse_agile.clickhouse.tables import (
 )
 from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row, find_unencodable
 from target_clickhouse_agile.records import (
+    REQUIRED_FIELDS,
+    Problems,
     RecordError,
     changelog_rows,
     invalid_record_message,
     issue_row,
+    short_repr,
     to_json,
 )
 from target_clickhouse_agile.validation import CompiledSchemaValidator
@@ -50,6 +53,9 @@ class ClickHouseSink(BatchSink):
     """Common machinery: a private connection, row conversion at record time, byte-capped batches."""
 
     table_name: str = ""
+    #: Columns that must hold exactly what the record says (keys, timestamps the metrics read): a value
+    #: that does not fit stops the run. Every other column takes what fits and leaves the rest to `raw`.
+    strict_columns: frozenset[str] = frozenset({"_version"})
     #: Keep the connection open between batches. A native connection holds 2 MiB of driver buffers, so
     #: sinks that see one batch per run (reference streams) close theirs after each use.
     keeps_connection: bool = True
@@ -63,6 +69,11 @@ class ClickHouseSink(BatchSink):
         self._row_numbers = itertools.count()
         self._batch_bytes = 0
         self.table = self.table_name or table_name_for_stream(self.stream_name)
+        self.required_fields = REQUIRED_FIELDS.get(self.stream_name, frozenset()) | set(self.key_properties)
+        #: Fields of the record being processed that had an unexpected shape (taken out of the record by
+        #: `_validate_and_parse`, put back for its `raw` JSON by `process_record`).
+        self._set_aside: dict[str, Any] = {}
+        self._problems: Problems = {}
 
     @property
     def max_size(self) -> int:
@@ -94,36 +105,60 @@ class ClickHouseSink(BatchSink):
         self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
         self._positions = {name: n for n, name in enumerate(self._columns)}
 
-    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        """The table rows of one record; `raw_record` is what a `raw` column keeps."""
         raise NotImplementedError
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return CompiledSchemaValidator(self.schema) if self.validate_schema else None
 
     def _validate_and_parse(self, record: dict) -> dict:
-        """The SDK's schema check, but failing with a message that names the stream, the record and the
-        field (the SDK's names neither, and it logs a traceback first)."""
+        """The schema check, liberal: a field of an unexpected shape that the metrics do not need is set
+        aside (its value still goes to `raw`) and reported; one they need fails with a message naming the
+        stream, the record and the field (the SDK's names neither, and logs a traceback first)."""
+        self._set_aside, self._problems = {}, {}
         if self._validator is not None:
-            try:
-                self._validator.validate(record)
-            except InvalidRecord as error:
-                raise RecordError(invalid_record_message(self.stream_name, record, error)) from None
-        self._parse_timestamps_in_record(
-            record=record, schema=self.schema, treatment=self.datetime_error_treatment
-        )
+            for _attempt in range(len(record) + 1):
+                try:
+                    self._validator.validate(record)
+                    break
+                except InvalidRecord as error:
+                    field = _top_level_field(error)
+                    if field is None or field in self.required_fields or field not in record:
+                        raise RecordError(invalid_record_message(self.stream_name, record, error)) from None
+                    self._problems[field] = _what_is_wrong(error, record[field])
+                    self._set_aside[field] = record.pop(field)
+        # Timestamps stay strings (the validator checked their format; the row builders parse what they
+        # read), so `raw` keeps them exactly as they were sent.
         return record
 
     def process_record(self, record: dict, context: dict) -> None:
         """Convert the record into its table's rows right away and keep only those: a pending row is a
         tuple in column order, a fraction of the memory of the record or of a dict per row."""
         rows = context.setdefault("rows", {})
-        for row in self.rows_for(record):
+        for row in self.rows_for(record, self._raw_record(record)):
             rows[self.row_key(row)] = self.encode(row)
             self._batch_bytes += pending_size(row)
+        self._report_problems(record)
+
+    def _raw_record(self, record: dict) -> dict:
+        """What `raw` keeps: the record with the fields set aside for their shape put back."""
+        return {**record, **self._set_aside} if self._set_aside else record
+
+    def _report_problems(self, record: Mapping[str, Any]) -> None:
+        if self._problems:
+            ident = (
+                record.get("key")
+                or record.get("id")
+                or next((record.get(k) for k in self.key_properties), "?")
+            )
+            self._agile_target.drift.note(self.stream_name, str(ident), self._problems)
+            self._problems, self._set_aside = {}, {}
 
     def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        """A row as the INSERT sends it; a value that does not fit fails here, naming table and column."""
-        return coerce_row(row, self.columns, self.table)
+        """A row as the INSERT sends it. A value that does not fit a strict column fails here, naming table
+        and column; in any other column it is left empty (and reported: `raw` keeps it)."""
+        return coerce_row(row, self.columns, self.table, strict=self.strict_columns, problems=self._problems)
 
     def column_index(self, column: str) -> int:
         """Where `column` sits in an encoded row."""
@@ -195,29 +230,39 @@ class IssuesSink(IssueRowsSink):
     """`issues`: one row per issue; marks each issue for the metrics step."""
 
     table_name = "issues"
+    strict_columns = frozenset(
+        {"issue_id", "issue_key", "queue", "status", "status_category", "created_at", "created_at_ms"}
+        | {"updated_at", "_version"}
+    )
 
-    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        return [issue_row(record, self._agile_target.categories.category_for_issue)]
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        category_of = self._agile_target.categories.category_for_issue
+        return [issue_row(record, category_of, raw_record=raw_record, problems=self._problems)]
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
         return row["issue_id"]
 
     def process_record(self, record: dict, context: dict) -> None:
         rows = context.setdefault("rows", {})
-        (row,) = self.rows_for(record)
+        (row,) = self.rows_for(record, self._raw_record(record))
         previous = rows.get(row["issue_id"])
         if previous is None or previous[self.column_index("_version")] <= row["_version"]:
             rows[row["issue_id"]] = self.encode(row)
         self._batch_bytes += pending_size(row)
+        self._report_problems(record)
 
 
 class ChangelogSink(IssueRowsSink):
     """`issue_changelog`: one row per changed field of each entry."""
 
     table_name = "issue_changelog"
+    strict_columns = frozenset(
+        {"event_id", "field_id", "issue_id", "event_time", "event_time_ms", "event_type", "from_value"}
+        | {"to_value", "_version"}
+    )
 
-    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        return changelog_rows(record)
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        return changelog_rows(record, raw_record=raw_record)
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
         return (row["event_id"], row["field_id"])
@@ -240,7 +285,12 @@ class TableSink(ClickHouseSink):
         self._version_base = time.time_ns()
         self._sequence = 0
 
-    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    @property
+    def strict_columns(self) -> frozenset[str]:  # type: ignore[override]
+        """The table's key: the stream's key properties (by column name) and the version."""
+        return frozenset({"_version", *self.key_properties, *(_snake(k) for k in self.key_properties)})
+
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         # A later record of the same key must win even inside one nanosecond: count them.
         self._sequence += 1
         row: dict[str, Any] = {"_version": self._version_base + self._sequence}
@@ -248,7 +298,7 @@ class TableSink(ClickHouseSink):
             if column in SYSTEM_COLUMNS:
                 continue
             if column == "raw":
-                row["raw"] = to_json(record)
+                row["raw"] = to_json(raw_record)
             else:
                 row[column] = _lookup(record, column)
         return [row]
@@ -263,10 +313,26 @@ class StatusesSink(TableSink):
     """`statuses`: also teaches the category resolver each status's Tracker type as it arrives, so
     issues later in the same run get the right `status_category`."""
 
-    def rows_for(self, record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         if record.get("key") and record.get("type"):
             self._agile_target.categories.learn_types({str(record["key"]): str(record["type"])})
-        return super().rows_for(record)
+        return super().rows_for(record, raw_record)
+
+
+def _top_level_field(error: InvalidRecord) -> str | None:
+    """The record's own field a validation error is about (`None`: the record as a whole)."""
+    path = list(getattr(error.__cause__, "path", ()) or ())[1:]  # fastjsonschema: ["data", field, ...]
+    return str(path[0]) if path else None
+
+
+def _what_is_wrong(error: InvalidRecord, value: Any) -> str:
+    cause = error.__cause__
+    message = str(getattr(cause, "message", "") or error).removeprefix("data.")
+    return f"{message}, got {short_repr(value)}"
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
 
 def _camel(name: str) -> str:

@@ -22,6 +22,7 @@ from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
 from target_clickhouse_agile.clickhouse.state_store import save_state
 from target_clickhouse_agile.clickhouse.tables import describe
+from target_clickhouse_agile.drift import ShapeDrift
 from target_clickhouse_agile.failures import (
     WELL_KNOWN_ERRORS,
     mask_secrets,
@@ -74,6 +75,7 @@ class TargetClickhouseAgile(Target):
         self._started = time.monotonic()
         self._issues_refreshed = 0
         self.statsd = StatsdClient.from_settings(self.config)
+        self.drift = ShapeDrift(self.logger)
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -199,12 +201,14 @@ class TargetClickhouseAgile(Target):
 
     def _log_summary(self) -> None:
         written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}
+        drift = self.drift.summary()
         self.logger.info(
-            "Summary: %s records loaded %s, metrics rebuilt for %d issues, %.1fs",
+            "Summary: %s records loaded %s, metrics rebuilt for %d issues, %.1fs%s",
             sum(written.values()),
             json.dumps(written, sort_keys=True),
             self._issues_refreshed,
             time.monotonic() - self._started,
+            f"; {drift}" if drift else "",
         )
 
 

@@ -50,6 +50,9 @@ def test_report_figures_on_both_engines(loaded: Connection) -> None:
     assert data.histogram == [{"days": 0, "items": 0}, {"days": 1, "items": 0}, {"days": 2, "items": 3}]
     assert [(a["issue"], a["age_s"]) for a in data.aging] == [("DEV-4", 180000)]
     assert data.flow_efficiency["active_s"] == 507600
+    people = {row["assignee"] for row in data.by_assignee}
+    assert "User u1" in people, "people by name, not by id"
+    assert not people & {"u1", "u2"}
     # History 03-01..03-07 holds 2 finished items (03-06, 03-07): a forecast exists; 1 item (the WIP).
     assert data.forecast["history"] == [0, 0, 0, 0, 0, 1, 1]
     assert data.forecast["items"] == 1

@@ -272,16 +272,23 @@ KEYS = {
 
 
 def read_tables(settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The five core tables as the dashboards see them (FINAL, tombstones hidden), sorted by key.
+    """The five core tables as the dashboards see them (FINAL, tombstones hidden), sorted by key."""
+    tables = run_queries(settings, TABLE_QUERIES)
+    return {
+        table: sorted(rows, key=lambda r, t=table: tuple(str(r[k]) for k in KEYS[t]))
+        for table, rows in tables.items()
+    }
 
-    Embedded ClickHouse is read in a child process: chdb opens one data directory per process, and the
-    calling process may already hold another one (e.g. from an in-process target test).
-    """
+
+def run_queries(settings: Mapping[str, Any], queries: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of each named query. Embedded ClickHouse is read in a child process: chdb opens one data
+    directory per process, and the calling process may already hold another one (e.g. from an in-process
+    target test)."""
     if str(settings.get("host") or "").strip():
-        return _read_tables_here(settings)
+        return _run_queries_here(settings, queries)
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.harness", "read-tables"],
-        input=json.dumps(dict(settings)).encode(),
+        [sys.executable, "-m", "tests.e2e.harness", "run-queries"],
+        input=json.dumps({"settings": dict(settings), "queries": dict(queries)}).encode(),
         capture_output=True,
         check=False,
         timeout=300,
@@ -292,13 +299,11 @@ def read_tables(settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return pickle.loads(done.stdout)  # noqa: S301 - our own child process
 
 
-def _read_tables_here(settings: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _run_queries_here(
+    settings: Mapping[str, Any], queries: Mapping[str, str]
+) -> dict[str, list[dict[str, Any]]]:
     with connect(settings) as conn:
-        out = {}
-        for table, sql in TABLE_QUERIES.items():
-            rows = conn.query(sql)
-            out[table] = sorted(rows, key=lambda r, t=table: tuple(str(r[k]) for k in KEYS[t]))
-        return out
+        return {name: conn.query(sql) for name, sql in queries.items()}
 
 
 def comparable(tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -638,7 +643,8 @@ def _compare_business(
     return problems
 
 
-if __name__ == "__main__":  # `python -m tests.e2e.harness read-tables < settings.json` (see read_tables)
-    if sys.argv[1:] != ["read-tables"]:
-        raise SystemExit("usage: python -m tests.e2e.harness read-tables < settings.json")
-    sys.stdout.buffer.write(pickle.dumps(_read_tables_here(json.loads(sys.stdin.read()))))
+if __name__ == "__main__":  # `python -m tests.e2e.harness run-queries < {"settings", "queries"}`
+    if sys.argv[1:] != ["run-queries"]:
+        raise SystemExit("usage: python -m tests.e2e.harness run-queries < request.json (see run_queries)")
+    request = json.loads(sys.stdin.read())
+    sys.stdout.buffer.write(pickle.dumps(_run_queries_here(request["settings"], request["queries"])))

@@ -54,7 +54,10 @@ def assert_clean_failure(result: ProcessResult, *needles: str, secret: str | Non
     ("bad", "needles"),
     [
         pytest.param(
-            {"storyPoints": "many"}, ("issues record DEV-1", "storyPoints", "many"), id="wrong-type"
+            {"updatedAt": "yesterday"}, ("issues record DEV-1", "updatedAt", "yesterday"), id="bad-timestamp"
+        ),
+        pytest.param(
+            {"status": "open"}, ("issues record DEV-1", "status", "open"), id="status-not-a-reference"
         ),
         pytest.param({"id": None}, ("issues", "id"), id="missing-key"),
         pytest.param({"createdAt": None}, ("issues record DEV-1", "createdAt"), id="missing-createdAt"),
@@ -65,6 +68,26 @@ def test_bad_record_fails_without_state(
 ) -> None:
     result = run_target(clickhouse_native.settings, _messages(_issue(**bad)), workdir=tmp_path)
     assert_clean_failure(result, *needles)
+
+
+def test_an_unused_field_of_another_shape_is_kept_not_fatal(
+    clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    """`storyPoints: "many"` (the metrics do not need it): loaded, the value kept in `raw`, one warning."""
+    result = run_target(clickhouse_native.settings, _messages(_issue(storyPoints="many")), workdir=tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert (
+        target_states(result)[-1]["bookmarks"]["issues"]["replication_key_value"]
+        == "2024-03-06T08:00:00.000Z"
+    )
+    warnings = [line for line in result.stderr.splitlines() if "has an unexpected shape" in line]
+    assert len(warnings) == 1
+    assert "issues record DEV-1: field 'storyPoints'" in warnings[0]
+    rows = clickhouse_native.conn.query(
+        "SELECT story_points, raw FROM issues FINAL WHERE issue_key = 'DEV-1'"
+    )
+    assert rows[0]["story_points"] is None
+    assert '"storyPoints": "many"' in rows[0]["raw"]
 
 
 def test_unreachable_host_names_the_cause(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "issue_flow": ("issue_id",),
     "statuses": ("id",),
     "queues": ("id",),
-    "users": ("id",),
+    "users": ("uid",),
     "issue_types": ("id",),
     "priorities": ("id",),
     "resolutions": ("id",),

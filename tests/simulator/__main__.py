@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cloud-org-id", default=None, help="X-Cloud-Org-ID accepted by the server")
     p.add_argument("--iam-token", default=None, help="IAM token (Bearer) accepted with --cloud-org-id")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument("--users", type=int, default=None, help="people in the organisation (> 10000: big org)")
+    p.add_argument(
+        "--drift",
+        action="store_true",
+        help="serve fields the product does not rely on in other shapes (see tests/simulator/drift.py)",
+    )
     faults = p.add_argument_group("faults (probabilities per request, 0..1)")
     faults.add_argument("--fault-seed", type=int, default=0)
     faults.add_argument("--jitter-ms", type=float, default=0.0)
@@ -57,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    org = generate_organisation(args.issues, seed=args.seed)
+    org = generate_organisation(args.issues, seed=args.seed, users=args.users)
     rates = ("rate_429", "retry_after", "rate_500", "rate_503", "rate_504", "rate_drop", "rate_truncate")
     plan = FaultPlan(
         seed=args.fault_seed,
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         iam_token=args.iam_token,
         latency_ms=args.latency_ms,
         faults=plan,
+        drift=args.drift,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

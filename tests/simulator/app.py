@@ -14,6 +14,7 @@ from typing import Any
 from . import auth
 from . import handlers_issues as issues
 from . import handlers_reference as ref
+from .drift import DriftingRenderer
 from .organisation import Organisation
 from .render import Renderer
 from .router import Route, Router
@@ -29,9 +30,10 @@ def language(headers: Any) -> str:
 
 
 class App:
-    def __init__(self, org: Organisation, creds: auth.Credentials) -> None:
+    def __init__(self, org: Organisation, creds: auth.Credentials, *, drift: bool = False) -> None:
         self.org = org
         self.creds = creds
+        self.renderer_class: type[Renderer] = DriftingRenderer if drift else Renderer
         self.scrolls = ScrollRegistry()
         self.router = self._routes()
         self._renderers: dict[tuple[str, str, str], Renderer] = {}
@@ -56,15 +58,18 @@ class App:
             add("GET", f"/{{v}}/{kind}", ref.list_named(kind))
             add("GET", f"/{{v}}/{kind}/{{ident}}", ref.get_named(kind))
         add("GET", "/{v}/users", ref.list_users)
+        add("GET", "/{v}/users/_relative", ref.users_relative)
         add("GET", "/{v}/users/{ident}", ref.get_user)
         add("GET", "/{v}/myself", ref.myself)
         add("GET", "/{v}/queues", ref.list_queues)
         add("GET", "/{v}/queues/{ident}", ref.get_queue)
         add("GET", "/{v}/boards", ref.list_boards)
+        add("GET", "/{v}/boards/_paginate", ref.boards_paginate)
         add("GET", "/{v}/boards/{ident}", ref.get_board)
         add("GET", "/{v}/boards/{ident}/columns", ref.board_columns)
         add("GET", "/{v}/boards/{ident}/columns/{column}", ref.board_column)
         add("GET", "/{v}/boards/{ident}/sprints", ref.board_sprints)
+        add("GET", "/{v}/countries/{ident}", ref.get_country)
         add("GET", "/{v}/sprints/{ident}", ref.get_sprint)
         add("GET", "/{v}/components", ref.list_components)
         add("GET", "/{v}/components/{ident}", ref.get_component)
@@ -80,7 +85,7 @@ class App:
         if found is None:
             if len(self._renderers) > 64:  # clients addressing the server by many host names
                 self._renderers.clear()
-            found = self._renderers[key] = Renderer(self.org, base, version, lang)
+            found = self._renderers[key] = self.renderer_class(self.org, base, version, lang)
         return found
 
     def handle(self, req: Request, route: Route | None) -> Response:

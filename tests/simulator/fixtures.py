@@ -35,6 +35,7 @@ def reset(simulator: TrackerSimulator) -> None:
     """Healthy server, zeroed statistics: what every test using the shared simulator starts from."""
     simulator.faults.clear()
     simulator.latency_ms = 0.0
+    simulator.scroll_lost_status = 404
     simulator.reset_stats()
 
 

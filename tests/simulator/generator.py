@@ -37,21 +37,25 @@ for _spec in QUEUES:
     _QUEUE_CUMULATIVE.append((_total, _spec.key))
 
 
-def generate_organisation(issues: int, seed: int = 42) -> Organisation:
-    """A realistic organisation with ``issues`` issues; identical output for identical arguments."""
+def generate_organisation(issues: int, seed: int = 42, *, users: int | None = None) -> Organisation:
+    """A realistic organisation with ``issues`` issues; identical output for identical arguments.
+
+    ``users``: how many people (default: 12 plus one per 300 issues, at most 150); a big organisation
+    has more than the 10,000 that ``GET /users`` can page through.
+    """
     if issues < 0:
         raise ValueError("issues must be >= 0")
     start = NOW - HISTORY_DAYS * DAY_MS
-    org = Organisation(seed, NOW, start, build_catalog(seed, issues, start, NOW))
+    org = Organisation(seed, NOW, start, build_catalog(seed, issues, start, NOW, users))
     _generate_issues(org, issues)
     return org
 
 
-def build_catalog(seed: int, issues: int, start: int, now: int) -> Catalog:
+def build_catalog(seed: int, issues: int, start: int, now: int, users: int | None = None) -> Catalog:
     """Users, queues, components, projects, boards (one per queue) and two-week sprints."""
-    n_users = min(150, 12 + issues // 300)
-    users = [_user(seed, i) for i in range(n_users)]
-    _dedupe_logins(users)
+    n_users = users if users is not None else min(150, 12 + issues // 300)
+    people = [_user(seed, i) for i in range(n_users)]
+    _dedupe_logins(people)
     components: dict[int, Component] = {}
     queues: dict[str, Queue] = {}
     boards: dict[int, Board] = {}
@@ -89,7 +93,7 @@ def build_catalog(seed: int, issues: int, start: int, now: int) -> Catalog:
                 ids.append(sprint_id)
             by_board[number] = ids
     projects = {i: Project(i, en, ru, (i * 5) % n_users) for i, (en, ru) in enumerate(PROJECTS, start=1)}
-    return Catalog(users, queues, components, projects, boards, sprints, by_board)
+    return Catalog(people, queues, components, projects, boards, sprints, by_board)
 
 
 def _user(seed: int, i: int) -> User:

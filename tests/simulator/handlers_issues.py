@@ -7,7 +7,7 @@ from typing import Any
 
 from .ids import split_comment_id
 from .organisation import Organisation
-from .paging import link_header, link_url, other_params, page_headers, page_window
+from .paging import link_headers, link_url, other_params, page_headers, page_window
 from .render import Renderer
 from .scroll import DEFAULT_PER_SCROLL, DEFAULT_TTL_MS, MAX_PER_SCROLL, ScrollContext, ScrollRegistry
 from .search import execute, parse_search
@@ -117,7 +117,7 @@ def _scroll_page(
                 "next",
             )
         )
-    headers.append(link_header(*links))
+    headers.extend(link_headers(*links))
 
     def commit() -> None:
         context.position = stop
@@ -183,7 +183,7 @@ def changelog(org: Organisation, req: Request, r: Renderer, key: str, **_: Any) 
     links = [(link_url(req, keep), "first")]
     if len(selected) > per_page:
         links.append((link_url(req, [("id", page[-1]["id"]), *keep]), "next"))
-    return Response.json(page, headers=[link_header(*links)])
+    return Response.json(page, headers=link_headers(*links))
 
 
 def changelog_entry(

@@ -52,7 +52,40 @@ def get_named(kind: str) -> Callable[..., Response]:
 
 
 def list_users(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    """Paged like every collection: nothing past the 10,000th user can be reached here."""
     return paged(req, range(len(org.catalog.users)), r.user)
+
+
+RELATIVE_MAX_PER_PAGE = 100
+PAGINATE_MAX_PER_PAGE = 500
+
+
+def _after_cursor(req: Request, idents: list[int], max_per_page: int, default: int) -> list[int]:
+    """The page after ``id`` (exclusive) of ``idents`` sorted ascending, ``perPage`` long."""
+    per_page = req.int_param("perPage", default)
+    if not 1 <= per_page <= max_per_page:
+        raise ApiError(
+            400, f"perPage must be between 1 and {max_per_page}", errors={"perPage": "invalid value"}
+        )
+    cursor = req.param("id")
+    if cursor is not None and not cursor.isdigit():
+        raise ApiError(400, "id must be a number", errors={"id": "invalid value"})
+    after = int(cursor) if cursor else -1
+    return [ident for ident in sorted(idents) if ident > after][:per_page]
+
+
+def users_relative(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    """``GET /v3/users/_relative?perPage=1..100&id=<uid>``: every user, past the 10,000 of ``/users``,
+    in uid order after the given uid (a JSON array; the walk ends with a short page)."""
+    by_uid = {int(user.uid): user.idx for user in org.catalog.users}
+    page = _after_cursor(req, list(by_uid), RELATIVE_MAX_PER_PAGE, 50)
+    return Response.json([r.user(by_uid[uid]) for uid in page])
+
+
+def boards_paginate(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
+    """``GET /v3/boards/_paginate?perPage<=500&id=<board id>``: boards in id order after the given id."""
+    page = _after_cursor(req, list(org.catalog.boards), PAGINATE_MAX_PER_PAGE, 50)
+    return Response.json([r.board(board_id) for board_id in page])
 
 
 def get_user(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
@@ -66,6 +99,13 @@ def get_user(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any)
 
 def myself(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
     return Response.json(r.user(0))
+
+
+def get_country(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:
+    """The working calendar a board's ``country`` points at (only Russia here)."""
+    if ident != "1":
+        raise _not_found("Country")
+    return Response.json({"self": f"{r.root}/countries/1", "id": "1", "display": r.text("Russia", "Россия")})
 
 
 def list_queues(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
@@ -84,7 +124,8 @@ def _board_id(org: Organisation, ident: str) -> int:
 
 
 def list_boards(org: Organisation, req: Request, r: Renderer, **_: Any) -> Response:
-    return paged(req, sorted(org.catalog.boards), r.board)
+    """The whole organisation in one unpaged array (big organisations use ``_paginate``)."""
+    return Response.json([r.board(board_id) for board_id in sorted(org.catalog.boards)])
 
 
 def get_board(org: Organisation, req: Request, r: Renderer, ident: str, **_: Any) -> Response:

@@ -31,6 +31,9 @@ class Organisation:
         self.now = now  # the simulated clock, ms
         self.start = start  # earliest issue creation, ms
         self.import_before = start + 200 * DAY_MS  # older issues may lack IssueCreated (imports)
+        # Changelog entries older than this have the documented legacy shape: no `transport`, and the
+        # author's login as `updatedBy.id` (user references carried logins before uids).
+        self.legacy_before = start + 120 * DAY_MS
         self.catalog = catalog
         self.n_users = len(catalog.users)
         self.records: list[IssueRecord] = []

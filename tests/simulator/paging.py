@@ -3,8 +3,8 @@
 Tracker pages with ``perPage``/``page``, reports ``X-Total-Count``/``X-Total-Pages`` and a ``Link``
 header with ``rel="next"`` and a ``rel="seek"`` URI template (``{&page}``), which the official client
 expands. Nothing past 10,000 items can be reached (ES ``max_result_window``): the count is capped and a
-page that starts beyond it is a 400. All ``Link`` values go into one comma-joined header because Go's
-``Header.Get`` (and some proxies) only see the first of repeated headers.
+page that starts beyond it is a 400. Each ``Link`` value is a header line of its own, as the API
+documentation shows them (``Link: <...>; rel="first"`` then ``Link: <...>; rel="next"``).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def link_url(req: Request, params: list[tuple[str, str]], suffix: str = "") -> s
     return f"{req.base}{req.path}?{query}{suffix}"
 
 
-def link_header(*links: tuple[str, str]) -> tuple[str, str]:
-    return ("Link", ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links))
+def link_headers(*links: tuple[str, str]) -> list[tuple[str, str]]:
+    """One ``Link`` header line per (url, rel)."""
+    return [("Link", f'<{url}>; rel="{rel}"') for url, rel in links]
 
 
 def other_params(req: Request, *drop: str) -> list[tuple[str, str]]:
@@ -68,5 +69,5 @@ def page_headers(req: Request, window: PageWindow) -> list[tuple[str, str]]:
     return [
         ("X-Total-Count", str(window.total)),
         ("X-Total-Pages", str(window.pages)),
-        link_header(*links),
+        *link_headers(*links),
     ]

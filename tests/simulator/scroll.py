@@ -34,6 +34,10 @@ class ScrollContext:
 
 
 class ScrollRegistry:
+    #: The status of a continuation with an expired or unknown scroll id. The documentation does not say
+    #: which one the API sends; tests set others (400, 410, 422, ...) to check that clients cope.
+    lost_status = 404
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._contexts: dict[str, ScrollContext] = {}
@@ -59,7 +63,7 @@ class ScrollRegistry:
             del self._contexts[scroll_id]
             context = None
         if context is None:
-            raise ApiError(404, f"Scroll {scroll_id} not found or expired; start a new search")
+            raise ApiError(self.lost_status, f"Scroll {scroll_id} not found or expired; start a new search")
         if token and token != context.token:
             raise ApiError(
                 400, "Invalid scrollToken for this scrollId", errors={"scrollToken": "invalid value"}

@@ -100,6 +100,7 @@ class TrackerSimulator:
         iam_token: str | None = None,
         latency_ms: float = 0.0,
         faults: FaultPlan | None = None,
+        drift: bool = False,
     ) -> None:
         self.org = org
         self.host = host
@@ -107,7 +108,7 @@ class TrackerSimulator:
         self.credentials = Credentials(token, org_id, cloud_org_id, iam_token)
         self.latency_ms = latency_ms
         self.faults = faults or FaultPlan()
-        self.app = App(org, self.credentials)
+        self.app = App(org, self.credentials, drift=drift)
         self._stats = RequestStats()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -165,6 +166,15 @@ class TrackerSimulator:
 
     def reset_stats(self) -> None:
         self._stats.reset()
+
+    @property
+    def scroll_lost_status(self) -> int:
+        """The status of a continuation with an expired or unknown scroll id (undocumented; 404 here)."""
+        return self.app.scrolls.lost_status
+
+    @scroll_lost_status.setter
+    def scroll_lost_status(self, status: int) -> None:
+        self.app.scrolls.lost_status = status
 
     def advance(self, minutes: float = 10, mutate: int = 0, create: int = 0) -> list[str]:
         """Advance the simulated clock, change ``mutate`` issues and create ``create``; changed issue ids."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.simulator import DROP, TRUNCATE, TrackerSimulator
+from tests.simulator import DROP, TRUNCATE, TrackerSimulator, generate_organisation
 from tests.tap.conftest import expected_issues, tap_config
 from tests.tap.helpers import SyncOutput, run_cli, run_inprocess
 
@@ -72,8 +72,11 @@ def test_persistent_truncation_fails_clearly(small_sim: TrackerSimulator) -> Non
     assert "truncated or non-JSON body on GET /v3/statuses" in out.stderr
 
 
-def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: Any) -> None:
+@pytest.mark.parametrize("lost_status", [404, 400, 410, 422])
+def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: Any, lost_status: int) -> None:
+    """The status of an expired scroll id is not documented: any 4xx but 401/403/429 restarts."""
     sim = sim_factory(issues=40, seed=11)
+    sim.scroll_lost_status = lost_status
     sim.advance(minutes=0, create=7)  # seven issues in one millisecond: page boundaries fall inside it
     sim.latency_ms = 25  # a page takes longer to process than the scroll lives
     out = run_inprocess(tap_config(sim, page_size=3, scroll_ttl_ms=100, max_concurrent_requests=1))
@@ -82,4 +85,26 @@ def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: A
     assert max(counts.values()) == 1
     updated = [r["updatedAt"] for r in out.records["issues"]]
     assert updated == sorted(updated)
-    assert sim.stats.by_status.get(404, 0) >= 2, "precondition: scrolls expired"
+    assert sim.stats.by_status.get(lost_status, 0) >= 2, "precondition: scrolls expired"
+
+
+def test_users_and_boards_fall_back_without_cursor_endpoints(
+    small_sim: TrackerSimulator,
+) -> None:
+    """An installation without ``users/_relative`` or ``boards/_paginate`` (404): the plain lists."""
+    small_sim.faults.script("GET /{v}/users/_relative", 404)
+    small_sim.faults.script("GET /{v}/boards/_paginate", 404)
+    out = run_inprocess(tap_config(small_sim))
+    assert set(out.ids("users")) == {int(u.uid) for u in small_sim.org.catalog.users}
+    assert set(out.ids("boards")) == set(small_sim.org.catalog.boards)
+    assert small_sim.stats.count("GET /{v}/users") >= 1
+    assert small_sim.stats.count("GET /{v}/boards") == 1
+
+
+def test_every_user_of_a_big_organisation_once(sim_factory: Any) -> None:
+    """10,050 users: more than GET /users can page through (10,000), all of them through _relative."""
+    sim = sim_factory(generate_organisation(5, seed=2, users=10_050))
+    out = run_inprocess(tap_config(sim))
+    counts = out.id_counts("users")
+    assert len(counts) == 10_050
+    assert max(counts.values()) == 1

@@ -22,8 +22,8 @@ REFERENCE_ROUTES = (
     "GET /{v}/priorities",
     "GET /{v}/resolutions",
     "GET /{v}/queues",
-    "GET /{v}/users",
-    "GET /{v}/boards",
+    "GET /{v}/users/_relative",
+    "GET /{v}/boards/_paginate",
 )
 
 

@@ -23,16 +23,21 @@ from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, gen
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
 from tap_yandex_tracker.timestamps import (
     normalise_timestamps,
+    numbers_from_strings,
+    numeric_fields,
     to_datetime,
     to_tracker_filter_ts,
     to_tracker_query_ts,
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-#: Statuses of a refused scroll continuation that mean "start a new scroll" rather than "give up".
-SCROLL_LOST_STATUSES = (400, 404, 409, 410, 422)
+#: A refused scroll continuation means "start a new scroll" for every 4xx but these: the status of an
+#: expired or unknown scroll id is not documented (404, 400, 410, 422 ... are all plausible), while these
+#: say something about the credentials or the request rate that a new scroll would not change.
+NOT_A_LOST_SCROLL = (401, 403, 429)
 MAX_RESTARTS_WITHOUT_PROGRESS = 5
 _HAS_OR = re.compile(r"\bor\b", re.IGNORECASE)
+ISSUE_NUMBERS = numeric_fields(schemas.ISSUES)
 
 
 class IssuesStream(TrackerStream):
@@ -104,7 +109,8 @@ class IssuesStream(TrackerStream):
             super().validate_response(response)
         except FatalAPIError as exc:
             continuation = "scrollId=" in (response.request.url or "") if response.request else False
-            if continuation and response.status_code in SCROLL_LOST_STATUSES:
+            lost = 400 <= response.status_code < 500 and response.status_code not in NOT_A_LOST_SCROLL
+            if continuation and lost:
                 raise ScrollLostError(generic_message(response)) from exc
             raise
 
@@ -114,6 +120,7 @@ class IssuesStream(TrackerStream):
         page = []
         for raw in super().parse_response(response):
             record = prune(normalise_timestamps(raw), schemas.ISSUE_FIELD_NAMES, schemas.ISSUE_CATCH_ALL)
+            numbers_from_strings(record, ISSUE_NUMBERS)
             if self._skip_before is not None:
                 updated = record.get("updatedAt") or ""
                 if updated < self._skip_before or (

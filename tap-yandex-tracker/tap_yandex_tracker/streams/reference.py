@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
 from tap_yandex_tracker import schemas
 from tap_yandex_tracker.client import TrackerStream
 from tap_yandex_tracker.errors import TrackerNotFoundError
-from tap_yandex_tracker.timestamps import normalise_timestamps
+from tap_yandex_tracker.pagination import IdCursorPaginator
+from tap_yandex_tracker.timestamps import normalise_timestamps, numbers_from_strings, numeric_fields
 
 
 class ReferenceStream(TrackerStream):
@@ -25,7 +27,11 @@ class ReferenceStream(TrackerStream):
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         self._tap.stats.add("reference_records")
-        return normalise_timestamps(row)
+        return numbers_from_strings(normalise_timestamps(row), self._numbers)
+
+    @cached_property
+    def _numbers(self) -> dict[str, type]:
+        return numeric_fields(self.schema)
 
 
 class StatusesStream(ReferenceStream):
@@ -69,21 +75,88 @@ class QueuesStream(ReferenceStream):
     schema = schemas.QUEUES
 
 
-class UsersStream(ReferenceStream):
-    """``GET /users`` (paged). Keyed by ``uid``; issue references carry it as their ``id``."""
+class CursorWalkStream(ReferenceStream):
+    """A collection read with an id cursor (``?perPage=N&id=<last id>``) where the API has one, else with
+    its plain paged or unpaged form (``fallback_path``), e.g. on an installation without the cursor."""
+
+    cursor_path = ""
+    fallback_path = ""
+    cursor_page_size = 100
+    #: Whether the plain form is paged (``perPage`` + ``Link``).
+    fallback_paged = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursor = True
+        self._seen: set[str] = set()
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return self.cursor_path if self._cursor else self.fallback_path
+
+    @property
+    def paged(self) -> bool:  # type: ignore[override]
+        return not self._cursor and self.fallback_paged
+
+    def get_new_paginator(self) -> Any:
+        if self._cursor:
+            return IdCursorPaginator(self.primary_keys[0], self.cursor_page_size)
+        return super().get_new_paginator()
+
+    def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
+        if not self._cursor:
+            return super().get_url_params(context, next_page_token)
+        params: dict[str, Any] = {"perPage": self.cursor_page_size}
+        if next_page_token is not None:
+            params["id"] = next_page_token
+        return params
+
+    def get_http_request(self, *, page: Any) -> Any:
+        if self._cursor:  # the cursor is a parameter, not a URL to follow
+            return super(TrackerStream, self).get_http_request(page=page)
+        return super().get_http_request(page=page)
+
+    def get_records(self, context: dict | None) -> Any:
+        self._cursor, self._seen = True, set()
+        try:
+            yield from super().get_records(context)
+        except TrackerNotFoundError:
+            if not self._seen:  # the cursor endpoint does not exist here: read the plain collection
+                self.logger.info("%s: %s is not available; reading %s", self.name, self.cursor_path,
+                                 self.fallback_path)  # fmt: skip
+                self._cursor = False
+                yield from super().get_records(context)
+            else:
+                raise
+
+    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+        ident = str(row.get(self.primary_keys[0]))
+        if ident in self._seen:  # the cursor item served again at the top of the next page
+            return None
+        self._seen.add(ident)
+        return super().post_process(row, context)
+
+
+class UsersStream(CursorWalkStream):
+    """``GET /users/_relative`` (every user; ``GET /users`` stops at 10,000). Keyed by ``uid``: a user
+    has no ``id``; references to people carry the uid (or, in old data, the login) as theirs."""
 
     name = "users"
-    path = "/users"
-    paged = True
+    cursor_path = "/users/_relative"
+    fallback_path = "/users"
+    fallback_paged = True
     primary_keys = ("uid",)
     schema = schemas.USERS
 
 
-class BoardsStream(ReferenceStream):
-    """``GET /boards``; parent of ``sprints`` (one request per board, not per issue)."""
+class BoardsStream(CursorWalkStream):
+    """``GET /boards/_paginate`` (id cursor, big organisations), else ``GET /boards`` (the whole list in one
+    response); parent of ``sprints`` (one request per board, not per issue)."""
 
     name = "boards"
-    path = "/boards"
+    cursor_path = "/boards/_paginate"
+    fallback_path = "/boards"
+    cursor_page_size = 500
     schema = schemas.BOARDS
 
     def get_child_context(self, record: dict, context: dict | None) -> dict:

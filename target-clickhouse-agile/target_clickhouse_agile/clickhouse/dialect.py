@@ -29,6 +29,11 @@ LOW_CARDINALITY_SINCE: Version = (20, 1)  # GA earlier, but design.md ties it to
 IS_DELETED_SINCE: Version = (23, 2)
 WINDOW_FUNCTIONS_SINCE: Version = (21, 9)  # no longer experimental from 21.9
 PARAMETERIZED_VIEWS_SINCE: Version = (23, 1)  # CREATE VIEW ... {name:Type}
+# `ADD COLUMN IF NOT EXISTS` / `DROP COLUMN IF EXISTS` and `DROP VIEW` (19.x; tied to the 20.1 boundary like
+# the types: the plain forms are equivalent under the migration lock, which lets one target at a time apply a
+# migration, and `DROP TABLE` drops a view on every version).
+COLUMN_IF_EXISTS_SINCE: Version = (20, 1)
+DROP_VIEW_SINCE: Version = (20, 1)
 
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.|'')*'")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
@@ -57,6 +62,20 @@ def _low_cardinality(sql: str) -> str:
             return sql
         sql = sql[: match.start()] + sql[match.end() : end - 1] + sql[end:]
     return sql
+
+
+_COLUMN_IF_EXISTS = re.compile(r"\b(ADD|DROP)(\s+COLUMN)\s+IF\s+(?:NOT\s+)?EXISTS\b", re.IGNORECASE)
+
+
+def _column_if_exists(sql: str) -> str:
+    return _COLUMN_IF_EXISTS.sub(r"\1\2", sql)
+
+
+_DROP_VIEW = re.compile(r"\bDROP\s+VIEW\b", re.IGNORECASE)
+
+
+def _drop_view(sql: str) -> str:
+    return _DROP_VIEW.sub("DROP TABLE", sql)
 
 
 def _is_deleted(sql: str) -> str:
@@ -102,6 +121,13 @@ ADAPTATIONS: tuple[Adaptation, ...] = (
         "tombstones; the *_view views and the target's DELETE mutations do",
         _is_deleted,
     ),
+    Adaptation(
+        "column_if_exists",
+        COLUMN_IF_EXISTS_SINCE,
+        "ADD COLUMN IF NOT EXISTS / DROP COLUMN IF EXISTS -> without IF (the migration lock serialises them)",
+        _column_if_exists,
+    ),
+    Adaptation("drop_view", DROP_VIEW_SINCE, "DROP VIEW -> DROP TABLE", _drop_view),
 )
 
 
@@ -135,6 +161,10 @@ class Dialect:
     @property
     def supports_is_deleted(self) -> bool:
         return self.version >= IS_DELETED_SINCE
+
+    @property
+    def supports_column_if_exists(self) -> bool:
+        return self.version >= COLUMN_IF_EXISTS_SINCE
 
     @property
     def supports_window_functions(self) -> bool:

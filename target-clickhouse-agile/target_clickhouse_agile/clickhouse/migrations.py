@@ -33,6 +33,7 @@ from typing import TypeVar
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 
 T = TypeVar("T")
 
@@ -269,6 +270,8 @@ def _apply_one(conn: Connection, migration: Migration) -> None:
                 statement.sql.splitlines()[0],
             )
             continue
+        if _column_change_already_made(conn, statement.sql):
+            continue
         try:
             conn.execute(dialect.adapt_ddl(statement.sql))
         except ClickHouseError as error:
@@ -279,3 +282,22 @@ def _apply_one(conn: Connection, migration: Migration) -> None:
             ) from error
     set_version(conn, migration.version, dirty=False)
     logger.info("applied migration %s (%d statements)", migration.path.name, len(statements))
+
+
+_COLUMN_IF = re.compile(
+    r"^\s*ALTER\s+TABLE\s+`?(\w+)`?\s+(ADD|DROP)\s+COLUMN\s+IF\s+(?:NOT\s+)?EXISTS\s+`?(\w+)`?", re.IGNORECASE
+)
+
+
+def _column_change_already_made(conn: Connection, sql: str) -> bool:
+    """`ADD COLUMN IF NOT EXISTS` / `DROP COLUMN IF EXISTS` on a server without that syntax (the dialect
+    drops the `IF`): answered here from the table's columns, so a migration can run again."""
+    match = _COLUMN_IF.match(sql)
+    if match is None or conn.dialect.supports_column_if_exists:
+        return False
+    table, action, column = match.groups()
+    rows = conn.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = {quote_literal(table)} AND name = {quote_literal(column)}"
+    )
+    return bool(rows) == (action.upper() == "ADD")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -171,15 +171,27 @@ def coerce(value: Any, column: ColumnType) -> Any:
     return _scalar(value, column.base)
 
 
-def coerce_row(row: Mapping[str, Any], columns: Mapping[str, ColumnType], table: str) -> tuple[Any, ...]:
-    """A row as a tuple in `columns` order; a value that does not fit names its table and column."""
+def coerce_row(
+    row: Mapping[str, Any],
+    columns: Mapping[str, ColumnType],
+    table: str,
+    *,
+    strict: Collection[str] | None = None,
+    problems: dict[str, str] | None = None,
+) -> tuple[Any, ...]:
+    """A row as a tuple in `columns` order. A value that does not fit fails, naming its table and column,
+    when the column is in `strict` (all columns when `strict` is None); any other column gets its empty
+    value and the problem is added to `problems`."""
     out = []
     for name, column in columns.items():
         try:
             out.append(coerce(row.get(name), column))
         except (CoercionError, ValueError, TypeError, OverflowError) as exc:
-            msg = f"cannot load {row.get(name)!r} into {table}.{name}: {exc}"
-            raise CoercionError(msg) from exc
+            if strict is None or name in strict or problems is None:
+                msg = f"cannot load {row.get(name)!r} into {table}.{name}: {exc}"
+                raise CoercionError(msg) from exc
+            problems[name] = f"{str(row.get(name))[:60]!r} does not fit the column ({exc})"
+            out.append(None if column.nullable else _empty(column))
     return tuple(out)
 
 

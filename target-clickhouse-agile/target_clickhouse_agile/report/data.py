@@ -182,11 +182,12 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
             "GROUP BY status ORDER BY min(stage_order), status"
         )
     ]
-    by_assignee = [
-        {"assignee": r["assignee"] or "(unassigned)", "status": r["status"], "total_s": int(r["total_s"])}
+    by_assignee = [  # people by name (users table, else the changelog's display), never by raw id
+        {"assignee": r["name"] or "(unassigned)", "status": r["status"], "total_s": int(r["total_s"])}
         for r in conn.query(
-            "SELECT assignee, status, sum(total_s) AS total_s FROM time_in_status_by_assignee_view"
-            f"{tis_where} GROUP BY assignee, status ORDER BY total_s DESC, assignee, status LIMIT 40"
+            "SELECT assignee, any(assignee_display) AS name, status, sum(total_s) AS total_s "
+            f"FROM time_in_status_by_assignee_view{tis_where} "
+            "GROUP BY assignee, status ORDER BY total_s DESC, assignee, status LIMIT 40"
         )
     ]
     fe_rows = conn.query(
