@@ -9,8 +9,9 @@ traceback: that is a bug, and the traceback is the report.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
 import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
@@ -65,3 +66,28 @@ def _connection_reason(error: requests.exceptions.ConnectionError) -> str:
             tail = text[position:].split(")")[0].split("'")[0].strip(' ,"')
             return tail.replace("[", "").replace("]", "") or type(error).__name__
     return type(error).__name__
+
+
+def read_state_file(handle: IO[str]) -> dict[str, Any]:
+    """The ``--state`` file as a STATE object; an empty, cut or non-object file is refused by name
+    (``tail -1 states.jsonl > state.json`` after a failed run writes an empty file)."""
+    name = getattr(handle, "name", "the --state file")
+    text = handle.read()
+    if not text.strip():
+        msg = (
+            f"state file {name} is empty: pass the last complete STATE (a JSON object), or no --state "
+            "for a full sync. An empty file is what redirecting the output of a failed run leaves behind"
+        )
+        raise ExplainedError(msg)
+    try:
+        state = json.loads(text)
+    except ValueError as error:
+        msg = (
+            f"state file {name} is not valid JSON ({error}): it was probably cut short; restore the "
+            "previous STATE, or run without --state for a full sync"
+        )
+        raise ExplainedError(msg) from None
+    if not isinstance(state, dict):
+        msg = f'state file {name} holds {type(state).__name__}, not a STATE object ({{"bookmarks": ...}})'
+        raise ExplainedError(msg)
+    return state

@@ -8,6 +8,7 @@ included - in its error message.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from singer_sdk import typing as th
 from tap_yandex_tracker.timestamps import to_datetime
 
 DEFAULT_API_URL = "https://api.tracker.yandex.net"
+#: A sort clause of Tracker's query language: `"Sort by": Created DESC` (or its Russian form).
+SORT_CLAUSE = re.compile(r"""["']?\s*(sort\s+by|сортир\w*)\s*["']?\s*:""", re.IGNORECASE)
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property("api_url", th.StringType, default=DEFAULT_API_URL, description="Base URL of the Tracker API"),
@@ -85,7 +88,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 def _present(config: Mapping[str, Any], name: str) -> bool:
     value = config.get(name)
-    return value is not None and value != ""
+    return value is not None and str(value).strip() != ""
 
 
 def check_settings(config: Mapping[str, Any], logger: logging.Logger) -> list[str]:
@@ -123,6 +126,12 @@ def check_settings(config: Mapping[str, Any], logger: logging.Logger) -> list[st
             to_datetime(str(config["start_date"]))
         except ValueError:
             errors.append("`start_date` must be an ISO-8601 date-time, e.g. 2024-01-01T00:00:00Z")
+    query = config.get("query")
+    if isinstance(query, str) and SORT_CLAUSE.search(query):
+        errors.append(
+            '`query` has its own sort clause ("Sort by" ...): remove it. The tap sorts the search by '
+            "Updated itself, and its bookmark relies on that order (another sort would skip issues)"
+        )
     queues = config.get("queues")
     valid_queues = isinstance(queues, list) and all(isinstance(q, str) and q for q in queues)
     if queues is not None and not valid_queues:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_yandex_tracker.client import TrackerAuthenticator
-from tap_yandex_tracker.failures import ExplainedError, explain
+from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.metric_totals import child_metric_totals
 from tap_yandex_tracker.output import TrackerMessageWriter
 from tap_yandex_tracker.prefetch import ChangelogPrefetcher
@@ -59,7 +61,10 @@ class TapYandexTracker(Tap):
 
     @cached_property
     def authenticator(self) -> TrackerAuthenticator:
-        return TrackerAuthenticator(token=self.config.get("token"), iam_token=self.config.get("iam_token"))
+        # Whitespace around a token is never part of it (a copied token often ends with a newline, which
+        # `requests` then refused, quoting the whole header).
+        token, iam_token = (str(self.config.get(name) or "").strip() for name in ("token", "iam_token"))
+        return TrackerAuthenticator(token=token or None, iam_token=iam_token or None)
 
     @cached_property
     def prefetcher(self) -> ChangelogPrefetcher:
@@ -98,6 +103,8 @@ class TapYandexTracker(Tap):
         """The console entry point: a fatal error the tap can explain is printed as one line and exits 1
         (the SDK would print a long traceback); the traceback stays available at DEBUG level."""
         try:
+            if kwargs.get("state") is not None:
+                kwargs["state"] = io.StringIO(json.dumps(read_state_file(kwargs["state"])))
             super().invoke(*args, **kwargs)
         except ExplainedError as failure:
             cls._exit_with(failure)

@@ -22,6 +22,7 @@ from singer_sdk.exceptions import (
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
 from target_clickhouse_agile.clickhouse.types import CoercionError
 from target_clickhouse_agile.records import RecordError
+from target_clickhouse_agile.redact import mask, secret_texts
 
 WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ClickHouseError,
@@ -47,15 +48,17 @@ def quiet_driver_logs() -> None:
     logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 
 
-#: Settings whose values must never appear in a message.
-SECRET_SETTINGS = ("password",)
-
-
 def mask_secrets(message: str, config: Mapping[str, Any]) -> str:
-    """`message` with the value of every secret setting replaced by `***` (the SDK's config errors quote
+    """`message` with every form of every secret setting replaced by `***` (the SDK's config errors quote
     the offending value, e.g. `12345 is not of type 'string'` for a numeric password)."""
-    for name in SECRET_SETTINGS:
-        value = config.get(name)
-        if value not in (None, ""):
-            message = message.replace(str(value), "***")
-    return message
+    return mask(message, secret_texts(config))
+
+
+def schema_problem(error: BaseException) -> str:
+    """What is wrong in an invalid JSON schema, in one line (the SDK quotes the whole metaschema)."""
+    cause = error.__cause__
+    message = getattr(cause, "message", None)
+    if message is None:
+        return first_line(str(error))
+    where = "".join(f"[{part!r}]" for part in getattr(cause, "path", ()) or ())
+    return f"{message} (at schema{where})" if where else str(message)

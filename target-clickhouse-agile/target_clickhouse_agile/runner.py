@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -32,8 +33,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from target_clickhouse_agile.clickhouse.connection import connect
+from target_clickhouse_agile.clickhouse.errors import first_line
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations
 from target_clickhouse_agile.clickhouse.state_store import load_state
+from target_clickhouse_agile.redact import mask, protect
 from target_clickhouse_agile.target import TargetClickhouseAgile
 
 
@@ -173,9 +176,9 @@ def run_in_process(
             writer.close()
     consumer.join()
     if target_error:
-        raise RuntimeError(f"target failed: {target_error[0]!r}") from target_error[0]
+        raise RuntimeError(f"target failed: {first_line(str(target_error[0]))}") from target_error[0]
     if tap_error is not None and not isinstance(tap_error, BrokenPipeError):
-        raise RuntimeError(f"tap failed: {tap_error!r}") from tap_error
+        raise RuntimeError(f"tap failed: {first_line(str(tap_error))}") from tap_error
     return PipelineResult(
         state_before=state_before,
         state=target.emitted_states[-1] if target.emitted_states else state_before,
@@ -282,12 +285,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, help="time budget; the run checkpoints and stops")
     parser.add_argument("--in-process", action="store_true", help="run both plugins in this process")
     args = parser.parse_args(argv)
-    tap_config = json.loads(args.tap_config.read_text())
-    target_config = json.loads(args.target_config.read_text())
-    run = run_in_process if args.in_process else run_subprocess
-    result = run(tap_config, target_config, max_seconds=args.max_seconds, state_id=args.state_id)
+    try:
+        tap_config = _settings(args.tap_config, "--tap-config")
+        target_config = _settings(args.target_config, "--target-config")
+        protect({**tap_config, **target_config})  # tokens and the password, in every log line from now on
+        run = run_in_process if args.in_process else run_subprocess
+        result = run(tap_config, target_config, max_seconds=args.max_seconds, state_id=args.state_id)
+    except Exception as error:  # one line that says what failed; the traceback only at DEBUG
+        logging.getLogger("agile-pipeline").debug("Traceback of the error below", exc_info=error)
+        print(f"agile-pipeline: {mask(first_line(str(error)) or type(error).__name__)}", file=sys.stderr)  # noqa: T201
+        return 1
     print(json.dumps(result.as_dict(), sort_keys=True))  # noqa: T201 - the CLI's output
     return 0
+
+
+def _settings(path: Path, option: str) -> dict[str, Any]:
+    """A JSON settings file; a missing, empty or broken file is named with what to fix."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot read it ({error.strerror})") from None
+    except ValueError as error:
+        raise ValueError(
+            f"{option} {path} is not valid JSON ({error}); it must hold one JSON object"
+        ) from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{option} {path} must hold a JSON object of settings")
+    return settings
 
 
 if __name__ == "__main__":

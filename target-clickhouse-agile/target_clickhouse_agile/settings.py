@@ -24,7 +24,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="ClickHouse server (native protocol). Leave empty to use embedded ClickHouse (chdb) "
         "at `embedded_path`.",
     ),
-    th.Property("port", th.IntegerType, description="Native port; default 9000, or 9440 when `secure`."),
+    th.Property(
+        "port",
+        th.IntegerType,
+        minimum=1,
+        maximum=65535,
+        description="Native port; default 9000, or 9440 when `secure`.",
+    ),
     th.Property("user", th.StringType, default="default", description="ClickHouse user."),
     th.Property("password", th.StringType, secret=True, default="", description="ClickHouse password."),
     th.Property("database", th.StringType, default="agile", description="Database; created if missing."),
@@ -93,6 +99,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "batch_size_rows",
         th.IntegerType,
         default=DEFAULT_BATCH_ROWS,
+        minimum=1,
         description=(
             "Maximum records per INSERT batch (a batch is also flushed once its pending rows hold "
             f"{MAX_BATCH_BYTES // 2**20} MiB)."
@@ -122,7 +129,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         description="StatsD server (UDP) for monitoring metrics; empty = none are sent.",
     ),
-    th.Property("statsd_port", th.IntegerType, default=8125, description="StatsD UDP port."),
+    th.Property(
+        "statsd_port", th.IntegerType, default=8125, minimum=1, maximum=65535, description="StatsD UDP port."
+    ),
     th.Property(
         "statsd_prefix",
         th.StringType,
@@ -190,9 +199,16 @@ def validate_semantics(config: Mapping[str, Any]) -> list[str]:
                 f"status_categories: '{status}' → '{category}' is not a category; "
                 f"use one of {', '.join(CATEGORIES)}"
             )
-    port = config.get("port")
-    if port is not None and not 0 < int(port) < 65536:
-        errors.append(f"port: {port} is not a TCP port (1-65535)")
+    for name in ("port", "statsd_port"):
+        value = config.get(name)
+        if value is not None and not 0 < int(value) < 65536:
+            errors.append(f"{name}: {value} is not a port number (1-65535)")
+    batch = config.get("batch_size_rows")
+    if batch is not None and int(batch) < 1:
+        errors.append(f"batch_size_rows: {batch} must be at least 1 (rows per INSERT)")
+    checkpoint = config.get("checkpoint_seconds")
+    if checkpoint is not None and float(checkpoint) <= 0:
+        errors.append(f"checkpoint_seconds: {checkpoint} must be positive")
     if config.get("ca_certs") and not config.get("secure"):
         errors.append("ca_certs is set but secure is false: set secure: true to use TLS")
     return errors

@@ -137,6 +137,7 @@ class ClickHouseSink(BatchSink):
         tuple in column order, a fraction of the memory of the record or of a dict per row."""
         rows = context.setdefault("rows", {})
         for row in self.rows_for(record, self._raw_record(record)):
+            self.refuse_surrogates(row, record)
             rows[self.row_key(row)] = self.encode(row)
             self._batch_bytes += pending_size(row)
         self._report_problems(record)
@@ -189,6 +190,23 @@ class ClickHouseSink(BatchSink):
         if not self.keeps_connection:
             self.close_connection()
 
+    def refuse_surrogates(self, row: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+        """Text no INSERT can carry (a lone surrogate from a JSON `\\ud800` escape), found in the row's
+        `raw` JSON before anything is sent, so both engines refuse the record the same way, by name."""
+        raw = row.get("raw")
+        if not isinstance(raw, str) or raw.isascii():
+            return
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            field = next((k for k, v in record.items() if _holds_surrogate(v)), "?")
+            ident = (
+                record.get("key")
+                or record.get("id")
+                or next((record.get(k) for k in self.key_properties), "?")
+            )
+            raise RecordError(_surrogate_message(self.stream_name, f"{ident}", f"field '{field}'")) from None
+
     def refuse_unencodable(self, data: list[tuple[Any, ...]]) -> None:
         """If the failed batch holds text no INSERT can carry, say which record and field."""
         found = find_unencodable(data, list(self.columns))
@@ -198,12 +216,7 @@ class ClickHouseSink(BatchSink):
         row = data[index]
         names = [name for name in IDENTIFYING_COLUMNS if name in self.columns]
         ident = f"{names[0]} {row[self.column_index(names[0])]}" if names else f"#{index + 1} in the batch"
-        msg = (
-            f"{self.stream_name} record ({ident}): column '{column}' holds text that is not valid Unicode "
-            "(a lone surrogate such as a JSON '\\ud800' escape), which ClickHouse cannot store; fix the "
-            "value at the source or drop the field with a stream map"
-        )
-        raise RecordError(msg) from None
+        raise RecordError(_surrogate_message(self.stream_name, f"({ident})", f"column '{column}'")) from None
 
     def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
         """Hook run once the rows are durable."""
@@ -245,6 +258,7 @@ class IssuesSink(IssueRowsSink):
     def process_record(self, record: dict, context: dict) -> None:
         rows = context.setdefault("rows", {})
         (row,) = self.rows_for(record, self._raw_record(record))
+        self.refuse_surrogates(row, record)
         previous = rows.get(row["issue_id"])
         if previous is None or previous[self.column_index("_version")] <= row["_version"]:
             rows[row["issue_id"]] = self.encode(row)
@@ -317,6 +331,28 @@ class StatusesSink(TableSink):
         if record.get("key") and record.get("type"):
             self._agile_target.categories.learn_types({str(record["key"]): str(record["type"])})
         return super().rows_for(record, raw_record)
+
+
+def _surrogate_message(stream: str, ident: str, where: str) -> str:
+    return (
+        f"{stream} record {ident}: {where} holds text that is not valid Unicode (a lone surrogate such as "
+        "a JSON '\\ud800' escape), which ClickHouse cannot store; fix the value at the source or drop the "
+        "field with a stream map"
+    )
+
+
+def _holds_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_surrogate(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_surrogate(v) for v in value)
+    return False
 
 
 def _top_level_field(error: InvalidRecord) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from singer_sdk import Target
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, InvalidJSONSchema
 from singer_sdk.sinks import Sink
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
@@ -28,9 +28,11 @@ from target_clickhouse_agile.failures import (
     mask_secrets,
     one_line,
     quiet_driver_logs,
+    schema_problem,
 )
-from target_clickhouse_agile.input import SingerInputReader
+from target_clickhouse_agile.input import SingerInputReader, excerpt
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
+from target_clickhouse_agile.redact import protect
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
 from target_clickhouse_agile.sinks import ChangelogSink, ClickHouseSink, IssuesSink, StatusesSink, TableSink
 from target_clickhouse_agile.statsd import StatsdClient
@@ -55,7 +57,11 @@ class TargetClickhouseAgile(Target):
     message_reader_class = SingerInputReader
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        config = kwargs.get("config")
+        if isinstance(config, dict):  # before the SDK validates (and may quote) the config
+            protect(config)
         super().__init__(*args, **kwargs)
+        protect(self.config)  # values that came from the environment or files
         if kwargs.get("validate_config", True):
             errors = validate_semantics(self.config)
             if errors:
@@ -125,6 +131,52 @@ class TargetClickhouseAgile(Target):
                 {r["key"]: r["type"] for r in conn.query("SELECT key, type FROM statuses FINAL")}
             )
         self._conn = conn
+
+    # --- messages the target refuses ---------------------------------------------------------------
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """A stream's key properties are fixed for a run (its rows were keyed by them), and a schema that is
+        not valid JSON Schema is named by stream and line instead of a dump of the metaschema."""
+        stream = message_dict.get("stream")
+        existing = self._sinks_active.get(stream) if isinstance(stream, str) else None
+        keys = list(message_dict.get("key_properties") or [])
+        if existing is not None and list(existing.key_properties) != keys:
+            msg = (
+                f"input line {self.message_reader.line_number}: SCHEMA of stream {stream!r} changes its key "
+                f"properties from {list(existing.key_properties)} to {keys} in the middle of the input; rows "
+                "already keyed the old way would be merged or lost. Send one key per stream and run, or "
+                "rename the stream (a stream map) to load the new key into its own table"
+            )
+            raise InvalidInputLine(msg)
+        try:
+            super()._process_schema_message(message_dict)
+        except InvalidJSONSchema as error:
+            raise InvalidInputLine(
+                f"input line {self.message_reader.line_number}: SCHEMA of stream {stream!r} is not a valid "
+                f"JSON schema: {schema_problem(error)}"
+            ) from None
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """A STATE value must be an object: anything else would be stored and break the tap's next run."""
+        self._assert_line_requires(message_dict, requires={"value"})
+        value = message_dict["value"]
+        if not isinstance(value, dict):
+            msg = (
+                f"input line {self.message_reader.line_number}: the value of a STATE message must be a JSON "
+                f"object (a tap's bookmarks), got {type(value).__name__} {excerpt(json.dumps(value))}"
+            )
+            raise InvalidInputLine(msg)
+        super()._process_state_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """BATCH messages (records in files named by a manifest) are refused before any later STATE is
+        written, and the files they name are never opened."""
+        msg = (
+            f"input line {self.message_reader.line_number}: BATCH message of stream "
+            f"{message_dict.get('stream')!r}: this target loads RECORD messages only; run the tap without "
+            "`batch_config` (its records then arrive as RECORD messages)"
+        )
+        raise InvalidInputLine(msg)
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         self._ensure_ready()

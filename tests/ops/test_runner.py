@@ -14,8 +14,8 @@ from tests.ops.helpers import BIN, CHANGELOG_ROUTE, count, issues_bookmark, tap_
 from tests.simulator import TrackerSimulator
 
 
-def _cli(tmp_path: Path, *extra: str) -> dict[str, Any]:
-    result = subprocess.run(
+def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             str(BIN / "agile-pipeline"),
             "--tap-config",
@@ -29,6 +29,10 @@ def _cli(tmp_path: Path, *extra: str) -> dict[str, Any]:
         timeout=300,
         check=False,
     )
+
+
+def _cli(tmp_path: Path, *extra: str) -> dict[str, Any]:
+    result = _run(tmp_path, *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -89,3 +93,37 @@ def test_a_spent_budget_checkpoints_nothing_new_and_the_next_run_finishes(
     assert done.state_before is None
     assert count(settings, "issues") == len(fresh_sim.ground_truth())
     assert load_state(clickhouse_native.conn, "default") == done.state
+
+
+def test_a_token_with_a_trailing_newline_runs_in_process(
+    fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    write_json(tmp_path / "tap.json", tap_settings(fresh_sim, token="sim-token\n"))
+    write_json(tmp_path / "target.json", clickhouse_native.settings)
+    assert _cli(tmp_path, "--in-process")["completed"]
+
+
+def test_failures_are_one_line_without_secrets(
+    fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
+) -> None:
+    """A wrong token (with the newline that once made `requests` print it) through both modes, and a
+    settings file cut short: exit 1, one line naming the cause, no traceback, no secret in any form."""
+    target = {**clickhouse_native.settings, "password": "db-secret-4711"}
+    write_json(tmp_path / "target.json", target)
+    write_json(tmp_path / "tap.json", tap_settings(fresh_sim, token="wrong-token-4711\n"))
+    for mode in ((), ("--in-process",)):
+        done = _run(tmp_path, *mode)
+        assert done.returncode == 1, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("agile-pipeline: ")
+        for secret in ("wrong-token-4711", "db-secret-4711"):
+            assert secret not in done.stderr + done.stdout
+    (tmp_path / "tap.json").write_text('{"token": "x", "org_')
+    done = _run(tmp_path)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"agile-pipeline: --tap-config {tmp_path / 'tap.json'} is not valid JSON")
+    )

@@ -36,6 +36,7 @@ def reset(simulator: TrackerSimulator) -> None:
     simulator.faults.clear()
     simulator.latency_ms = 0.0
     simulator.scroll_lost_status = 404
+    simulator.ignore_sort = False
     simulator.reset_stats()
 
 

@@ -39,7 +39,9 @@ def get_issue(org: Organisation, req: Request, r: Renderer, key: str, **_: Any) 
     return Response.json(_project(r.issue(idx, org.state(idx)), req))
 
 
-def search(org: Organisation, scrolls: ScrollRegistry, req: Request, r: Renderer) -> Response:
+def search(
+    org: Organisation, scrolls: ScrollRegistry, req: Request, r: Renderer, *, scramble: bool = False
+) -> Response:
     body = req.json()
     scroll_id = req.param("scrollId")
     if scroll_id:
@@ -61,7 +63,7 @@ def search(org: Organisation, scrolls: ScrollRegistry, req: Request, r: Renderer
             400, f"perScroll must be between 1 and {MAX_PER_SCROLL}", errors={"perScroll": "invalid"}
         )
     ttl = _ttl(req, DEFAULT_TTL_MS)
-    idxs = execute(org, spec, unsorted=scroll_type == "unsorted")
+    idxs = execute(org, spec, unsorted=scroll_type == "unsorted" or scramble)
     items = [(i, org.records[i].version) for i in idxs]
     context = scrolls.create(items, per_scroll, ttl)
     context.first_url = link_url(

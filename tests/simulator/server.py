@@ -168,6 +168,15 @@ class TrackerSimulator:
         self._stats.reset()
 
     @property
+    def ignore_sort(self) -> bool:
+        """Misbehave: serve sorted scrolls in a scrambled order (a client must not trust it blindly)."""
+        return self.app.ignore_sort
+
+    @ignore_sort.setter
+    def ignore_sort(self, value: bool) -> None:
+        self.app.ignore_sort = value
+
+    @property
     def scroll_lost_status(self) -> int:
         """The status of a continuation with an expired or unknown scroll id (undocumented; 404 here)."""
         return self.app.scrolls.lost_status

@@ -10,7 +10,7 @@ import requests
 
 from tap_yandex_tracker.errors import retry_after_seconds
 from tap_yandex_tracker.pagination import ScrollPaginator
-from tap_yandex_tracker.redact import SecretRedactor, scrub
+from tap_yandex_tracker.redact import Scrubber, representations, scrub_record
 from tap_yandex_tracker.settings import check_settings
 from tap_yandex_tracker.timestamps import (
     normalise_timestamps,
@@ -90,19 +90,33 @@ def test_check_settings_ok_and_iam_warning(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_redactor_masks_message_args_and_traceback() -> None:
-    redactor = SecretRedactor(["s3cr3t-token"])
+    scrubber = Scrubber()
+    scrubber.add(representations("s3cr3t-token\n"))
     try:
-        raise ValueError("boom s3cr3t-token")
+        raise ValueError("boom b'OAuth s3cr3t-token\\n' and s3cr3t-token%0A")
     except ValueError:
         import sys
 
         record = logging.LogRecord(
-            "x", logging.ERROR, __file__, 1, "a %s b", ("s3cr3t-token",), sys.exc_info()
+            "x", logging.ERROR, __file__, 1, "a %s b %r", ("s3cr3t-token", "s3cr3t-token\n"), sys.exc_info()
         )
-    assert redactor.filter(record)
-    assert "s3cr3t-token" not in record.getMessage()
-    assert "s3cr3t-token" not in (record.exc_text or "")
-    assert scrub("xx s3cr3t-token yy", ["s3cr3t-token"]) == "xx *** yy"
+    import tap_yandex_tracker.redact as redact
+
+    original, redact.scrub = redact.scrub, scrubber
+    try:
+        scrub_record(record)
+    finally:
+        redact.scrub = original
+    assert "s3cr3t" not in record.getMessage()
+    assert "s3cr3t" not in (record.exc_text or "")
+    assert record.exc_info is None, "formatters get the scrubbed text, never the live exception"
+    assert scrubber("xx s3cr3t-token yy") == "xx *** yy"
+
+
+def test_every_representation_of_a_secret_is_known() -> None:
+    forms = representations("ab cd\n")
+    assert {"ab cd\n", "ab cd", "ab cd\\n", "ab%20cd%0A", "ab+cd%0A"} <= forms
+    assert representations("abc") == set(), "too short to mask without masking innocent text"
 
 
 def _response(headers: dict[str, str]) -> requests.Response:

@@ -20,7 +20,7 @@ from singer_sdk.exceptions import InvalidInputLine
 from target_clickhouse_agile.input import SingerInputReader, excerpt
 from target_clickhouse_agile.records import RecordError
 from target_clickhouse_agile.target import TargetClickhouseAgile
-from tests.clickhouse_fixtures import NativeDatabase
+from tests.e2e.harness import run_queries
 from tests.target.singer_messages import issue, record, run_target, schema_message, state
 
 TARGET_CLI = str(Path(sys.executable).with_name("target-clickhouse-agile"))
@@ -86,15 +86,23 @@ def test_cli_prints_one_line_and_exits_1_without_state_past_the_line(tmp_path: P
     assert [json.loads(line) for line in done.stdout.splitlines()] in ([], [{"n": 1}])
 
 
-def test_text_no_insert_can_carry_names_the_record_and_column(clickhouse_native: NativeDatabase) -> None:
-    """A lone surrogate (from a JSON `\\ud800` escape) cannot be encoded as UTF-8: the failed batch is
-    searched and the error says which record and which column, and no STATE covers it."""
+@pytest.mark.parametrize("engine", ["server-18.16", "chdb"])
+def test_text_no_insert_can_carry_names_the_record_and_field(
+    engine: str, request: pytest.FixtureRequest
+) -> None:
+    """A lone surrogate (from a JSON `\\ud800` escape) cannot be encoded as UTF-8: the record is refused
+    before anything of its batch is sent, on both engines alike, naming the record and the field, and no
+    STATE covers it."""
+    settings = (
+        request.getfixturevalue("chdb_settings")
+        if engine == "chdb"
+        else request.getfixturevalue("clickhouse_native").settings
+    )
     good = issue("ok-1", "DEV-1", "open", "2024-03-04T07:00:00.000Z", "2024-03-05T08:00:00.000Z")
     bad: dict[str, Any] = {**good, "id": "bad-2", "key": "DEV-2", "summary": "broken \ud800 text"}
     messages = [schema_message("issues"), record("issues", good), record("issues", bad), state({"n": 1})]
     with pytest.raises(RecordError) as refused:
-        run_target(clickhouse_native.settings, messages)
-    message = str(refused.value)
-    assert message.startswith("issues record (issue_key DEV-2): column 'summary' holds text that is not")
-    stored = clickhouse_native.conn.query("SELECT count() AS n FROM issues")
+        run_target(settings, messages)
+    assert str(refused.value).startswith("issues record DEV-2: field 'summary' holds text that is not valid")
+    stored = run_queries(settings, {"n": "SELECT count() AS n FROM issues"})["n"]
     assert stored == [{"n": 0}]

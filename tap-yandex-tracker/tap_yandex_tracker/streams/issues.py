@@ -61,6 +61,10 @@ class IssuesStream(TrackerStream):
         self._skip_ids: set[str] = set()
         self._last_ts: str | None = None
         self._ids_at_last_ts: set[str] = set()
+        # The bookmark guard (see `_increment_stream_state`).
+        self._start_bookmark: Any = None
+        self._newest_seen: str | None = None
+        self._pinned = False
 
     # -- request building ----------------------------------------------------------------------------
     def search_body(self, lower_bound: datetime | None) -> dict[str, Any]:
@@ -151,6 +155,8 @@ class IssuesStream(TrackerStream):
         self._body = self.search_body(lower_bound)
         self._skip_before, self._skip_ids = None, set()
         self._last_ts, self._ids_at_last_ts = None, set()
+        self._start_bookmark = self.get_context_state(context).get("replication_key_value")
+        self._newest_seen, self._pinned = None, False
         self.logger.info(
             "issues: searching from %s (bookmark/start_date %s minus %s min look-back)",
             to_tracker_filter_ts(lower_bound) if lower_bound else "the beginning",
@@ -163,6 +169,7 @@ class IssuesStream(TrackerStream):
                 emitted_before = self._tap.stats.issues
                 try:
                     yield from self._scroll(context)
+                    self._unpin(context)
                     break
                 except ScrollLostError as exc:
                     self._clear_scrolls()
@@ -181,12 +188,58 @@ class IssuesStream(TrackerStream):
     def _scroll(self, context: dict | None) -> Iterator[dict]:
         for record in self.request_records(context):
             updated = record["updatedAt"]
+            self._guard_order(context, updated)
             if updated != self._last_ts:
                 self._last_ts, self._ids_at_last_ts = updated, set()
             self._ids_at_last_ts.add(record["id"])
             self._tap.stats.add("issues")
             self._tap.stats.maybe_log_progress(self._tap.logger)
             yield record
+
+    # -- the bookmark guard ----------------------------------------------------------------------------
+    def _guard_order(self, context: dict | None, updated: str) -> None:
+        """Advance the bookmark only over what is provably complete.
+
+        The search asks for ascending ``updatedAt``; while the API honours that, the bookmark follows the
+        records and a resumed run misses nothing. If a record ever comes back older than one before it,
+        the bookmark could claim issues that were not read yet: it goes back to where this run started (a
+        STATE says so before the record is processed) and stays there until the search has been read to
+        the end, when the newest ``updatedAt`` seen becomes the bookmark.
+        """
+        if not self._pinned and self._newest_seen is not None and updated < self._newest_seen:
+            self._pin(context, updated)
+        if self._newest_seen is None or updated > self._newest_seen:
+            self._newest_seen = updated
+
+    def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
+        if not self._pinned:  # pinned: the bookmark waits for the end of the search (`_guard_order`)
+            super()._increment_stream_state(latest_record, context=context)
+
+    def _pin(self, context: dict | None, updated: str) -> None:
+        self._pinned = True
+        self._tap.logger.warning(
+            "issues: the API returned an issue updated at %s after one updated at %s, although the search "
+            "is sorted by updatedAt; the bookmark stays at %s until the search completes (a run stopped "
+            "before then starts over from there)",
+            updated,
+            self._newest_seen,
+            self._start_bookmark or "the beginning",
+        )
+        state = self.get_context_state(context)
+        if self._start_bookmark is None:
+            state.pop("replication_key_value", None)
+        else:
+            state["replication_key_value"] = self._start_bookmark
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _unpin(self, context: dict | None) -> None:
+        """The search was read to the end: everything up to the newest ``updatedAt`` seen is loaded."""
+        if self._pinned and self._newest_seen is not None:
+            state = self.get_context_state(context)
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = self._newest_seen
+            self.state_manager.is_flushed = False
 
     def _restart_after_last_record(self, exc: Exception) -> None:
         self._tap.stats.add("scroll_restarts")

@@ -130,6 +130,11 @@ class EmbeddedConnection(Connection):
             raise ClickHouseError(
                 f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {first_line(str(error))}"
             ) from None
+        except TypeError:  # the binding cannot pass the text on: a lone surrogate is not UTF-8
+            raise ClickHouseError(
+                f"embedded ClickHouse cannot take `{shorten_sql(sql)}`: it holds text that is not valid "
+                "Unicode (a lone surrogate)"
+            ) from None
         return result.bytes().decode("utf-8") if result is not None else ""
 
     def execute(self, sql: str) -> None:
