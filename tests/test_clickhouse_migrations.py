@@ -16,7 +16,7 @@ from target_clickhouse_agile.clickhouse.migrations import current_version, force
 from tests.clickhouse_fixtures import NativeDatabase
 
 UTC = timezone.utc
-ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 SOURCE_TABLES = {
     "issues": "issue_id",
     "issue_changelog": "issue_id, event_id, field_id",

@@ -66,6 +66,18 @@ class ChangelogPrefetcher:
         finally:
             bind_abort_event(None)
 
+    def peek(self, issue_id: str) -> Future[list[dict]] | None:
+        """The future for ``issue_id``, left in the table."""
+        with self._lock:
+            return self._futures.get(issue_id)
+
+    def put(self, issue_id: str, entries: list[dict]) -> None:
+        """A changelog fetched outside the pool (a set-aside issue retried), for the child to take."""
+        future: Future[list[dict]] = Future()
+        future.set_result(entries)
+        with self._lock:
+            self._futures[issue_id] = future
+
     def take(self, issue_id: str) -> Future[list[dict]] | None:
         """The future for ``issue_id`` (removed from the table), or ``None`` if it was not prefetched."""
         with self._lock:

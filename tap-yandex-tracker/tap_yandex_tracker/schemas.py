@@ -200,3 +200,13 @@ SPRINTS = reference_schema(
     th.Property("endDateTime", th.DateTimeType),
     untyped=("createdBy",),
 )
+
+SKIPPED_ISSUES = th.PropertiesList(
+    th.Property("issue_id", th.StringType, required=True),
+    th.Property("issue_key", th.StringType),
+    th.Property("updatedAt", th.DateTimeType, description="the issue's updatedAt when it was set aside"),
+    th.Property("status", th.StringType, description="set_aside, recovered or deleted"),
+    th.Property("reason", th.StringType, description="why its changelog could not be read"),
+    th.Property("set_aside_at", th.DateTimeType),
+    th.Property("checked_at", th.DateTimeType),
+).to_dict()

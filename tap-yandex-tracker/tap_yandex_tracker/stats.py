@@ -24,6 +24,7 @@ class RunStats:
     changelog_entries: int = 0
     changelog_missing: int = 0
     scroll_restarts: int = 0
+    set_aside: int = 0
     reference_records: int = 0
     _last_progress: float = field(default_factory=time.monotonic)
     _summary_logged: bool = False
@@ -59,7 +60,7 @@ class RunStats:
             f"sync finished: {self.issues} issues, {self.changelog_entries} changelog entries, "
             f"{self.reference_records} reference records, {self.requests} requests, {self.retries} retries, "
             f"{self.scroll_restarts} scroll restarts, {self.changelog_missing} issues without changelog, "
-            f"{elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s)"
+            f"{self.set_aside} issues set aside, {elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s)"
         )
 
     def log_summary_once(self, logger: logging.Logger) -> None:

@@ -333,6 +333,16 @@ class StatusesSink(TableSink):
         return super().rows_for(record, raw_record)
 
 
+class SkippedIssuesSink(TableSink):
+    """`skipped_issues`: issues the tap set aside (or resolved); counted for the run's summary."""
+
+    def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
+        self._agile_target.note_skipped_issue(
+            str(record.get("status") or ""), str(record.get("issue_key") or "")
+        )
+        return super().rows_for(record, raw_record)
+
+
 def _surrogate_message(stream: str, ident: str, where: str) -> str:
     return (
         f"{stream} record {ident}: {where} holds text that is not valid Unicode (a lone surrogate such as "

@@ -34,7 +34,14 @@ from target_clickhouse_agile.input import SingerInputReader, excerpt
 from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
 from target_clickhouse_agile.redact import protect
 from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
-from target_clickhouse_agile.sinks import ChangelogSink, ClickHouseSink, IssuesSink, StatusesSink, TableSink
+from target_clickhouse_agile.sinks import (
+    ChangelogSink,
+    ClickHouseSink,
+    IssuesSink,
+    SkippedIssuesSink,
+    StatusesSink,
+    TableSink,
+)
 from target_clickhouse_agile.statsd import StatsdClient
 from target_clickhouse_agile.workflow import sync_workflow_map, workflow_from_config
 
@@ -42,6 +49,7 @@ SINK_CLASSES: dict[str, type[Sink]] = {
     "issues": IssuesSink,
     "issue_changelog": ChangelogSink,
     "statuses": StatusesSink,
+    "skipped_issues": SkippedIssuesSink,
 }
 
 
@@ -82,6 +90,7 @@ class TargetClickhouseAgile(Target):
         self._issues_refreshed = 0
         self.statsd = StatsdClient.from_settings(self.config)
         self.drift = ShapeDrift(self.logger)
+        self._skipped: dict[str, list[str]] = {}
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -184,6 +193,10 @@ class TargetClickhouseAgile(Target):
 
     # --- the metrics step and checkpoints -------------------------------------------------------
 
+    def note_skipped_issue(self, status: str, issue_key: str) -> None:
+        """Called by the `skipped_issues` sink: an issue the tap set aside (or resolved) in this run."""
+        self._skipped.setdefault(status, []).append(issue_key)
+
     def mark_issues_dirty(self, issue_ids: Iterable[str]) -> None:
         """Called by sinks (from drain threads) once rows of these issues are durable."""
         with self._dirty_lock:
@@ -254,6 +267,14 @@ class TargetClickhouseAgile(Target):
     def _log_summary(self) -> None:
         written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}
         drift = self.drift.summary()
+        set_aside = self._skipped.get("set_aside", [])
+        if set_aside:
+            self.logger.warning(
+                "%d issues SET ASIDE by the tap (their changelog could not be read): %s; they are retried on "
+                "every run (table skipped_issues)",
+                len(set_aside),
+                ", ".join(sorted(set_aside)),
+            )
         self.logger.info(
             "Summary: %s records loaded %s, metrics rebuilt for %d issues, %.1fs%s",
             sum(written.values()),

@@ -20,6 +20,9 @@ from tests.tap.conftest import tap_config
 
 _SIMULATOR = TrackerSimulator(generate_organisation(60, seed=3)).start()
 atexit.register(_SIMULATOR.stop)
+# One issue whose changelog always fails: it is set aside, so `skipped_issues` has a record to test too.
+_POISON = _SIMULATOR.org.records[7].id
+_SIMULATOR.faults.script(f"GET /v3/issues/{_POISON}/changelog", 500, times=10**9)
 
 
 def _typed(schema: dict[str, Any]) -> bool:

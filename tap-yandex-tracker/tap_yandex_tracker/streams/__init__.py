@@ -12,6 +12,7 @@ from tap_yandex_tracker.streams.reference import (
     StatusesStream,
     UsersStream,
 )
+from tap_yandex_tracker.streams.skipped import SkippedIssuesStream
 
 #: Sync order: reference data first (small, and lets a target classify statuses before issues arrive).
 STREAM_TYPES = (
@@ -25,6 +26,7 @@ STREAM_TYPES = (
     SprintsStream,
     IssuesStream,
     IssueChangelogStream,
+    SkippedIssuesStream,  # after the issues: what they set aside
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "PrioritiesStream",
     "QueuesStream",
     "ResolutionsStream",
+    "SkippedIssuesStream",
     "SprintsStream",
     "StatusesStream",
     "UsersStream",

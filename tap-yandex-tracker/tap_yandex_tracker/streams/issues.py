@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,6 +22,7 @@ from tap_yandex_tracker import schemas
 from tap_yandex_tracker.client import TrackerStream, prune
 from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, generic_message
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
+from tap_yandex_tracker.set_aside import MAX_IN_A_ROW, SetAsideIssues, concerns_one_issue
 from tap_yandex_tracker.timestamps import (
     normalise_timestamps,
     numbers_from_strings,
@@ -61,7 +63,9 @@ class IssuesStream(TrackerStream):
         self._skip_ids: set[str] = set()
         self._last_ts: str | None = None
         self._ids_at_last_ts: set[str] = set()
-        # The bookmark guard (see `_increment_stream_state`).
+        self.set_aside = SetAsideIssues()
+        self._retrying = False
+        # The bookmark guard (see `_guard_order`).
         self._start_bookmark: Any = None
         self._newest_seen: str | None = None
         self._pinned = False
@@ -119,12 +123,17 @@ class IssuesStream(TrackerStream):
             raise
 
     # -- records -------------------------------------------------------------------------------------
+    @staticmethod
+    def normalised(raw: dict) -> dict:
+        """An issue as the API sent it, in the tap's canonical form."""
+        record = prune(normalise_timestamps(raw), schemas.ISSUE_FIELD_NAMES, schemas.ISSUE_CATCH_ALL)
+        return numbers_from_strings(record, ISSUE_NUMBERS)
+
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Normalise one page, drop what a restarted scroll already emitted, start its changelog fetches."""
         page = []
         for raw in super().parse_response(response):
-            record = prune(normalise_timestamps(raw), schemas.ISSUE_FIELD_NAMES, schemas.ISSUE_CATCH_ALL)
-            numbers_from_strings(record, ISSUE_NUMBERS)
+            record = self.normalised(raw)
             if self._skip_before is not None:
                 updated = record.get("updatedAt") or ""
                 if updated < self._skip_before or (
@@ -155,8 +164,10 @@ class IssuesStream(TrackerStream):
         self._body = self.search_body(lower_bound)
         self._skip_before, self._skip_ids = None, set()
         self._last_ts, self._ids_at_last_ts = None, set()
-        self._start_bookmark = self.get_context_state(context).get("replication_key_value")
+        state = self.get_context_state(context)
+        self._start_bookmark = state.get("replication_key_value")
         self._newest_seen, self._pinned = None, False
+        self.set_aside = SetAsideIssues.from_state(state)
         self.logger.info(
             "issues: searching from %s (bookmark/start_date %s minus %s min look-back)",
             to_tracker_filter_ts(lower_bound) if lower_bound else "the beginning",
@@ -165,11 +176,13 @@ class IssuesStream(TrackerStream):
         )
         restarts_without_progress = 0
         try:
+            yield from self._retry_set_aside(context)
             while True:
                 emitted_before = self._tap.stats.issues
                 try:
                     yield from self._scroll(context)
                     self._unpin(context)
+                    self.set_aside.save(self.get_context_state(context))
                     break
                 except ScrollLostError as exc:
                     self._clear_scrolls()
@@ -189,6 +202,8 @@ class IssuesStream(TrackerStream):
         for record in self.request_records(context):
             updated = record["updatedAt"]
             self._guard_order(context, updated)
+            if self._changelog_keeps_failing(record, context):
+                continue
             if updated != self._last_ts:
                 self._last_ts, self._ids_at_last_ts = updated, set()
             self._ids_at_last_ts.add(record["id"])
@@ -212,8 +227,81 @@ class IssuesStream(TrackerStream):
             self._newest_seen = updated
 
     def _increment_stream_state(self, latest_record: dict, *, context: dict | None = None) -> None:
-        if not self._pinned:  # pinned: the bookmark waits for the end of the search (`_guard_order`)
+        # Pinned: the bookmark waits for the end of the search (`_guard_order`). A set-aside issue retried
+        # before the search is older than the bookmark: it must not pull the bookmark back.
+        if not self._pinned and not self._retrying:
             super()._increment_stream_state(latest_record, context=context)
+
+    # -- issues set aside (see set_aside.py) ------------------------------------------------------------
+    def _changelog_keeps_failing(self, record: dict, context: dict | None) -> bool:
+        """Wait for the issue's prefetched changelog; if the API kept failing for this issue alone, set the
+        issue aside (not emitted) and go on. Whatever else went wrong surfaces in the child, as before."""
+        future = self._tap.prefetcher.peek(record["id"]) if self._prefetch_enabled() else None
+        try:
+            error = future.exception() if future is not None else None
+        except CancelledError:
+            error = None
+        issue_id = str(record["id"])
+        if error is None or not concerns_one_issue(error):
+            self.set_aside.in_a_row = 0
+            if issue_id in self.set_aside.entries and error is None:
+                self.set_aside.resolve(issue_id, "recovered", record.get("key"))
+                self._save_set_aside(context)
+            return False
+        self.set_aside.in_a_row += 1
+        if self.set_aside.in_a_row >= MAX_IN_A_ROW:
+            return False  # the API is failing, not one issue: the child raises the error and the run stops
+        self._tap.prefetcher.take(issue_id)
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        self.set_aside.add(record, reason)
+        self._save_set_aside(context)
+        self._tap.stats.add("set_aside")
+        self._tap.logger.warning(
+            "issue %s (%s) SET ASIDE: its changelog could not be read (%s); the rest of the sync goes on, "
+            "and the issue is retried at the start of every later run until it loads (see the "
+            "skipped_issues table)",
+            record.get("key"),
+            issue_id,
+            reason,
+        )
+        return True
+
+    def _retry_set_aside(self, context: dict | None) -> Iterator[dict]:
+        """The issues set aside by earlier runs, first: each that loads now is emitted and recovered."""
+        if not self.set_aside.entries or not self._prefetch_enabled():
+            return
+        self._tap.logger.info("issues: retrying %d issues set aside earlier", len(self.set_aside.entries))
+        changelog = next(child for child in self.child_streams if child.name == "issue_changelog")
+        for issue_id in list(self.set_aside.entries):
+            try:
+                record = self.normalised(self.payload(self.send_request("GET", f"/issues/{issue_id}")))
+                entries = changelog.fetch_entries(self.get_child_context(record, context))  # type: ignore[attr-defined]
+            except TrackerNotFoundError:
+                self.set_aside.resolve(issue_id, "deleted")
+                self._save_set_aside(context)
+                self._tap.logger.warning("issue %s set aside earlier no longer exists (HTTP 404)", issue_id)
+                continue
+            except Exception as error:
+                if not concerns_one_issue(error):
+                    raise
+                key = self.set_aside.still_failing(issue_id, str(error).splitlines()[0])
+                self._save_set_aside(context)
+                self._tap.stats.add("set_aside")
+                self._tap.logger.warning("issue %s is still set aside: %s", key, error)
+                continue
+            self._tap.prefetcher.put(issue_id, entries)
+            self.set_aside.resolve(issue_id, "recovered", record.get("key"))
+            self._save_set_aside(context)
+            self._tap.logger.info("issue %s set aside earlier loads now", record.get("key"))
+            self._retrying = True
+            try:
+                yield record
+            finally:
+                self._retrying = False
+
+    def _save_set_aside(self, context: dict | None) -> None:
+        self.set_aside.save(self.get_context_state(context))
+        self.state_manager.is_flushed = False
 
     def _pin(self, context: dict | None, updated: str) -> None:
         self._pinned = True

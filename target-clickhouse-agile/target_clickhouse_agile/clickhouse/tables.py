@@ -31,7 +31,7 @@ _CREATES = re.compile(r"CREATE\s+(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w
 #: or view the migrations define (derived metrics, workflow map, STATE, views) belongs to the target itself.
 STREAM_TABLES = frozenset(
     {"issues", "issue_changelog", "statuses", "queues", "users", "issue_types", "priorities"}
-    | {"resolutions", "boards", "sprints"}
+    | {"resolutions", "boards", "sprints", "skipped_issues"}
 )
 
 

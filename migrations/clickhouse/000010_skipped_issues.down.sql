@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS skipped_issues_view;
+DROP TABLE IF EXISTS skipped_issues;
