@@ -6,9 +6,10 @@ Pipes N synthetic issues, each with a realistic changelog (~12 entries), into th
 helper process) and rows per second.
 
     .venv/bin/python -m benchmarks.target_memory [--sizes 2000 20000] [--engines server chdb]
+    .venv/bin/python -m benchmarks.target_memory --big-record 50     # one issue with a 50 MB description
 
-Writes `benchmarks/results/target_memory.md`. The input is generated on the fly into a file first, so the
-producer's memory is not the target's and the timing is the target's alone.
+Writes `benchmarks/results/target_memory.md` (or `big_record.md`). The input is generated on the fly into
+a file first, so the producer's memory is not the target's and the timing is the target's alone.
 """
 
 from __future__ import annotations
@@ -92,11 +93,21 @@ def messages(issues: int, seed: int = 1) -> Iterator[dict[str, Any]]:
             yield {"type": "STATE", "value": {"bookmarks": {"issues": {"replication_key_value": _ts(at)}}}}
 
 
-def write_input(path: Path, issues: int) -> int:
+def big_record_messages(megabytes: int) -> Iterator[dict[str, Any]]:
+    """One issue whose description holds `megabytes` MB (plus the statuses it needs), then a STATE."""
+    for message in messages(1):
+        if message["type"] == "RECORD" and message["stream"] == "issues":
+            message["record"]["description"] = "x" * (megabytes * 1_000_000)
+        yield message
+    yield {"type": "STATE", "value": {"bookmarks": {}}}
+
+
+def write_input(path: Path, issues: int, big_record_mb: int = 0) -> int:
     """The Singer input as a file; returns the number of RECORD messages."""
     count = 0
+    source = big_record_messages(big_record_mb) if big_record_mb else messages(issues)
     with path.open("w", encoding="utf-8") as handle:
-        for message in messages(issues):
+        for message in source:
             count += message["type"] == "RECORD"
             handle.write(json.dumps(message) + "\n")
     return count
@@ -145,11 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--engines", nargs="+", default=["server", "chdb"], choices=["server", "chdb"])
+    parser.add_argument("--big-record", type=int, metavar="MB", help="one issue with an MB-sized description")
     parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
         _measure(*args.measure)
         return 0
+    if args.big_record:
+        args.sizes = [1]
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for size in args.sizes:
                 input_path = work / f"input_{size}.jsonl"
-                records = write_input(input_path, size)
+                records = write_input(input_path, size, args.big_record or 0)
                 for engine in args.engines:
                     if engine == "server":
                         assert server is not None
@@ -178,8 +192,31 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 server.stop()
-    write_results(rows)
+    if args.big_record:
+        write_big_record_results(args.big_record, rows)
+    else:
+        write_results(rows)
     return 0
+
+
+def write_big_record_results(megabytes: int, rows: list[tuple[str, int, int, float, float]]) -> None:
+    lines = [
+        f"# target-clickhouse-agile: one record with a {megabytes} MB description",
+        "",
+        f"`python -m benchmarks.target_memory --big-record {megabytes}`: the peak RSS of the target process",
+        "(its `VmHWM`) loading one issue whose description is that big. Memory per record is linear in its",
+        "size: the line, the parsed record, its `raw` JSON and the INSERT's encoding of it. The embedded",
+        "engine starts at ~350 MiB.",
+        "",
+        "| engine | peak RSS (MiB) |",
+        "|---|---:|",
+        *(f"| {engine} | {rss:.0f} |" for engine, _n, _r, rss, _rate in rows),
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {sys.platform}, Python {sys.version.split()[0]}.",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    (RESULTS.parent / "big_record.md").write_text("\n".join(lines))
 
 
 def write_results(rows: list[tuple[str, int, int, float, float]]) -> None:
