@@ -14,7 +14,8 @@ MELTANO_LOCK  := locks/meltano.txt
 MELTANO_STAMP := $(MELTANO_VENV)/.installed
 MELTANO_FIX   := scripts/meltano_loader_test_fix.py
 
-.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean meltano meltano-demo lock
+.PHONY: dev test test-fast test-long lint format demo clickhouse bench docs clean meltano meltano-demo lock \
+	mutation-check
 
 $(STAMP): $(LOCK) $(PLUGINS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,11 +51,16 @@ meltano-demo: $(STAMP) $(MELTANO_STAMP)
 clickhouse:
 	@bash scripts/install-clickhouse.sh
 
-## test: the whole suite (real ClickHouse server, embedded chdb, simulator over HTTP)
+## test: the whole suite (real ClickHouse server, embedded chdb, simulator over HTTP), then the mutation check
 test: $(STAMP) $(MELTANO_STAMP) clickhouse
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	$(BIN)/python scripts/mutation_check.py
+
+## mutation-check: plant the bugs that once survived the suite, one at a time; each must be caught
+mutation-check: $(STAMP) clickhouse
+	$(BIN)/python scripts/mutation_check.py
 
 ## test-long: the long variants (scale, soak) behind the `long` marker
 test-long: $(STAMP) clickhouse

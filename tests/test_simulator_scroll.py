@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import pytest
 import requests
 
 from tests.simulator import TrackerSimulator
@@ -110,19 +112,40 @@ def test_scroll_is_a_snapshot(fresh_sim: TrackerSimulator) -> None:
     assert all(fresh[i]["updatedAt"] != format_ts(before[i][0]) for i in changed if i in before)
 
 
-def test_scroll_ttl_expiry(sim: TrackerSimulator) -> None:
+class ManualClock:
+    """The scroll registry's clock, moved by the test (TTLs without sleeping or racing the scheduler)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(sim: TrackerSimulator) -> Iterator[ManualClock]:
+    manual = ManualClock()
+    sim.app.scrolls.use_clock(manual)
+    yield manual
+    sim.app.scrolls.use_clock(time.monotonic)
+
+
+def test_scroll_ttl_expiry(sim: TrackerSimulator, clock: ManualClock) -> None:
+    alive = _start(sim, BODY, "scrollType=sorted&perScroll=10&scrollTTLMillis=150")
     first = _start(sim, BODY, "scrollType=sorted&perScroll=10&scrollTTLMillis=150")
-    time.sleep(0.3)
+    clock.now += 0.149
+    assert _continue(sim, alive).status_code == 200, "still alive 149 ms later"
+    clock.now += 0.002
     expired = _continue(sim, first)
     assert expired.status_code == 404
     assert expired.json()["statusCode"] == 404
     assert "expired" in expired.json()["errorMessages"][0]
 
 
-def test_scroll_ttl_is_renewed_by_each_page(sim: TrackerSimulator) -> None:
+def test_scroll_ttl_is_renewed_by_each_page(sim: TrackerSimulator, clock: ManualClock) -> None:
     response = _start(sim, BODY, "scrollType=sorted&perScroll=10&scrollTTLMillis=400")
     for _ in range(4):
-        time.sleep(0.15)  # 0.6 s in total: longer than one TTL
+        clock.now += 0.3  # 1.2 s in total: three TTLs, but never 400 ms without a page
         scroll_id, token = response.headers["X-Scroll-Id"], response.headers["X-Scroll-Token"]
         response = requests.post(
             f"{sim.url}/v3/issues/_search?scrollId={scroll_id}&scrollToken={token}",

@@ -46,6 +46,15 @@ class _Scripted:
     retry_after: float | None
 
 
+@dataclass(slots=True)
+class _Rendezvous:
+    pattern: str
+    barrier: threading.Barrier
+    timeout: float
+    arrived: int = 0
+    failed: bool = False
+
+
 @dataclass
 class FaultPlan:
     seed: int = 0
@@ -60,6 +69,7 @@ class FaultPlan:
     rate_truncate: float = 0.0
     routes: str = "*"
     _scripted: list[_Scripted] = field(default_factory=list, repr=False)
+    _rendezvous: list[_Rendezvous] = field(default_factory=list, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -78,10 +88,48 @@ class FaultPlan:
         with self._lock:
             self._scripted.append(_Scripted(route, fault, times, retry_after))
 
+    def rendezvous(self, route: str, parties: int, timeout: float = 20.0) -> None:
+        """The first ``parties`` requests matching ``route`` each wait until all of them are in flight: a
+        deterministic proof that a client runs that many requests at once. If they never all arrive (a
+        client that sends one at a time), the waiting ones get 503 after ``timeout`` and
+        :attr:`rendezvous_failed` says so."""
+        with self._lock:
+            self._rendezvous.append(_Rendezvous(route, threading.Barrier(parties), timeout))
+
+    @property
+    def rendezvous_failed(self) -> bool:
+        with self._lock:
+            return any(r.failed for r in self._rendezvous)
+
+    def meet(self, template: str, method: str, path: str) -> bool:
+        """Wait at a matching rendezvous (outside the lock); False if it timed out."""
+        names = (template, f"{method} {path}")
+        with self._lock:
+            found = None
+            for point in self._rendezvous:
+                if point.arrived < point.barrier.parties and any(
+                    fnmatchcase(n, point.pattern) for n in names
+                ):
+                    point.arrived += 1
+                    found = point
+                    break
+        if found is None:
+            return True
+        try:
+            found.barrier.wait(found.timeout)
+        except threading.BrokenBarrierError:
+            with self._lock:
+                found.failed = True
+            return False
+        return True
+
     def clear(self) -> None:
         """Back to a healthy server: no scripted or random faults, no latency."""
         with self._lock:
             self._scripted.clear()
+            for point in self._rendezvous:
+                point.barrier.abort()
+            self._rendezvous.clear()
             self.latency_ms = self.latency_jitter_ms = 0.0
             self.rate_429 = self.rate_500 = self.rate_503 = self.rate_504 = 0.0
             self.rate_drop = self.rate_truncate = 0.0

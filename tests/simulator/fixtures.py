@@ -37,6 +37,8 @@ def reset(simulator: TrackerSimulator) -> None:
     simulator.latency_ms = 0.0
     simulator.scroll_lost_status = 404
     simulator.ignore_sort = False
+    simulator.lose_scrolls = False
+    simulator.request_budget = None
     simulator.reset_stats()
 
 

@@ -93,3 +93,25 @@ def _create(org: Organisation, rng: random.Random, old_now: int, new_now: int) -
     org.adopt(record, generate_history(org, record, record.keys))
     org.index_record(record)
     return record.id
+
+
+def late_update(org: Organisation, *, minutes_before_newest: float) -> str:
+    """An issue changed ``minutes_before_newest`` before the newest ``updatedAt`` of the organisation
+    that the API shows only now (search index lag, a clock a little behind): a client that synced up to
+    the newest value never saw it. What a client's look-back window exists for. Returns the issue's id."""
+    at = max(r.updated for r in org.records) - int(minutes_before_newest * MINUTE_MS)
+    idx = max((r.idx for r in org.records if r.updated < at), key=lambda i: (org.records[i].updated, i))
+    history = org.history(idx)
+    walker = IssueWalker(
+        org,
+        idx,
+        random.Random(mix(org.seed, idx, 23)),
+        fold(history.initial, history.events),
+        seq_start=len(history.events),
+        key_for_move=lambda queue: org.records[idx].key,
+        allow_moves=False,
+    )
+    walker.comment(at)
+    org.append(idx, walker.events, walker.timeline, walker.state)
+    org.advances += 1
+    return org.records[idx].id

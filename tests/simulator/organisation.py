@@ -168,3 +168,10 @@ class Organisation:
 
         with self.lock:
             return advance(self, minutes=minutes, mutate=mutate, create=create)
+
+    def late_update(self, minutes_before_newest: float) -> str:
+        """An update stamped in the past that shows up only now; see :mod:`tests.simulator.mutations`."""
+        from .mutations import late_update
+
+        with self.lock:
+            return late_update(self, minutes_before_newest=minutes_before_newest)

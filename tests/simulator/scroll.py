@@ -37,6 +37,8 @@ class ScrollRegistry:
     #: The status of a continuation with an expired or unknown scroll id. The documentation does not say
     #: which one the API sends; tests set others (400, 410, 422, ...) to check that clients cope.
     lost_status = 404
+    #: Misbehave: every continuation is refused as lost (a client must not restart forever).
+    lose_all = False
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -49,6 +51,10 @@ class ScrollRegistry:
         scroll_id = f"{mix(n, 11):016x}{mix(n, 12) & 0xFFFFFFFF:08x}"
         return ScrollContext(scroll_id, f"sim-{mix(n, 13):016x}", items, per_scroll, ttl_ms, 0.0)
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """TTLs measured on ``clock`` (seconds), e.g. a test's manual clock instead of the wall clock."""
+        self._clock = clock
+
     def register(self, context: ScrollContext) -> None:
         self._purge()
         self.touch(context)
@@ -58,7 +64,7 @@ class ScrollRegistry:
         context.expires = self._clock() + context.ttl_ms / 1000
 
     def get(self, scroll_id: str, token: str | None) -> ScrollContext:
-        context = self._contexts.get(scroll_id)
+        context = None if self.lose_all else self._contexts.get(scroll_id)
         if context is not None and context.expires < self._clock():
             del self._contexts[scroll_id]
             context = None

@@ -110,6 +110,11 @@ class TrackerSimulator:
         self.faults = faults or FaultPlan()
         self.app = App(org, self.credentials, drift=drift)
         self._stats = RequestStats()
+        #: Requests served before every further one is refused with 400 (a test's guard against clients
+        #: that would loop forever: they fail fast instead of hanging); None = no limit.
+        self.request_budget: int | None = None
+        self._served = 0
+        self._served_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,6 +171,8 @@ class TrackerSimulator:
 
     def reset_stats(self) -> None:
         self._stats.reset()
+        with self._served_lock:
+            self._served = 0
 
     @property
     def ignore_sort(self) -> bool:
@@ -175,6 +182,15 @@ class TrackerSimulator:
     @ignore_sort.setter
     def ignore_sort(self, value: bool) -> None:
         self.app.ignore_sort = value
+
+    @property
+    def lose_scrolls(self) -> bool:
+        """Misbehave: refuse every scroll continuation as lost."""
+        return self.app.scrolls.lose_all
+
+    @lose_scrolls.setter
+    def lose_scrolls(self, value: bool) -> None:
+        self.app.scrolls.lose_all = value
 
     @property
     def scroll_lost_status(self) -> int:
@@ -209,6 +225,8 @@ class TrackerSimulator:
             delay = self.latency_ms / 1000 + self.faults.delay_seconds()
             if delay:
                 time.sleep(delay)
+            if not self.faults.meet(template, req.method, req.path):
+                injected = Injected(503)
             if injected is not None and injected.fault == DROP:
                 self._stats.end(None, fault)
                 ended = True
@@ -225,6 +243,13 @@ class TrackerSimulator:
                 self._stats.end(500, str(injected.fault) if injected else None)
 
     def _respond(self, req: Request, route: Any, injected: Injected | None) -> Response:
+        with self._served_lock:
+            self._served += 1
+            over_budget = self.request_budget is not None and self._served > self.request_budget
+        if over_budget:
+            return ApiError(
+                400, f"simulator request budget of {self.request_budget} requests exhausted"
+            ).response()
         if injected is not None and isinstance(injected.fault, int):
             headers = (
                 [("Retry-After", _seconds(injected.retry_after))] if injected.retry_after is not None else []

@@ -74,9 +74,13 @@ def test_persistent_truncation_fails_clearly(small_sim: TrackerSimulator) -> Non
 
 @pytest.mark.parametrize("lost_status", [404, 400, 410, 422])
 def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: Any, lost_status: int) -> None:
-    """The status of an expired scroll id is not documented: any 4xx but 401/403/429 restarts."""
+    """The status of an expired scroll id is not documented: any 4xx but 401/403/429 restarts. A restart
+    resumes after the issues already emitted at the last millisecond (seven share one here, and page
+    boundaries fall inside them); the request budget makes a client that re-reads them forever fail in
+    seconds instead of hanging."""
     sim = sim_factory(issues=40, seed=11)
     sim.scroll_lost_status = lost_status
+    sim.request_budget = 400
     sim.advance(minutes=0, create=7)  # seven issues in one millisecond: page boundaries fall inside it
     sim.latency_ms = 25  # a page takes longer to process than the scroll lives
     out = run_inprocess(tap_config(sim, page_size=3, scroll_ttl_ms=100, max_concurrent_requests=1))
@@ -108,3 +112,17 @@ def test_every_user_of_a_big_organisation_once(sim_factory: Any) -> None:
     counts = out.id_counts("users")
     assert len(counts) == 10_050
     assert max(counts.values()) == 1
+
+
+def test_a_scroll_that_keeps_being_lost_gives_up(sim_factory: Any) -> None:
+    """Every continuation refused, and seven issues in one millisecond, more than a page: a restart at that
+    millisecond serves only issues already emitted, so restarts make no progress; after 5 of them the tap
+    gives up with a clear error (not an endless loop: the request budget would end that with another)."""
+    sim = sim_factory(issues=40, seed=11)
+    sim.advance(minutes=0, create=7)
+    sim.lose_scrolls = True
+    sim.request_budget = 300
+    out = run_cli(tap_config(sim, page_size=3), timeout=120)
+    assert out.returncode == 1
+    assert "issue search scroll keeps failing without progress" in out.stderr
+    assert "request budget" not in out.stderr

@@ -70,3 +70,20 @@ def test_start_date_bounds_the_first_sync(small_sim: TrackerSimulator) -> None:
     cutoff = sorted(issues.values())[len(issues) // 2]
     out = run_inprocess(tap_config(small_sim, start_date=cutoff, lookback_minutes=0))
     assert set(out.ids("issues")) == {i for i, u in issues.items() if u >= cutoff}
+
+
+def test_an_update_that_shows_up_late_is_read_within_the_look_back(small_sim: TrackerSimulator) -> None:
+    """An update stamped 3 minutes before the newest `updatedAt` the first run saw, which the API shows only
+    afterwards (search index lag, clock skew): the second run's search starts `lookback_minutes` below the
+    bookmark and reads it. Without the look-back it would be lost for good."""
+    config = tap_config(small_sim, lookback_minutes=5)
+    first = run_inprocess(config)
+    bookmark = first.last_state["bookmarks"]["issues"]["replication_key_value"]
+    late = small_sim.org.late_update(minutes_before_newest=3)
+    updated = expected_issues(small_sim.org)[late]
+    assert updated < bookmark, "precondition: the update is older than the bookmark"
+
+    second = run_inprocess(config, state=first.last_state)
+    assert {r["id"]: r["updatedAt"] for r in second.records["issues"]}.get(late) == updated
+    wanted = expected_changelog(small_sim.org, {late})
+    assert set(wanted) <= set(second.ids("issue_changelog")), "with its new changelog entry"

@@ -28,7 +28,9 @@ REFERENCE_ROUTES = (
 
 
 def test_full_sync_is_complete_exactly_once_and_cheap(small_sim: TrackerSimulator) -> None:
-    small_sim.latency_ms = 2  # lets the parallel changelog fetches overlap measurably
+    # The first four changelog requests wait for each other: they complete only if the tap really sends
+    # them at once (a sequential tap would time out the rendezvous).
+    small_sim.faults.rendezvous("GET /{v}/issues/{key}/changelog", parties=4)
     out = run_inprocess(tap_config(small_sim, page_size=40, max_concurrent_requests=4))
     org = small_sim.org
 
@@ -70,7 +72,8 @@ def test_full_sync_is_complete_exactly_once_and_cheap(small_sim: TrackerSimulato
     per_board = Counter(str(s["board"]["id"]) for s in out.records["sprints"])
     pages = sum(max(1, math.ceil(per_board[str(b["id"])] / 40)) for b in out.records["boards"])
     assert stats.count("GET /{v}/boards/{ident}/sprints") == pages, "sprints: one request per board page"
-    assert 1 < stats.peak_concurrency <= 4
+    assert not small_sim.faults.rendezvous_failed, "four changelog requests were in flight at once"
+    assert stats.peak_concurrency == 4, "and never more than max_concurrent_requests"
     assert stats.total <= changelog_requests_needed(org) + math.ceil(len(issues) / 40) + 20
 
     for stream in REFERENCE_STREAMS:

@@ -36,13 +36,22 @@ def to_lines(messages: Iterable[Mapping[str, Any]]) -> str:
 
 
 def run_target(config: Mapping[str, Any], messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Run the target in-process on the messages; return the STATE values it wrote, in order."""
+    """Run the target in-process on the messages; return the STATE values it wrote, in order. If the
+    target fails, the error is raised with what it had written until then as `error.states`."""
     out = io.StringIO()
     target = TargetClickhouseAgile(config=dict(config))
-    with redirect_stdout(out):
-        target.listen(io.StringIO(to_lines(messages)))
+    try:
+        with redirect_stdout(out):
+            target.listen(io.StringIO(to_lines(messages)))
+    except Exception as error:
+        error.states = _states(out.getvalue())  # type: ignore[attr-defined]
+        raise
+    return _states(out.getvalue())
+
+
+def _states(stdout: str) -> list[dict[str, Any]]:
     # The target prints each STATE value as a bare JSON line (the tap side wraps it, the target does not).
-    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def ref(key: str, *, id_: str | None = None, display: str | None = None) -> dict[str, Any]:

@@ -32,10 +32,16 @@ def _state_line(n: int) -> str:
 
 
 def run_lines(config: dict[str, Any], lines: list[str]) -> str:
-    """The target in-process on raw input lines; returns what it wrote to stdout."""
+    """The target in-process on raw input lines; returns what it wrote to stdout (on failure, the error
+    carries it as `error.stdout`)."""
     out = io.StringIO()
-    with redirect_stdout(out):
-        TargetClickhouseAgile(config=dict(config)).listen(io.StringIO("".join(f"{line}\n" for line in lines)))
+    try:
+        with redirect_stdout(out):
+            target = TargetClickhouseAgile(config=dict(config))
+            target.listen(io.StringIO("".join(f"{line}\n" for line in lines)))
+    except Exception as error:
+        error.stdout = out.getvalue()  # type: ignore[attr-defined]
+        raise
     return out.getvalue()
 
 
@@ -61,6 +67,7 @@ def test_a_bad_line_is_named_by_number_and_kind(line: str, expected: str) -> Non
     with pytest.raises(InvalidInputLine) as refused:
         run_lines(UNREACHABLE, [_state_line(1), line, _state_line(2)])
     assert str(refused.value).startswith(expected), str(refused.value)
+    assert refused.value.stdout == "", "no STATE, not even the one before the bad line"  # type: ignore[attr-defined]
 
 
 def test_a_long_bad_line_is_quoted_short() -> None:
@@ -104,5 +111,6 @@ def test_text_no_insert_can_carry_names_the_record_and_field(
     with pytest.raises(RecordError) as refused:
         run_target(settings, messages)
     assert str(refused.value).startswith("issues record DEV-2: field 'summary' holds text that is not valid")
+    assert refused.value.states == []  # type: ignore[attr-defined]
     stored = run_queries(settings, {"n": "SELECT count() AS n FROM issues"})["n"]
     assert stored == [{"n": 0}]

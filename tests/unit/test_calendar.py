@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -253,44 +255,115 @@ def test_constructor_validation(kwargs: dict[str, object], message: str) -> None
 
 _BASE = datetime(2023, 12, 1, tzinfo=timezone.utc)
 _seconds = st.integers(min_value=0, max_value=400 * 24 * 3600)  # whole-second instants over ~13 months
-_CALENDARS = [
-    RU,
-    WorkCalendar(extra_workdays=frozenset({date(2024, 4, 27)}), extra_holidays=frozenset({date(2024, 3, 5)})),
-    WorkCalendar(
-        timezone="Europe/Berlin", holidays_country="DE", work_start=time(8, 30), work_end=time(17, 15)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A calendar's settings as the test reads them (the reference never asks the calendar itself)."""
+
+    timezone: str = "Europe/Moscow"
+    country: str | None = "RU"
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+    days: frozenset[int] = frozenset({1, 2, 3, 4, 5})
+    extra_workdays: frozenset[date] = frozenset()
+    extra_holidays: frozenset[date] = frozenset()
+
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(
+            timezone=self.timezone,
+            holidays_country=self.country,
+            work_start=self.start,
+            work_end=self.end,
+            work_days=self.days,
+            extra_workdays=self.extra_workdays,
+            extra_holidays=self.extra_holidays,
+        )
+
+
+_SPECS = [
+    Spec(),
+    Spec(extra_workdays=frozenset({date(2024, 4, 27)}), extra_holidays=frozenset({date(2024, 3, 5)})),
+    Spec(timezone="Europe/Berlin", country="DE", start=time(8, 30), end=time(17, 15)),
+    Spec(timezone="America/New_York", country=None, start=time(0), end=time(6)),
+    # Working hours that contain the DST switch itself (Berlin: 02:00 -> 03:00 on the last Sunday of
+    # March, 03:00 -> 02:00 in October; New York at 02:00 in March and November), on every day of the week.
+    Spec(
+        timezone="Europe/Berlin", country=None, start=time(1, 0), end=time(4, 0), days=frozenset(range(1, 8))
     ),
-    WorkCalendar(timezone="America/New_York", holidays_country=None, work_start=time(0), work_end=time(6)),
+    Spec(
+        timezone="America/New_York", country="US", start=time(0, 30), end=time(3, 30), days=frozenset({7, 1})
+    ),
 ]
-_calendars = st.sampled_from(_CALENDARS)
+_specs = st.sampled_from(_SPECS)
 
 
-def reference_business_seconds(calendar: WorkCalendar, start: datetime, end: datetime) -> int:
-    """Independent slow reference: walk every local day with plain aware arithmetic."""
-    tz = ZoneInfo(calendar.timezone)
+def reference_working_day(spec: Spec, day: date) -> bool:
+    """The documented precedence, with the `holidays` package asked directly."""
+    if day in spec.extra_workdays:
+        return True
+    if day in spec.extra_holidays:
+        return False
+    if spec.country is not None and day in holidays.country_holidays(spec.country, years=day.year):
+        return False
+    return day.isoweekday() in spec.days
+
+
+def reference_business_seconds(spec: Spec, start: datetime, end: datetime) -> int:
+    """Independent slow reference: every local day, its window as aware datetimes (zoneinfo resolves the
+    hour a DST switch skips or repeats), the overlap measured in UTC."""
+    tz = ZoneInfo(spec.timezone)
     total = timedelta(0)
     day = start.astimezone(tz).date() - timedelta(days=1)
     while day <= end.astimezone(tz).date() + timedelta(days=1):
-        if calendar.is_working_day(day):
-            opens = datetime.combine(day, calendar.work_start, tzinfo=tz)
-            closes = datetime.combine(day, calendar.work_end, tzinfo=tz)
+        if reference_working_day(spec, day):
+            opens = datetime.combine(day, spec.start, tzinfo=tz).astimezone(timezone.utc)
+            closes = datetime.combine(day, spec.end, tzinfo=tz).astimezone(timezone.utc)
             overlap = min(end, closes) - max(start, opens)
             total += max(overlap, timedelta(0))
         day += timedelta(days=1)
     return int(total.total_seconds())
 
 
+def test_the_dst_calendars_really_contain_a_switch_inside_working_hours() -> None:
+    """Precondition of the property tests below: a working window that is an hour shorter (spring) or
+    longer (autumn) than its wall-clock length, for both DST zones."""
+    for spec in _SPECS[4:]:
+        tz = ZoneInfo(spec.timezone)
+        lengths = set()
+        for offset in range(400):
+            day = _BASE.date() + timedelta(days=offset)
+            if reference_working_day(spec, day):
+                opens = datetime.combine(day, spec.start, tzinfo=tz).astimezone(timezone.utc)
+                closes = datetime.combine(day, spec.end, tzinfo=tz).astimezone(timezone.utc)
+                lengths.add(closes - opens)
+        assert len(lengths) == 3, (spec.timezone, lengths)
+
+
 @settings(max_examples=300, deadline=None)
-@given(_calendars, _seconds, _seconds)
-def test_matches_reference_and_never_exceeds_elapsed(calendar: WorkCalendar, a: int, b: int) -> None:
+@given(_specs, _seconds, _seconds)
+def test_matches_reference_and_never_exceeds_elapsed(spec: Spec, a: int, b: int) -> None:
     start, end = _BASE + timedelta(seconds=min(a, b)), _BASE + timedelta(seconds=max(a, b))
-    result = calendar.business_seconds(start, end)
+    result = spec.calendar().business_seconds(start, end)
     assert 0 <= result <= int((end - start).total_seconds())
-    assert result == reference_business_seconds(calendar, start, end)
+    assert result == reference_business_seconds(spec, start, end)
 
 
 @settings(max_examples=300, deadline=None)
-@given(_calendars, st.lists(_seconds, min_size=3, max_size=3))
-def test_additive_over_a_split_point(calendar: WorkCalendar, points: list[int]) -> None:
+@given(_specs, st.sampled_from(range(400)))
+def test_whole_days_match_the_reference_around_every_switch(spec: Spec, offset: int) -> None:
+    """A whole local day at a time (where a DST switch sits), not only random spans."""
+    tz = ZoneInfo(spec.timezone)
+    day = _BASE.date() + timedelta(days=offset)
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
+    assert spec.calendar().business_seconds(start, end) == reference_business_seconds(spec, start, end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_specs, st.lists(_seconds, min_size=3, max_size=3))
+def test_additive_over_a_split_point(spec: Spec, points: list[int]) -> None:
+    calendar = spec.calendar()
     a, b, c = (_BASE + timedelta(seconds=p) for p in sorted(points))
     # Whole-second instants: no truncation, so splitting must not gain or lose anything.
     assert calendar.business_seconds(a, c) == calendar.business_seconds(a, b) + calendar.business_seconds(

@@ -234,6 +234,25 @@ def test_transition_before_created_at_is_clamped() -> None:
     assert codes(history) == ["before_created"]
 
 
+def test_a_transition_exactly_at_created_at_is_not_clamped() -> None:
+    # The boundary of the clamp: a transition at createdAt itself is on time (no warning); 1 ms earlier is
+    # before creation (clamped, warned).
+    on_time = [
+        event("e1", CREATED, "IssueCreated", status=(None, "open")),
+        event("e2", CREATED, status=("open", "inProgress")),
+    ]
+    history = build_visits(snapshot(CREATED, "inProgress"), on_time)
+    assert summary(history.visits) == [
+        ("open", "TEST", CREATED, CREATED),
+        ("inProgress", "TEST", CREATED, None),
+    ]
+    assert history.warnings == []
+    early = [on_time[0], event("e2", CREATED - ms(1), status=("open", "inProgress"))]
+    history = build_visits(snapshot(CREATED, "inProgress"), early)
+    assert summary(history.visits)[-1] == ("inProgress", "TEST", CREATED, None)
+    assert codes(history) == ["before_created"]
+
+
 def test_no_op_and_null_transitions_do_not_open_visits() -> None:
     t1, t2 = utc("2024-03-04 08:00"), utc("2024-03-04 09:00")
     events = [
@@ -261,6 +280,22 @@ def test_history_behind_the_snapshot_uses_status_start_time() -> None:
     # Without statusStartTime nothing is invented: the history stands, with the warning.
     history = build_visits(snapshot(CREATED, "closed"), events)
     assert [v.status for v in history.visits] == ["open", "inProgress"]
+    assert codes(history) == ["current_status_mismatch"]
+
+
+def test_snapshot_status_since_the_same_instant_as_the_last_visit() -> None:
+    # The boundary of the reconcile: statusStartTime equal to the last visit's entry is not earlier, so the
+    # snapshot's status is trusted (a zero-length visit of the history's status, then the snapshot's).
+    # One millisecond earlier it contradicts the history: the history stands.
+    t1 = utc("2024-03-04 08:00")
+    events = [
+        event("e1", CREATED, "IssueCreated", status=(None, "open")),
+        event("e2", t1, status=("open", "inProgress")),
+    ]
+    history = build_visits(snapshot(CREATED, "closed", status_start_time=t1), events)
+    assert summary(history.visits)[-2:] == [("inProgress", "TEST", t1, t1), ("closed", "TEST", t1, None)]
+    history = build_visits(snapshot(CREATED, "closed", status_start_time=t1 - ms(1)), events)
+    assert summary(history.visits)[-1] == ("inProgress", "TEST", t1, None)
     assert codes(history) == ["current_status_mismatch"]
 
 
