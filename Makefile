@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Every venv installs exact versions with hashes from locks/ (`make lock` refreshes them from the declared
 # ranges; see scripts/lock.py). The plugins themselves are installed editable, without dependencies.
 LOCK          := locks/project.txt
-PLUGINS       := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml
+PLUGINS       := tap-yandex-tracker/pyproject.toml target-clickhouse-agile/pyproject.toml simulator/pyproject.toml
 # Meltano lives in its own venv: its dependencies may clash with singer-sdk's.
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
@@ -20,7 +20,8 @@ MELTANO_FIX   := scripts/meltano_loader_test_fix.py
 $(STAMP): $(LOCK) $(PLUGINS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e ./tap-yandex-tracker -e ./target-clickhouse-agile
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation \
+	  -e ./tap-yandex-tracker -e ./target-clickhouse-agile -e ./simulator
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
 

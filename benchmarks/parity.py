@@ -36,9 +36,9 @@ from benchmarks.old_exporter import clickhouse_http
 from benchmarks.pipeline import CALENDAR
 from target_clickhouse_agile.clickhouse import connect
 from target_clickhouse_agile.metrics.calendar import WorkCalendar
-from tests.simulator import Organisation, generate_organisation
-from tests.simulator.catalog import STATUSES
-from tests.simulator.model import Event
+from tracker_simulator import Organisation, generate_organisation
+from tracker_simulator.catalog import STATUSES
+from tracker_simulator.model import Event
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -419,7 +419,7 @@ def write_report(
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone: restart the kept ClickHouse data of a `benchmarks.run --keep` directory and report."""
-    from tests.clickhouse_fixtures import ClickHouseServer
+    from tests.support.clickhouse import ClickHouseServer
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.parity", description=__doc__.split("\n")[0])
     parser.add_argument("--scratch", required=True, type=Path, help="directory kept by benchmarks.run --keep")

@@ -31,8 +31,8 @@ from typing import Any
 
 from benchmarks import old_exporter, pipeline
 from benchmarks.old_exporter import SEARCH_LIMIT
-from tests.clickhouse_fixtures import ClickHouseServer, ensure_installed
-from tests.simulator import TrackerSimulator, generate_organisation
+from tests.support.clickhouse import ClickHouseServer, ensure_installed
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from target_clickhouse_agile.clickhouse import connect
-from tests.clickhouse_fixtures import ClickHouseServer, ensure_installed
-from tests.simulator import TrackerSimulator, generate_organisation
+from tests.support.clickhouse import ClickHouseServer, ensure_installed
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 BIN = Path(sys.executable).parent
 RESULTS = Path(__file__).resolve().parent / "results" / "scale_100k.md"

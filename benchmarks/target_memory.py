@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.procs import PeakRss, reap
 from tap_yandex_tracker import schemas
-from tests.clickhouse_fixtures import ClickHouseServer
+from tests.support.clickhouse import ClickHouseServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "target_memory.md"

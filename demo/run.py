@@ -19,7 +19,7 @@ from pathlib import Path
 from demo.summary import print_summary
 from target_clickhouse_agile.report.cli import write_report
 from target_clickhouse_agile.report.data import ReportOptions
-from tests.simulator import TrackerSimulator, generate_organisation
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / ".demo"

@@ -4,7 +4,7 @@
 # ClickHouse under .meltano-demo/. Meltano keeps the STATE: run it again and the sync is incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m tests.simulator --issues "${ISSUES:-1500}" --port 8765 > .meltano-demo.log 2>&1 &
+.venv/bin/tracker-simulator --issues "${ISSUES:-1500}" --port 8765 > .meltano-demo.log 2>&1 &
 sim=$!
 trap 'kill "$sim" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do  # wait until it listens (it prints its URL when ready)

@@ -29,6 +29,8 @@ PLUGINS = (
     REPO / "tap-yandex-tracker" / "pyproject.toml",
     REPO / "target-clickhouse-agile" / "pyproject.toml",
 )
+#: The development package beside the plugins (the Tracker API simulator).
+DEV_PACKAGES = (REPO / "simulator" / "pyproject.toml",)
 #: The oldest Python the plugins support (``requires-python``): the locks hold for it and every newer one.
 PYTHON_FLOOR = "3.10"
 
@@ -52,7 +54,7 @@ class Lock:
 
 PROJECT = Lock(
     "project",
-    inputs=(*PLUGINS, REPO / "requirements-dev.txt"),
+    inputs=(*PLUGINS, *DEV_PACKAGES, REPO / "requirements-dev.txt"),
     extras=("embedded",),
     build_backends=True,
 )

@@ -180,7 +180,7 @@ MUTATIONS = (
     Mutation(
         "epoch-ms-float",
         "milliseconds since the epoch in floating point (1 ms low for some instants)",
-        f"{TARGET}/records.py",
+        f"{TARGET}/rows.py",
         (("    return (moment - _EPOCH) // _MS\n", "    return int(moment.timestamp() * 1000)\n"),),
         ("tests/unit/test_epoch_ms.py",),
     ),
@@ -190,7 +190,7 @@ MUTATIONS = (
 def scratch_copy(into: Path) -> Path:
     root = into / "repo"
     root.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".hypothesis")
     for name in COPIED:
         source = REPO / name
         if source.is_dir():

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures. Simulator fixtures: logic lives in ``tests/simulator/fixtures.py``."""
+"""Shared pytest fixtures: ClickHouse servers and simulators (their logic lives in ``tests/support/``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.simulator import Organisation, TrackerSimulator, generate_organisation
-from tests.simulator import fixtures as sim_fixtures
+from tests.support import simulators as sim_fixtures
+from tests.support.pipeline import CAPTURED
+from tracker_simulator import Organisation, TrackerSimulator, generate_organisation
+
+
+@pytest.fixture(autouse=True)
+def _forget_captured_output() -> Iterator[None]:
+    """What the plugins printed is kept for one test's secret scan only."""
+    yield
+    CAPTURED.clear()
+
 
 # -- Tracker simulator ---------------------------------------------------------------------------------
 
@@ -62,7 +71,7 @@ def sim_http(sim: TrackerSimulator) -> Iterator[requests.Session]:
         yield session
 
 
-from tests.clickhouse_fixtures import (  # noqa: F401, E402 - ClickHouse fixtures for the whole suite
+from tests.support.clickhouse import (  # noqa: F401, E402 - ClickHouse fixtures for the whole suite
     chdb_connection,
     chdb_settings,
     clickhouse_any,
@@ -90,7 +99,7 @@ def test_kind(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path in SDK_GENERATED:
         return "sdk"
-    if path.startswith("tests/test_simulator_"):
+    if path.startswith("tests/simulator/"):
         return "simulator"
     return "product"
 

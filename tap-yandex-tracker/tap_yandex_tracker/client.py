@@ -15,10 +15,10 @@ from typing import Any
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_yandex_tracker.auth import TrackerAuthenticator
 from tap_yandex_tracker.errors import (
     InvalidBodyError,
     TrackerNotFoundError,
@@ -29,29 +29,16 @@ from tap_yandex_tracker.errors import (
     retry_after_seconds,
 )
 from tap_yandex_tracker.pagination import TrackerLinkPaginator
+from tap_yandex_tracker.run_context import TapRun
+from tap_yandex_tracker.settings import TapSettings
 from tap_yandex_tracker.timestamps import normalise_timestamps
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
-
-    from tap_yandex_tracker.tap import TapYandexTracker
+    from singer_sdk import Tap
 
 #: Statuses worth another try: rate limiting, conflicts the official client also retries, server errors.
 RETRY_STATUSES = (409, 429)
-
-
-class TrackerAuthenticator(APIAuthenticatorBase):
-    """``Authorization: OAuth <token>`` or ``Authorization: Bearer <iam_token>``."""
-
-    def __init__(self, *, token: str | None, iam_token: str | None) -> None:
-        super().__init__()
-        if token:
-            self.auth_headers["Authorization"] = f"OAuth {token}"
-        elif iam_token:
-            self.auth_headers["Authorization"] = f"Bearer {iam_token}"
-
-    def __repr__(self) -> str:  # never show the header value
-        return "TrackerAuthenticator(<redacted>)"
 
 
 class TrackerStream(RESTStream):
@@ -66,29 +53,35 @@ class TrackerStream(RESTStream):
     extra_retry_statuses = RETRY_STATUSES
     _LOG_REQUEST_METRICS = False  # one line per request would drown the progress log; we count instead
 
-    _tap: TapYandexTracker
+    def __init__(self, tap: Tap, *, run: TapRun, **kwargs: Any) -> None:
+        self.run = run
+        super().__init__(tap, **kwargs)
+
+    @property
+    def settings(self) -> TapSettings:
+        return self.run.settings
 
     # -- requests ------------------------------------------------------------------------------------
     @property
     def url_base(self) -> str:
-        return f"{str(self.config['api_url']).rstrip('/')}/{self.config['api_version']}"
+        return self.settings.base_url
 
     @property
     def http_headers(self) -> dict:
-        name, value = self._tap.org_header
+        name, value = self.settings.org_header
         return {"Accept-Language": "en", name: value, "User-Agent": "tap-yandex-tracker"}
 
     @property
     def authenticator(self) -> TrackerAuthenticator:
-        return self._tap.authenticator
+        return self.run.authenticator
 
     @property
     def requests_session(self) -> requests.Session:
-        return self._tap.gate.session()
+        return self.run.gate.session()
 
     @property
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout") or 60)
+    def timeout(self) -> float:
+        return self.settings.request_timeout
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -140,12 +133,12 @@ class TrackerStream(RESTStream):
             if status == 429:
                 wait = retry_after_seconds(response)
                 if wait:
-                    self._tap.gate.pause_all(wait)
+                    self.run.gate.pause_all(wait)
             raise RetriableAPIError(generic_message(response), response)
         if status == 401:
-            raise FatalAPIError(auth_failed_message(response, self._tap.auth_setting))
+            raise FatalAPIError(auth_failed_message(response, self.settings.auth_setting))
         if status == 403:
-            setting, (header, value) = self._tap.org_setting, self._tap.org_header
+            setting, (header, value) = self.settings.org_setting, self.settings.org_header
             raise FatalAPIError(forbidden_message(response, setting, header, value))
         if status == 404:
             raise TrackerNotFoundError(generic_message(response), response)
@@ -187,14 +180,13 @@ class TrackerStream(RESTStream):
 
     # -- retries -------------------------------------------------------------------------------------
     def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 8)) + 1
+        return self.settings.max_retries + 1
 
     def backoff_jitter(self, value: float) -> float:
         return value  # jitter is applied inside the wait generator, never to a server's Retry-After
 
     def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
-        base = float(self.config.get("backoff_base_seconds", 1.0))
-        cap = float(self.config.get("backoff_max_seconds", 60.0))
+        base, cap = self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
         attempt = 0
         exception = yield  # type: ignore[misc]
         while True:
@@ -207,7 +199,7 @@ class TrackerStream(RESTStream):
             exception = yield wait
 
     def backoff_handler(self, details: Details) -> None:
-        self._tap.stats.add("retries")
+        self.run.stats.add("retries")
         exc = details.get("exception")
         response = getattr(exc, "response", None)
         if response is not None:
@@ -221,7 +213,7 @@ class TrackerStream(RESTStream):
         else:
             reason = type(exc).__name__ if exc is not None else "unknown error"
             where = self.path or self.name
-        self._tap.logger.warning(
+        self.run.logger.warning(
             "retrying %s in %.2f s (attempt %d of %d): %s",
             where,
             details.get("wait") or 0.0,
@@ -233,7 +225,7 @@ class TrackerStream(RESTStream):
     def log_sync_costs(self) -> None:
         """Called by the SDK for every stream once all streams are synced: our end-of-run hook."""
         super().log_sync_costs()
-        self._tap.finish_run()
+        self.run.finish()
 
 
 def _empty_body_expected(response: requests.Response) -> bool:

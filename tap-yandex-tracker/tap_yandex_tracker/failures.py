@@ -10,11 +10,12 @@ traceback: that is a bug, and the traceback is the report.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import IO, Any
 
 import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from tap_yandex_tracker.settings import TapSettings
 
 
 class ExplainedError(Exception):
@@ -25,14 +26,13 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def explain(error: BaseException, config: Mapping[str, Any]) -> str | None:
+def explain(error: BaseException, settings: TapSettings) -> str | None:
     """The one-line explanation of ``error``, or ``None`` when it is not a known failure."""
-    api_url = str(config.get("api_url") or "")
-    retries = config.get("max_retries", 8)
+    api_url, retries = settings.api_url, settings.max_retries
     if isinstance(error, ExplainedError):
         return str(error)
     if isinstance(error, requests.exceptions.Timeout):
-        timeout = config.get("request_timeout", 60)
+        timeout = f"{settings.request_timeout:g}"
         return (
             f"the Tracker API at {api_url} did not answer within request_timeout={timeout} s "
             f"({retries} retries): raise the `request_timeout` setting, or check the network and the "

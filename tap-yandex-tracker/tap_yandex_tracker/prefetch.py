@@ -10,7 +10,6 @@ still come out in ``updatedAt`` order and the bookmark only moves after an issue
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,10 +23,8 @@ Fetch = Callable[[dict], list[dict]]
 class ChangelogPrefetcher:
     """Futures of in-flight changelog fetches, keyed by issue id, for the current page of issues."""
 
-    def __init__(self, fetch: Fetch, max_workers: int, logger: logging.Logger) -> None:
-        self._fetch = fetch
+    def __init__(self, max_workers: int) -> None:
         self._max_workers = max(1, max_workers)
-        self._logger = logger
         self._executor: ThreadPoolExecutor | None = None
         self._futures: dict[str, Future[list[dict]]] = {}
         self._lock = threading.Lock()
@@ -47,8 +44,9 @@ class ChangelogPrefetcher:
                     register(self.close)
         return self._executor
 
-    def submit_page(self, contexts: Iterable[dict[str, Any]]) -> None:
-        """Start fetching the changelogs of one page; drop leftovers of the previous page."""
+    def submit_page(self, fetch: Fetch, contexts: Iterable[dict[str, Any]]) -> None:
+        """Start fetching the changelogs of one page with ``fetch`` (the changelog stream's); drop
+        leftovers of the previous page."""
         with self._lock:
             if self._closed:
                 return
@@ -57,12 +55,13 @@ class ChangelogPrefetcher:
             self._futures = {}
             pool = self._pool()
             for context in contexts:
-                self._futures[context["issue_id"]] = pool.submit(self._run, self._abort, dict(context))
+                self._futures[context["issue_id"]] = pool.submit(self._run, fetch, self._abort, dict(context))
 
-    def _run(self, abort: threading.Event, context: dict[str, Any]) -> list[dict]:
+    @staticmethod
+    def _run(fetch: Fetch, abort: threading.Event, context: dict[str, Any]) -> list[dict]:
         bind_abort_event(abort)  # requests of this worker now fail fast once the run is aborted
         try:
-            return self._fetch(context)
+            return fetch(context)
         finally:
             bind_abort_event(None)
 

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-SECRET_SETTINGS = ("token", "iam_token")
+from tap_yandex_tracker.settings import SECRET_SETTINGS
+
 MASK = "***"
 #: Shorter values would mask innocent text (and are no secret worth the name).
 MIN_SECRET_LENGTH = 4

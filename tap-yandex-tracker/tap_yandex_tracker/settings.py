@@ -1,4 +1,8 @@
-"""Settings schema (names and defaults are the public contract) and the checks JSON Schema cannot express.
+"""Settings: the schema (names and defaults are the public contract), the checks JSON Schema cannot
+express, and :class:`TapSettings`, the typed and frozen object the rest of the tap reads.
+
+Every default is written once, in the schema that ``--about`` prints; :meth:`TapSettings.from_config`
+fills what a config leaves out from there, so no module repeats a default.
 
 The cross-field rules (exactly one credential, exactly one organisation id) are deliberately *not* written
 as ``oneOf`` in the schema: a failing ``oneOf`` makes the validator quote the whole config - tokens
@@ -10,6 +14,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from singer_sdk import typing as th
@@ -85,6 +91,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
+#: Setting name -> default, as the schema declares it.
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+#: The settings whose values are credentials (masked everywhere, see redact.py).
+SECRET_SETTINGS = tuple(name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret"))
+
 
 def _present(config: Mapping[str, Any], name: str) -> bool:
     value = config.get(name)
@@ -113,12 +126,12 @@ def check_settings(config: Mapping[str, Any], logger: logging.Logger) -> list[st
             "`iam_token` is used with `org_id`: IAM tokens only work for organisations linked to Yandex "
             "Cloud. If the API answers 401/403, use `cloud_org_id`, or an OAuth `token` with `org_id`."
         )
-    if config.get("api_version", "v3") not in ("v2", "v3"):
+    if config.get("api_version", DEFAULTS["api_version"]) not in ("v2", "v3"):
         errors.append("`api_version` must be `v2` or `v3`")
-    page_size = config.get("page_size", 100)
+    page_size = config.get("page_size", DEFAULTS["page_size"])
     if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
         errors.append("`page_size` must be an integer from 1 to 1000")
-    api_url = str(config.get("api_url") or DEFAULT_API_URL)
+    api_url = str(config.get("api_url") or DEFAULTS["api_url"])
     if not api_url.startswith(("http://", "https://")):
         errors.append("`api_url` must start with http:// or https://")
     if _present(config, "start_date"):
@@ -137,3 +150,79 @@ def check_settings(config: Mapping[str, Any], logger: logging.Logger) -> list[st
     if queues is not None and not valid_queues:
         errors.append("`queues` must be a list of queue keys")
     return errors
+
+
+def _text(config: Mapping[str, Any], name: str) -> str:
+    """A string setting; whitespace around it is never part of it (a pasted token often ends in a newline)."""
+    value = config.get(name)
+    return "" if value is None else str(value).strip()
+
+
+@dataclass(frozen=True)
+class TapSettings:
+    """The settings of one run, typed, with every default applied. Built once, after validation."""
+
+    api_url: str
+    api_version: str
+    token: str = field(repr=False)
+    iam_token: str = field(repr=False)
+    org_id: str
+    cloud_org_id: str
+    start_date: datetime | None
+    queues: tuple[str, ...]
+    query: str
+    lookback_minutes: int
+    page_size: int
+    max_concurrent_requests: int
+    request_timeout: float
+    max_retries: int
+    backoff_base_seconds: float
+    backoff_max_seconds: float
+    scroll_ttl_ms: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TapSettings:
+        """The settings of ``config`` (already checked by the schema and :func:`check_settings`)."""
+        merged = {**DEFAULTS, **{name: value for name, value in config.items() if value is not None}}
+        start_date = _text(merged, "start_date")
+        return cls(
+            api_url=_text(merged, "api_url").rstrip("/"),
+            api_version=_text(merged, "api_version"),
+            token=_text(merged, "token"),
+            iam_token=_text(merged, "iam_token"),
+            org_id=_text(merged, "org_id"),
+            cloud_org_id=_text(merged, "cloud_org_id"),
+            start_date=to_datetime(start_date) if start_date else None,
+            queues=tuple(str(queue) for queue in merged.get("queues") or ()),
+            query=_text(merged, "query"),
+            lookback_minutes=int(merged["lookback_minutes"]),
+            page_size=int(merged["page_size"]),
+            max_concurrent_requests=int(merged["max_concurrent_requests"]),
+            request_timeout=float(merged["request_timeout"]),
+            max_retries=int(merged["max_retries"]),
+            backoff_base_seconds=float(merged["backoff_base_seconds"]),
+            backoff_max_seconds=float(merged["backoff_max_seconds"]),
+            scroll_ttl_ms=int(merged["scroll_ttl_ms"]),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Every request's URL starts with this: ``https://api.tracker.yandex.net/v3``."""
+        return f"{self.api_url}/{self.api_version}"
+
+    @property
+    def auth_setting(self) -> str:
+        """The name of the credential in use, for messages that tell which setting to fix."""
+        return "token" if self.token else "iam_token"
+
+    @property
+    def org_setting(self) -> str:
+        """The name of the organisation setting in use, for messages."""
+        return "org_id" if self.org_id else "cloud_org_id"
+
+    @property
+    def org_header(self) -> tuple[str, str]:
+        """``X-Org-ID`` (Yandex 360) or ``X-Cloud-Org-ID`` (Yandex Cloud), with its value."""
+        if self.org_id:
+            return "X-Org-ID", self.org_id
+        return "X-Cloud-Org-ID", self.cloud_org_id

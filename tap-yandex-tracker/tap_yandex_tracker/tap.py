@@ -1,4 +1,4 @@
-"""``TapYandexTracker``: settings, validation and the stream list."""
+"""``TapYandexTracker``: settings validation, the run context, the stream list and one-line fatal errors."""
 
 from __future__ import annotations
 
@@ -14,16 +14,13 @@ from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
-from tap_yandex_tracker.client import TrackerAuthenticator
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
-from tap_yandex_tracker.metric_totals import child_metric_totals
-from tap_yandex_tracker.output import TrackerMessageWriter
-from tap_yandex_tracker.prefetch import ChangelogPrefetcher
 from tap_yandex_tracker.redact import install_redactor, secret_values
-from tap_yandex_tracker.settings import CONFIG_SCHEMA, check_settings
-from tap_yandex_tracker.stats import RunStats
+from tap_yandex_tracker.run_context import TapRun
+from tap_yandex_tracker.sdk_metric_totals import child_metric_totals
+from tap_yandex_tracker.settings import CONFIG_SCHEMA, TapSettings, check_settings
+from tap_yandex_tracker.singer_writer import TrackerMessageWriter
 from tap_yandex_tracker.streams import STREAM_TYPES, IssueChangelogStream
-from tap_yandex_tracker.transport import RequestGate
 
 
 class TapYandexTracker(Tap):
@@ -52,51 +49,16 @@ class TapYandexTracker(Tap):
         errors = check_settings(self.config, self.logger)
         if errors and kwargs.get("validate_config", True):
             raise ConfigValidationError("Config validation failed", errors=errors)
-        self.stats = RunStats()
-
-    # -- shared run objects --------------------------------------------------------------------------
-    @cached_property
-    def gate(self) -> RequestGate:
-        return RequestGate(int(self.config.get("max_concurrent_requests") or 4), self.stats)
 
     @cached_property
-    def authenticator(self) -> TrackerAuthenticator:
-        # Whitespace around a token is never part of it (a copied token often ends with a newline, which
-        # `requests` then refused, quoting the whole header).
-        token, iam_token = (str(self.config.get(name) or "").strip() for name in ("token", "iam_token"))
-        return TrackerAuthenticator(token=token or None, iam_token=iam_token or None)
-
-    @cached_property
-    def prefetcher(self) -> ChangelogPrefetcher:
-        changelog = self.streams["issue_changelog"]
-        assert isinstance(changelog, IssueChangelogStream)
-        return ChangelogPrefetcher(
-            changelog.fetch_entries, int(self.config.get("max_concurrent_requests") or 4), self.logger
-        )
-
-    @property
-    def auth_setting(self) -> str:
-        return "token" if self.config.get("token") else "iam_token"
-
-    @property
-    def org_setting(self) -> str:
-        return "org_id" if self.config.get("org_id") else "cloud_org_id"
-
-    @property
-    def org_header(self) -> tuple[str, str]:
-        if self.config.get("org_id"):
-            return "X-Org-ID", str(self.config["org_id"])
-        return "X-Cloud-Org-ID", str(self.config.get("cloud_org_id") or "")
-
-    def abort(self) -> None:
-        """After a fatal error: drop queued changelog fetches and make in-flight retries give up."""
-        self.prefetcher.close(cancel=True)
-
-    def finish_run(self) -> None:
-        """End of a sync (called once all streams are done): stop the pool, log the one-line summary."""
-        if "prefetcher" in self.__dict__:
-            self.prefetcher.close(cancel=True)
-        self.stats.log_summary_once(self.logger)
+    def run(self) -> TapRun:
+        """What the streams share (they never call back into the tap). Built on first use: the SDK
+        creates the streams inside ``Tap.__init__``, once the config is read and checked by the schema."""
+        try:
+            settings = TapSettings.from_config(self.config)
+        except (TypeError, ValueError):  # only reachable unvalidated (`--discover`): describe the streams
+            settings = TapSettings.from_config({})
+        return TapRun(settings, self.logger)
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -129,7 +91,7 @@ class TapYandexTracker(Tap):
         try:
             yield
         except Exception as error:
-            message = explain(error, self.config)
+            message = explain(error, self.run.settings)
             if message is None:
                 raise
             raise ExplainedError(message) from error
@@ -144,7 +106,7 @@ class TapYandexTracker(Tap):
             return super().run_connection_test()
 
     def discover_streams(self) -> list[Stream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        return [stream_type(self, run=self.run) for stream_type in STREAM_TYPES]
 
     def load_streams(self) -> list[Stream]:
         """The SDK sorts streams by name; keep ours in :data:`STREAM_TYPES` order (reference data first,

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_yandex_tracker.stats import RunStats
+from tap_yandex_tracker.run_stats import RunStats
 
 
 class RunAbortedError(RuntimeError):

@@ -3,7 +3,7 @@
 Tracker evolves and organisations differ (custom fields, settings, old data): a field may arrive as an
 object where the documentation shows a string, as a string where it shows a number, or as something new.
 The target stops a run only for what the metrics and the table keys cannot do without (see
-`records.REQUIRED_FIELDS`): an id, a timestamp, a status. Any other field with an unexpected shape keeps
+`rows.REQUIRED_FIELDS`): an id, a timestamp, a status. Any other field with an unexpected shape keeps
 its value (every table the tap writes has a `raw` column holding the whole record as JSON), leaves its typed
 column empty, is logged once per (stream, field) with the record that showed it first, and is counted in
 the end-of-run summary.

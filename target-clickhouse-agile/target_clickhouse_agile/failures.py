@@ -21,8 +21,8 @@ from singer_sdk.exceptions import (
 
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
 from target_clickhouse_agile.clickhouse.types import CoercionError
-from target_clickhouse_agile.records import RecordError
 from target_clickhouse_agile.redact import mask, secret_texts
+from target_clickhouse_agile.rows import RecordError
 
 WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ClickHouseError,

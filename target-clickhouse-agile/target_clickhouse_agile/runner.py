@@ -37,6 +37,7 @@ from target_clickhouse_agile.clickhouse.errors import first_line
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations
 from target_clickhouse_agile.clickhouse.state_store import load_state
 from target_clickhouse_agile.redact import mask, protect
+from target_clickhouse_agile.settings import DEFAULTS
 from target_clickhouse_agile.target import TargetClickhouseAgile
 
 
@@ -73,7 +74,7 @@ def stateful_target_config(target_config: Mapping[str, Any], state_id: str | Non
     config["store_state"] = True
     if state_id:
         config["state_id"] = state_id
-    config.setdefault("state_id", "default")
+    config.setdefault("state_id", DEFAULTS["state_id"])
     return config
 
 
@@ -84,7 +85,7 @@ def latest_state(target_config: Mapping[str, Any]) -> dict[str, Any] | None:
     a moment later anyway)."""
     with contextlib.closing(connect(target_config)) as conn:
         apply_migrations(conn)
-        return load_state(conn, str(target_config.get("state_id") or "default"))
+        return load_state(conn, str(target_config.get("state_id") or DEFAULTS["state_id"]))
 
 
 # -- in-process ---------------------------------------------------------------------------------------

@@ -1,21 +1,41 @@
-"""Settings of the target: the JSON schema users see (`--about`) and their semantic validation.
+"""Settings of the target: the JSON schema users see (`--about`), their semantic validation, and
+`TargetSettings`, the typed and frozen object the target and its sinks read.
 
 The JSON schema checks shapes; `validate_semantics` checks what a schema cannot (a real IANA timezone,
-`HH:MM` times, a holiday country the `holidays` package knows) and says how to fix each problem.
+`HH:MM` times, a holiday country the `holidays` package knows) and says how to fix each problem. Every
+default is written once: the connection's in `clickhouse/settings.py`, the calendar's in
+`metrics/calendar.py`, batching in `batching.py`, StatsD in `telemetry.py`, the rest in the schema here;
+the schema shows them all and `TargetSettings.from_config` applies them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
-from target_clickhouse_agile.metrics.calendar import WorkCalendar, load_zone, parse_hhmm
+from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
+from target_clickhouse_agile.metrics.calendar import (
+    DEFAULT_HOLIDAYS_COUNTRY,
+    DEFAULT_TIMEZONE,
+    DEFAULT_WORK_DAYS,
+    DEFAULT_WORK_END,
+    DEFAULT_WORK_START,
+    WorkCalendar,
+    load_zone,
+    parse_hhmm,
+)
 from target_clickhouse_agile.metrics.categories import CATEGORIES
-from target_clickhouse_agile.workflow import workflow_from_config
+from target_clickhouse_agile.telemetry import DEFAULT_PORT as DEFAULT_STATSD_PORT
+from target_clickhouse_agile.telemetry import DEFAULT_PREFIX as DEFAULT_STATSD_PREFIX
+from target_clickhouse_agile.workflow import WorkflowMap, workflow_from_config
+
+_CONNECTION = ConnectionSettings()
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -31,39 +51,74 @@ CONFIG_SCHEMA = th.PropertiesList(
         maximum=65535,
         description="Native port; default 9000, or 9440 when `secure`.",
     ),
-    th.Property("user", th.StringType, default="default", description="ClickHouse user."),
-    th.Property("password", th.StringType, secret=True, default="", description="ClickHouse password."),
-    th.Property("database", th.StringType, default="agile", description="Database; created if missing."),
-    th.Property("secure", th.BooleanType, default=False, description="Use TLS to the server."),
-    th.Property("verify", th.BooleanType, default=True, description="Verify the server's certificate."),
+    th.Property("user", th.StringType, default=_CONNECTION.user, description="ClickHouse user."),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        default=_CONNECTION.password,
+        description="ClickHouse password.",
+    ),
+    th.Property(
+        "database", th.StringType, default=_CONNECTION.database, description="Database; created if missing."
+    ),
+    th.Property("secure", th.BooleanType, default=_CONNECTION.secure, description="Use TLS to the server."),
+    th.Property(
+        "verify", th.BooleanType, default=_CONNECTION.verify, description="Verify the server's certificate."
+    ),
     th.Property("ca_certs", th.StringType, description="Path to a CA bundle used to verify the server."),
     th.Property(
-        "compression", th.BooleanType, default=False, description="Compress native-protocol traffic (lz4)."
+        "compression",
+        th.BooleanType,
+        default=_CONNECTION.compression,
+        description="Compress native-protocol traffic (lz4).",
+    ),
+    th.Property(
+        "connect_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=_CONNECTION.connect_timeout,
+        description="Seconds to wait for a TCP connection to the server.",
+    ),
+    th.Property(
+        "send_receive_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=_CONNECTION.send_receive_timeout,
+        description="Seconds to wait for the server to take or answer one request (a large INSERT, a merge).",
     ),
     th.Property(
         "embedded_path",
         th.StringType,
-        default="./agile_clickhouse",
+        default=_CONNECTION.embedded_path,
         description="Data directory of embedded ClickHouse (used when `host` is empty).",
     ),
     th.Property(
         "timezone",
         th.StringType,
-        default="Europe/Moscow",
+        default=DEFAULT_TIMEZONE,
         description="IANA timezone of the team: local day boundaries and working hours.",
     ),
-    th.Property("work_hours_start", th.StringType, default="09:00", description="Start of working hours."),
-    th.Property("work_hours_end", th.StringType, default="18:00", description="End of working hours."),
+    th.Property(
+        "work_hours_start",
+        th.StringType,
+        default=f"{DEFAULT_WORK_START:%H:%M}",
+        description="Start of working hours.",
+    ),
+    th.Property(
+        "work_hours_end",
+        th.StringType,
+        default=f"{DEFAULT_WORK_END:%H:%M}",
+        description="End of working hours.",
+    ),
     th.Property(
         "work_days",
         th.ArrayType(th.IntegerType),
-        default=[1, 2, 3, 4, 5],
+        default=sorted(DEFAULT_WORK_DAYS),
         description="Working ISO weekdays (1 = Monday ... 7 = Sunday).",
     ),
     th.Property(
         "holidays_country",
         th.StringType,
-        default="RU",
+        default=DEFAULT_HOLIDAYS_COUNTRY,
         description="Country code for public holidays (`holidays` package); empty for none.",
     ),
     th.Property(
@@ -130,15 +185,25 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="StatsD server (UDP) for monitoring metrics; empty = none are sent.",
     ),
     th.Property(
-        "statsd_port", th.IntegerType, default=8125, minimum=1, maximum=65535, description="StatsD UDP port."
+        "statsd_port",
+        th.IntegerType,
+        default=DEFAULT_STATSD_PORT,
+        minimum=1,
+        maximum=65535,
+        description="StatsD UDP port.",
     ),
     th.Property(
         "statsd_prefix",
         th.StringType,
-        default="tracker_agile",
+        default=DEFAULT_STATSD_PREFIX,
         description="Prefix of every StatsD metric name (`<prefix>.inserted_rows.issues`, ...).",
     ),
 ).to_dict()
+
+#: Setting name -> default, as the schema declares it.
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
 
 
 def _parse_dates(values: Any, setting: str, errors: list[str]) -> frozenset[date]:
@@ -155,31 +220,31 @@ def build_calendar(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, list
     """The working calendar from the settings, or the list of problems that prevent building it."""
     errors: list[str] = []
     times = {}
-    for setting, default in (("work_hours_start", "09:00"), ("work_hours_end", "18:00")):
-        raw = config.get(setting) or default
+    for setting in ("work_hours_start", "work_hours_end"):
+        raw = config.get(setting) or DEFAULTS[setting]
         try:
             times[setting] = parse_hhmm(str(raw))
         except ValueError:
             errors.append(f"{setting}: '{raw}' is not a time; use HH:MM, e.g. 09:00")
-    work_days = config.get("work_days") or [1, 2, 3, 4, 5]
+    work_days = config.get("work_days") or DEFAULTS["work_days"]
     bad_days = [d for d in work_days if not isinstance(d, int) or not 1 <= d <= 7]
     if bad_days:
         errors.append(f"work_days: {bad_days} are not ISO weekdays; use 1 (Monday) to 7 (Sunday)")
     extra_holidays = _parse_dates(config.get("extra_holidays"), "extra_holidays", errors)
     extra_workdays = _parse_dates(config.get("extra_workdays"), "extra_workdays", errors)
     try:  # checked here too, so that a bad timezone is reported along with the other problems
-        load_zone(str(config.get("timezone") or "Europe/Moscow"))
+        load_zone(str(config.get("timezone") or DEFAULTS["timezone"]))
     except ValueError as exc:
         errors.append(f"timezone: {exc}")
     if errors:
         return None, errors
     try:
         calendar = WorkCalendar(
-            timezone=str(config.get("timezone") or "Europe/Moscow"),
+            timezone=str(config.get("timezone") or DEFAULTS["timezone"]),
             work_start=times["work_hours_start"],
             work_end=times["work_hours_end"],
             work_days=frozenset(work_days),
-            holidays_country=(config.get("holidays_country") or None),
+            holidays_country=(config.get("holidays_country", DEFAULTS["holidays_country"]) or None),
             extra_holidays=extra_holidays,
             extra_workdays=extra_workdays,
         )
@@ -190,8 +255,14 @@ def build_calendar(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, list
 
 def validate_semantics(config: Mapping[str, Any]) -> list[str]:
     """Every problem with the settings that the JSON schema cannot see, each with its fix."""
-    _, errors = build_calendar(config)
-    errors += workflow_from_config(config)[1]
+    return _interpret(config)[2]
+
+
+def _interpret(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, WorkflowMap | None, list[str]]:
+    """The calendar and workflow map the settings describe, and every problem found on the way."""
+    calendar, errors = build_calendar(config)
+    workflow, workflow_errors = workflow_from_config(config)
+    errors += workflow_errors
     overrides = config.get("status_categories") or {}
     for status, category in overrides.items():
         if category not in CATEGORIES:
@@ -211,4 +282,42 @@ def validate_semantics(config: Mapping[str, Any]) -> list[str]:
         errors.append(f"checkpoint_seconds: {checkpoint} must be positive")
     if config.get("ca_certs") and not config.get("secure"):
         errors.append("ca_certs is set but secure is false: set secure: true to use TLS")
-    return errors
+    return calendar, workflow, errors
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """The settings of one run, typed, validated, with every default applied. Built once per run."""
+
+    connection: ConnectionSettings
+    calendar: WorkCalendar
+    status_categories: Mapping[str, str]
+    workflow: WorkflowMap | None
+    batch_size_rows: int
+    checkpoint_seconds: float
+    store_state: bool
+    state_id: str
+    statsd_host: str
+    statsd_port: int
+    statsd_prefix: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TargetSettings:
+        """Validate ``config`` (all problems at once, each with its fix) and build the settings."""
+        calendar, workflow, errors = _interpret(config)
+        if errors or calendar is None:
+            raise ConfigValidationError("Invalid target settings", errors=errors)
+        merged = {**DEFAULTS, **{name: value for name, value in config.items() if value is not None}}
+        return cls(
+            connection=ConnectionSettings.from_config(merged),
+            calendar=calendar,
+            status_categories=dict(merged["status_categories"]),
+            workflow=workflow,
+            batch_size_rows=int(merged["batch_size_rows"]),
+            checkpoint_seconds=float(merged["checkpoint_seconds"]),
+            store_state=bool(merged["store_state"]),
+            state_id=str(merged["state_id"] or DEFAULTS["state_id"]),
+            statsd_host=str(merged.get("statsd_host") or "").strip(),
+            statsd_port=int(merged["statsd_port"]),
+            statsd_prefix=str(merged["statsd_prefix"]),
+        )

@@ -12,13 +12,13 @@ import itertools
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES, pending_size
+from target_clickhouse_agile.batching import MAX_BATCH_BYTES, pending_size
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 from target_clickhouse_agile.clickhouse.tables import (
@@ -29,7 +29,8 @@ from target_clickhouse_agile.clickhouse.tables import (
     table_name_for_stream,
 )
 from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row, find_unencodable
-from target_clickhouse_agile.records import (
+from target_clickhouse_agile.load_context import HasLoadContext, LoadContext
+from target_clickhouse_agile.rows import (
     REQUIRED_FIELDS,
     Problems,
     RecordError,
@@ -40,10 +41,6 @@ from target_clickhouse_agile.records import (
     to_json,
 )
 from target_clickhouse_agile.validation import CompiledSchemaValidator
-
-if TYPE_CHECKING:
-    from target_clickhouse_agile.target import TargetClickhouseAgile
-
 
 #: Columns that name a row for a person, most specific first.
 IDENTIFYING_COLUMNS = ("issue_key", "event_id", "issue_id", "key", "id")
@@ -60,9 +57,10 @@ class ClickHouseSink(BatchSink):
     #: sinks that see one batch per run (reference streams) close theirs after each use.
     keeps_connection: bool = True
 
-    def __init__(self, target: TargetClickhouseAgile, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self._agile_target = target
+    def __init__(self, target: HasLoadContext, *args: Any, **kwargs: Any) -> None:
+        #: What this sink shares with the rest of the load (it never calls the target itself).
+        self.load: LoadContext = target.load_context
+        super().__init__(target, *args, **kwargs)  # type: ignore[arg-type]
         self._conn: Connection | None = None
         self._columns: dict[str, ColumnType] | None = None
         self._positions: dict[str, int] = {}
@@ -77,7 +75,7 @@ class ClickHouseSink(BatchSink):
 
     @property
     def max_size(self) -> int:
-        return int(self.config.get("batch_size_rows") or DEFAULT_BATCH_ROWS)
+        return self.load.settings.batch_size_rows
 
     @property
     def is_full(self) -> bool:
@@ -86,7 +84,7 @@ class ClickHouseSink(BatchSink):
     @property
     def connection(self) -> Connection:
         if self._conn is None:
-            self._conn = connect(self.config)
+            self._conn = connect(self.load.settings.connection)
         return self._conn
 
     @property
@@ -153,7 +151,7 @@ class ClickHouseSink(BatchSink):
                 or record.get("id")
                 or next((record.get(k) for k in self.key_properties), "?")
             )
-            self._agile_target.drift.note(self.stream_name, str(ident), self._problems)
+            self.load.drift.note(self.stream_name, str(ident), self._problems)
             self._problems, self._set_aside = {}, {}
 
     def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -185,7 +183,7 @@ class ClickHouseSink(BatchSink):
             raise
         elapsed = time.monotonic() - started
         self.logger.info("Inserted %d rows into %s in %.2fs", len(data), self.table, elapsed)
-        self._agile_target.statsd.inserted(self.table, len(data), elapsed)
+        self.load.statsd.inserted(self.table, len(data), elapsed)
         self.after_insert(data)
         if not self.keeps_connection:
             self.close_connection()
@@ -236,7 +234,7 @@ class IssueRowsSink(ClickHouseSink):
 
     def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
         issue_id = self.column_index("issue_id")
-        self._agile_target.mark_issues_dirty(row[issue_id] for row in rows)
+        self.load.mark_issues_dirty(row[issue_id] for row in rows)
 
 
 class IssuesSink(IssueRowsSink):
@@ -249,7 +247,7 @@ class IssuesSink(IssueRowsSink):
     )
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        category_of = self._agile_target.categories.category_for_issue
+        category_of = self.load.categories.category_for_issue
         return [issue_row(record, category_of, raw_record=raw_record, problems=self._problems)]
 
     def row_key(self, row: Mapping[str, Any]) -> Any:
@@ -292,7 +290,7 @@ class TableSink(ClickHouseSink):
         existing = describe(self.connection, self.table)
         if existing is None:
             create_stream_table(self.connection, self.table, self.schema, self.key_properties)
-        elif self.table not in self._agile_target.migrated_tables:
+        elif self.table not in self.load.migrated_tables:
             add_missing_columns(self.connection, self.table, self.schema, existing)
         self.refresh_columns()  # the final table, read now so the connection can go until the first batch
         self.close_connection()
@@ -329,7 +327,7 @@ class StatusesSink(TableSink):
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         if record.get("key") and record.get("type"):
-            self._agile_target.categories.learn_types({str(record["key"]): str(record["type"])})
+            self.load.categories.learn_types({str(record["key"]): str(record["type"])})
         return super().rows_for(record, raw_record)
 
 
@@ -337,9 +335,7 @@ class SkippedIssuesSink(TableSink):
     """`skipped_issues`: issues the tap set aside (or resolved); counted for the run's summary."""
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        self._agile_target.note_skipped_issue(
-            str(record.get("status") or ""), str(record.get("issue_key") or "")
-        )
+        self.load.note_skipped_issue(str(record.get("status") or ""), str(record.get("issue_key") or ""))
         return super().rows_for(record, raw_record)
 
 

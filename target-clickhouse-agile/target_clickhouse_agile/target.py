@@ -9,9 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import sys
-import threading
 import time
-from collections.abc import Iterable
+from functools import cached_property
 from typing import IO, Any
 
 from singer_sdk import Target
@@ -20,9 +19,10 @@ from singer_sdk.sinks import Sink
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
+from target_clickhouse_agile.clickhouse.repository import MetricsRepository
 from target_clickhouse_agile.clickhouse.state_store import save_state
 from target_clickhouse_agile.clickhouse.tables import describe
-from target_clickhouse_agile.drift import ShapeDrift
+from target_clickhouse_agile.clickhouse.workflow_store import save_workflow_map
 from target_clickhouse_agile.failures import (
     WELL_KNOWN_ERRORS,
     mask_secrets,
@@ -30,10 +30,11 @@ from target_clickhouse_agile.failures import (
     quiet_driver_logs,
     schema_problem,
 )
-from target_clickhouse_agile.input import SingerInputReader, excerpt
-from target_clickhouse_agile.recompute import CategoryResolver, MetricsRefresher
+from target_clickhouse_agile.load_context import LoadContext
+from target_clickhouse_agile.recompute import MetricsRefresher
 from target_clickhouse_agile.redact import protect
-from target_clickhouse_agile.settings import CONFIG_SCHEMA, build_calendar, validate_semantics
+from target_clickhouse_agile.settings import CONFIG_SCHEMA, TargetSettings
+from target_clickhouse_agile.singer_reader import SingerInputReader, excerpt
 from target_clickhouse_agile.sinks import (
     ChangelogSink,
     ClickHouseSink,
@@ -42,8 +43,6 @@ from target_clickhouse_agile.sinks import (
     StatusesSink,
     TableSink,
 )
-from target_clickhouse_agile.statsd import StatsdClient
-from target_clickhouse_agile.workflow import sync_workflow_map, workflow_from_config
 
 SINK_CLASSES: dict[str, type[Sink]] = {
     "issues": IssuesSink,
@@ -71,26 +70,30 @@ class TargetClickhouseAgile(Target):
         super().__init__(*args, **kwargs)
         protect(self.config)  # values that came from the environment or files
         if kwargs.get("validate_config", True):
-            errors = validate_semantics(self.config)
-            if errors:
-                raise ConfigValidationError("Invalid target settings", errors=errors)
-        # The SDK drains (and checkpoints) only when a record is older than this; make it a setting.
-        self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("checkpoint_seconds") or 300) / 60
+            _ = self.settings  # every problem the schema cannot see, reported now, all at once
         # The SDK drains up to 8 sinks at once, each on its own connection (2 MiB of driver buffers).
         # Only issues and changelog batches are large; the reference streams' handful of rows gain
         # nothing from a thread each, and ten connections at the final drain were the target's peak.
         self.max_parallelism = DRAIN_PARALLELISM
-        self.categories = CategoryResolver(self.config.get("status_categories") or {}, self.logger)
-        self._dirty: set[str] = set()
-        self._dirty_lock = threading.Lock()
         self._conn: Connection | None = None
         self._refresher: MetricsRefresher | None = None
-        self.migrated_tables: set[str] = set()
         self._started = time.monotonic()
         self._issues_refreshed = 0
-        self.statsd = StatsdClient.from_settings(self.config)
-        self.drift = ShapeDrift(self.logger)
-        self._skipped: dict[str, list[str]] = {}
+
+    @cached_property
+    def settings(self) -> TargetSettings:
+        """The validated, typed settings (built on first use: the SDK reads the config first)."""
+        return TargetSettings.from_config(self.config)
+
+    @cached_property
+    def load_context(self) -> LoadContext:
+        """What the sinks share with the rest of the run (see `HasLoadContext`)."""
+        return LoadContext(self.settings, self.logger)
+
+    @property
+    def _MAX_RECORD_AGE_IN_MINUTES(self) -> float:  # type: ignore[override]  # noqa: N802 - the SDK's name
+        """The SDK drains (and checkpoints) once a record is older than this: the `checkpoint_seconds`."""
+        return self.settings.checkpoint_seconds / 60
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
@@ -119,26 +122,22 @@ class TargetClickhouseAgile(Target):
         """Connect, apply pending migrations and prepare the metrics step (once, on first data)."""
         if self._conn is not None:
             return
+        load = self.load_context
         try:
-            conn = connect(self.config)
+            conn = connect(self.settings.connection)
         except Exception:
-            self.statsd.upload_status(ok=False)
+            load.statsd.upload_status(ok=False)
             raise
         applied = apply_migrations(conn)
         if applied:
             self.logger.info("Applied migrations %s", applied)
         # Only the tables a migration defines have a fixed column set; a table that an earlier run made
         # from a stream's schema must keep growing with that schema.
-        self.migrated_tables = migration_tables()
-        sync_workflow_map(conn, workflow_from_config(self.config)[0])
-        calendar, errors = build_calendar(self.config)
-        if calendar is None:  # validated in __init__; only reachable with validate_config=False
-            raise ConfigValidationError("Invalid target settings", errors=errors)
-        self._refresher = MetricsRefresher(conn, calendar, self.categories, self.logger)
+        load.migrated_tables = frozenset(migration_tables())
+        save_workflow_map(conn, self.settings.workflow)
+        self._refresher = MetricsRefresher(conn, self.settings.calendar, load.categories, self.logger)
         if describe(conn, "statuses") is not None:
-            self.categories.learn_types(
-                {r["key"]: r["type"] for r in conn.query("SELECT key, type FROM statuses FINAL")}
-            )
+            load.categories.learn_types(MetricsRepository(conn).status_types())
         self._conn = conn
 
     # --- messages the target refuses ---------------------------------------------------------------
@@ -193,15 +192,6 @@ class TargetClickhouseAgile(Target):
 
     # --- the metrics step and checkpoints -------------------------------------------------------
 
-    def note_skipped_issue(self, status: str, issue_key: str) -> None:
-        """Called by the `skipped_issues` sink: an issue the tap set aside (or resolved) in this run."""
-        self._skipped.setdefault(status, []).append(issue_key)
-
-    def mark_issues_dirty(self, issue_ids: Iterable[str]) -> None:
-        """Called by sinks (from drain threads) once rows of these issues are durable."""
-        with self._dirty_lock:
-            self._dirty.update(issue_ids)
-
     def listen(self, file_input: IO[str] | None = None) -> None:
         """Read Singer messages until EOF. On failure every ClickHouse connection is closed before the
         error propagates: an in-process caller (the serverless handler, a test) must be able to open
@@ -230,44 +220,44 @@ class TargetClickhouseAgile(Target):
             super().drain_all(is_endofpipe=is_endofpipe)
             self._refresh_metrics()
         except Exception:
-            self.statsd.upload_status(ok=False)
+            self.load_context.statsd.upload_status(ok=False)
             raise
         finally:
             self._latest_state = pending_state
         if is_endofpipe:
             self._log_summary()
         if pending_state:
-            if self.config.get("store_state") and self._conn is not None:
+            if self.settings.store_state and self._conn is not None:
                 try:
-                    save_state(self._conn, str(self.config.get("state_id") or "default"), pending_state)
+                    save_state(self._conn, self.settings.state_id, pending_state)
                 except Exception:
-                    self.statsd.upload_status(ok=False)
+                    self.load_context.statsd.upload_status(ok=False)
                     raise
             self._write_state_message(copy.deepcopy(pending_state))
         if pending_state or is_endofpipe:
-            self.statsd.upload_status(ok=True)
+            self.load_context.statsd.upload_status(ok=True)
         if is_endofpipe and self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def _refresh_metrics(self) -> None:
-        with self._dirty_lock:
-            dirty, self._dirty = self._dirty, set()
+        dirty = self.load_context.take_dirty_issues()
         if not dirty or self._refresher is None:
             return
         try:
             summary = self._refresher.refresh(dirty)
         except Exception:
-            with self._dirty_lock:  # keep them for a retry at the next drain, if there is one
-                self._dirty |= dirty
+            self.load_context.return_dirty_issues(dirty)  # for a retry at the next drain, if there is one
             raise
         self._issues_refreshed += summary.issues
-        self.statsd.metrics_rebuilt(summary.issues, summary.skipped, summary.rows, summary.seconds)
+        self.load_context.statsd.metrics_rebuilt(
+            summary.issues, summary.skipped, summary.rows, summary.seconds
+        )
 
     def _log_summary(self) -> None:
         written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}
-        drift = self.drift.summary()
-        set_aside = self._skipped.get("set_aside", [])
+        drift = self.load_context.drift.summary()
+        set_aside = self.load_context.skipped_issues("set_aside")
         if set_aside:
             self.logger.warning(
                 "%d issues SET ASIDE by the tap (their changelog could not be read): %s; they are retried on "

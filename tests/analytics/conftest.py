@@ -9,7 +9,7 @@ import pytest
 
 from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from tests.analytics import dataset
-from tests.target.singer_messages import run_target
+from tests.support.singer import run_target
 
 
 @pytest.fixture(params=["chdb", "server-18.16"])

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.target.singer_messages import entry, issue, record, ref, schema_message
+from tests.support.singer import entry, issue, record, ref, schema_message
 
 ASOF = "2024-03-08T12:00:00Z"
 TZ = "Europe/Moscow"

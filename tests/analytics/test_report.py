@@ -16,7 +16,7 @@ from target_clickhouse_agile.report.data import ReportOptions, collect
 from target_clickhouse_agile.report.queries import query_view
 from tests.analytics import browser, dataset
 from tests.analytics.dataset import ASOF, TZ
-from tests.target.singer_messages import run_target
+from tests.support.singer import run_target
 
 OPTIONS = ReportOptions(
     tz=TZ,

@@ -10,7 +10,7 @@ from target_clickhouse_agile.clickhouse.connection import Connection, connect
 from target_clickhouse_agile.report.queries import query_view
 from tests.analytics import dataset
 from tests.analytics.dataset import ASOF, MAP, TZ, issue_id
-from tests.target.singer_messages import run_target
+from tests.support.singer import run_target
 
 
 def _facts(conn: Connection) -> dict[str, dict[str, Any]]:

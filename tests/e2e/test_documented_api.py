@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
 from tests.e2e.documented_api import CORPUS, ENDPOINTS, KEY, DocumentedApi, build_scenarios
-from tests.e2e.harness import run_pipeline, run_queries, tap_config, target_config
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import run_pipeline
+from tests.support.tables import run_queries
 
 TABLE = {"issues": "issues", "issue_changelog": "issue_changelog"}
 KEY_COLUMN = {"issues": "issue_id", "issue_changelog": "event_id", "users": "uid"}

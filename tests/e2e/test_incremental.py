@@ -9,18 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    comparable,
-    compare_with_truth,
-    expected_from_simulator,
-    read_tables,
-    records_loaded,
-    run_pipeline,
-    table_differences,
-    tap_config,
-    target_config,
-)
-from tests.simulator.fixtures import SimulatorFactory
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import records_loaded, run_pipeline
+from tests.support.simulators import SimulatorFactory
+from tests.support.tables import comparable, read_tables, table_differences
+from tests.support.truth import compare_with_truth, expected_from_simulator
 
 
 @pytest.fixture(params=["server-18.16", "chdb"])

@@ -2,7 +2,7 @@
 
 Runs on both engines: the real server (18.16: `DateTime`, mutations instead of `_is_deleted`) and
 embedded chdb (modern engine). Expectations come from the simulator's own record of every issue's status
-visits, through `tests/e2e/harness.py`, never from the target's code.
+visits, through `tests/support/truth.py`, never from the target's code.
 """
 
 from __future__ import annotations
@@ -15,23 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.e2e.harness import (
-    ExpectedIssue,
-    SimpleCalendar,
-    comparable,
-    compare_with_truth,
-    expected_from_simulator,
-    read_tables,
-    run_pipeline,
-    run_tap,
-    run_target,
-    table_differences,
-    tap_config,
-    target_config,
-)
-from tests.simulator import TrackerSimulator, generate_organisation
-from tests.simulator.fixtures import assert_no_internal_errors, running_simulator
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import run_pipeline, run_tap, run_target
+from tests.support.simulators import assert_no_internal_errors, running_simulator
+from tests.support.tables import comparable, read_tables, table_differences
+from tests.support.truth import ExpectedIssue, SimpleCalendar, compare_with_truth, expected_from_simulator
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 ISSUES = 400
 BUSINESS_SAMPLE = 40

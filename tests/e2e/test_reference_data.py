@@ -18,19 +18,14 @@ from typing import Any
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.e2e.harness import (
-    compare_with_truth,
-    expected_from_simulator,
-    read_tables,
-    run_pipeline,
-    run_queries,
-    tap_config,
-    target_config,
-)
-from tests.simulator import TrackerSimulator, generate_organisation
-from tests.simulator.catalog import ISSUE_TYPES, PRIORITIES, RESOLUTIONS, STATUSES
-from tests.simulator.fixtures import assert_no_internal_errors, running_simulator
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import run_pipeline
+from tests.support.simulators import assert_no_internal_errors, running_simulator
+from tests.support.tables import read_tables, run_queries
+from tests.support.truth import compare_with_truth, expected_from_simulator
+from tracker_simulator import TrackerSimulator, generate_organisation
+from tracker_simulator.catalog import ISSUE_TYPES, PRIORITIES, RESOLUTIONS, STATUSES
 
 ISSUES = 150
 REFERENCE_KEYS = {

@@ -13,18 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from target_clickhouse_agile.clickhouse import NO_RETRY, Connection, connect
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.e2e.harness import (
-    comparable,
-    issues_bookmark,
-    max_stored_updated_at,
-    read_tables,
-    run_pipeline,
-    table_differences,
-    tap_config,
-    target_config,
-)
-from tests.simulator.fixtures import SimulatorFactory
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import run_pipeline
+from tests.support.simulators import SimulatorFactory
+from tests.support.tables import comparable, max_stored_updated_at, read_tables, table_differences
+from tests.support.truth import issues_bookmark
 
 ISSUES_BEFORE_STOP = 60
 

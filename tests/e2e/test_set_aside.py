@@ -12,19 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.e2e.harness import (
-    compare_with_truth,
-    expected_from_simulator,
-    read_tables,
-    run_pipeline,
-    run_queries,
-    tap_config,
-    target_config,
-)
-from tests.simulator import TrackerSimulator, generate_organisation
-from tests.simulator.fixtures import running_simulator
-from tests.tap.conftest import expected_issues
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, target_config
+from tests.support.pipeline import run_pipeline
+from tests.support.simulators import running_simulator
+from tests.support.tables import read_tables, run_queries
+from tests.support.truth import compare_with_truth, expected_from_simulator, expected_issues
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 FAST = {"max_retries": 2, "backoff_base_seconds": 0.01, "backoff_max_seconds": 0.02}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.meltano.conftest import MELTANO_VENV, REPO
-from tests.ops.helpers import load_module_from_file
+from tests.support.meltano import MELTANO_VENV, REPO
+from tests.support.modules import load_module_from_file
 
 FIX = load_module_from_file(REPO / "scripts" / "meltano_loader_test_fix.py", "meltano_loader_test_fix")
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.meltano.conftest import Meltano
-from tests.ops.helpers import CHANGELOG_ROUTE, count, issues_bookmark, query
-from tests.simulator import TrackerSimulator
+from tests.support.clickhouse import NativeDatabase
+from tests.support.meltano import Meltano
+from tests.support.simulators import CHANGELOG_ROUTE
+from tests.support.tables import count, query
+from tests.support.truth import bookmark_value
+from tracker_simulator import TrackerSimulator
 
 PAIR = ("tap-yandex-tracker", "target-clickhouse-agile")
 
@@ -68,7 +70,7 @@ def _two_runs(
 
     meltano.run(*run, env=env)
     first = _state(meltano, environment, suffix, env)
-    assert issues_bookmark(first) is not None
+    assert bookmark_value(first) is not None
     assert sim.stats.count(CHANGELOG_ROUTE) >= issues
     assert count(settings, "issues") == issues
 
@@ -77,7 +79,7 @@ def _two_runs(
     meltano.run(*run, env=env)
     second = _state(meltano, environment, suffix, env)
     assert len(set(changed)) <= sim.stats.count(CHANGELOG_ROUTE) < issues // 2, "not incremental"
-    assert issues_bookmark(second) > issues_bookmark(first)
+    assert bookmark_value(second) > bookmark_value(first)
     assert count(settings, "issues") == issues + 2
     assert count(settings, "issue_flow") == issues + 2
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.meltano.conftest import REPO, Meltano
+from tests.support.meltano import REPO, Meltano
 
 BIN = Path(sys.executable).parent
 PROJECT = yaml.safe_load((REPO / "meltano.yml").read_text())

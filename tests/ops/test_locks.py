@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.ops.helpers import load_module_from_file
+from tests.support.modules import load_module_from_file
 
 try:
     import tomllib
@@ -114,7 +114,14 @@ def test_the_dev_venv_holds_exactly_the_locked_versions() -> None:
     }
     for name, version in expected.items():
         assert installed.get(name) == version, f"{name}: venv has {installed.get(name)}, lock says {version}"
-    local = {"tap-yandex-tracker", "target-clickhouse-agile", "pip", "setuptools", "wheel"}
+    local = {
+        "tap-yandex-tracker",
+        "target-clickhouse-agile",
+        "tracker-simulator",
+        "pip",
+        "setuptools",
+        "wheel",
+    }
     extra = sorted(set(installed) - set(expected) - local)
     assert not extra, f"installed but not locked: {extra}"
 

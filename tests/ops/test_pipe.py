@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.ops.helpers import BIN, CHANGELOG_ROUTE, count, issues_bookmark, tap_settings, write_json
-from tests.simulator import TrackerSimulator
+from tests.support.configs import tap_config, write_json
+from tests.support.pipeline import BIN
+from tests.support.simulators import CHANGELOG_ROUTE
+from tests.support.tables import count
+from tests.support.truth import bookmark_value
+from tracker_simulator import TrackerSimulator
 
 PIPELINE = """set -euo pipefail
 state_args=()
@@ -46,7 +50,7 @@ def target_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 def test_shell_pipeline_full_then_incremental(
     fresh_sim: TrackerSimulator, target_settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    write_json(tmp_path / "tap.json", tap_settings(fresh_sim))
+    write_json(tmp_path / "tap.json", tap_config(fresh_sim))
     write_json(tmp_path / "target.json", target_settings)
     issues = len(fresh_sim.ground_truth())
 
@@ -54,7 +58,7 @@ def test_shell_pipeline_full_then_incremental(
     assert fresh_sim.stats.count(CHANGELOG_ROUTE) >= issues
     assert count(target_settings, "issues") == issues
     assert count(target_settings, "issue_flow") == issues
-    assert issues_bookmark(first) is not None
+    assert bookmark_value(first) is not None
 
     changed = fresh_sim.advance(minutes=60, mutate=7, create=3)
     fresh_sim.reset_stats()
@@ -62,6 +66,6 @@ def test_shell_pipeline_full_then_incremental(
     # Incremental: only the changed issues (and the few inside the look-back window) are read again.
     changelog_requests = fresh_sim.stats.count(CHANGELOG_ROUTE)
     assert len(set(changed)) <= changelog_requests < issues // 2
-    assert issues_bookmark(second) > issues_bookmark(first)
+    assert bookmark_value(second) > bookmark_value(first)
     assert count(target_settings, "issues") == issues + 3
     assert count(target_settings, "issue_flow") == issues + 3

@@ -9,9 +9,13 @@ from typing import Any
 
 from target_clickhouse_agile.clickhouse.state_store import load_state
 from target_clickhouse_agile.runner import run_in_process
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.ops.helpers import BIN, CHANGELOG_ROUTE, count, issues_bookmark, tap_settings, write_json
-from tests.simulator import TrackerSimulator
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import tap_config, write_json
+from tests.support.pipeline import BIN
+from tests.support.simulators import CHANGELOG_ROUTE
+from tests.support.tables import count
+from tests.support.truth import bookmark_value
+from tracker_simulator import TrackerSimulator
 
 
 def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +45,7 @@ def test_cli_resumes_from_the_state_in_clickhouse(
     fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
 ) -> None:
     settings = clickhouse_native.settings
-    write_json(tmp_path / "tap.json", tap_settings(fresh_sim))
+    write_json(tmp_path / "tap.json", tap_config(fresh_sim))
     write_json(tmp_path / "target.json", {**settings, "state_id": "cron"})
     issues = len(fresh_sim.ground_truth())
 
@@ -57,7 +61,7 @@ def test_cli_resumes_from_the_state_in_clickhouse(
     second = _cli(tmp_path)
     assert second["incremental"]
     assert len(set(changed)) <= fresh_sim.stats.count(CHANGELOG_ROUTE) < issues // 2
-    assert issues_bookmark(second["state"]) > issues_bookmark(first["state"])
+    assert bookmark_value(second["state"]) > bookmark_value(first["state"])
     assert load_state(clickhouse_native.conn, "cron") == second["state"]
     assert count(settings, "issues") == issues + 2
 
@@ -67,7 +71,7 @@ def test_state_ids_are_independent(
 ) -> None:
     """Two pipelines into one database (e.g. two Tracker organisations) keep separate STATEs."""
     settings = clickhouse_native.settings
-    write_json(tmp_path / "tap.json", tap_settings(fresh_sim))
+    write_json(tmp_path / "tap.json", tap_config(fresh_sim))
     write_json(tmp_path / "target.json", settings)
     first = _cli(tmp_path, "--state-id", "org-a")
     fresh_sim.reset_stats()
@@ -84,11 +88,11 @@ def test_a_spent_budget_checkpoints_nothing_new_and_the_next_run_finishes(
     """A budget spent before the first message: the run stops cleanly, nothing is checkpointed, and the
     next run (no budget) does the whole sync."""
     settings = clickhouse_native.settings
-    cut = run_in_process(tap_settings(fresh_sim), settings, max_seconds=1e-9)
+    cut = run_in_process(tap_config(fresh_sim), settings, max_seconds=1e-9)
     assert not cut.completed
     assert cut.state is None
     assert load_state(clickhouse_native.conn, "default") is None
-    done = run_in_process(tap_settings(fresh_sim), settings)
+    done = run_in_process(tap_config(fresh_sim), settings)
     assert done.completed
     assert done.state_before is None
     assert count(settings, "issues") == len(fresh_sim.ground_truth())
@@ -98,7 +102,7 @@ def test_a_spent_budget_checkpoints_nothing_new_and_the_next_run_finishes(
 def test_a_token_with_a_trailing_newline_runs_in_process(
     fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, tmp_path: Path
 ) -> None:
-    write_json(tmp_path / "tap.json", tap_settings(fresh_sim, token="sim-token\n"))
+    write_json(tmp_path / "tap.json", tap_config(fresh_sim, token="sim-token\n"))
     write_json(tmp_path / "target.json", clickhouse_native.settings)
     assert _cli(tmp_path, "--in-process")["completed"]
 
@@ -110,7 +114,7 @@ def test_failures_are_one_line_without_secrets(
     settings file cut short: exit 1, one line naming the cause, no traceback, no secret in any form."""
     target = {**clickhouse_native.settings, "password": "db-secret-4711"}
     write_json(tmp_path / "target.json", target)
-    write_json(tmp_path / "tap.json", tap_settings(fresh_sim, token="wrong-token-4711\n"))
+    write_json(tmp_path / "tap.json", tap_config(fresh_sim, token="wrong-token-4711\n"))
     for mode in ((), ("--in-process",)):
         done = _run(tmp_path, *mode)
         assert done.returncode == 1, done.stderr[-2000:]

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile.clickhouse.state_store import load_state
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.ops.helpers import CHANGELOG_ROUTE, count, issues_bookmark, load_module_from_file
-from tests.simulator import TrackerSimulator
+from tests.support.clickhouse import NativeDatabase
+from tests.support.modules import load_module_from_file
+from tests.support.simulators import CHANGELOG_ROUTE
+from tests.support.tables import count
+from tests.support.truth import bookmark_value
+from tracker_simulator import TrackerSimulator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "serverless" / "main.py"
 
@@ -82,7 +85,7 @@ def test_handler_twice_second_call_is_incremental(
     assert second["completed"]
     assert second["incremental"]
     assert len(set(changed)) <= fresh_sim.stats.count(CHANGELOG_ROUTE) < issues // 2
-    assert issues_bookmark(second["state"]) > issues_bookmark(first["state"])
+    assert bookmark_value(second["state"]) > bookmark_value(first["state"])
     assert load_state(clickhouse_native.conn, "function") == second["state"]
     assert count(settings, "issues") == issues + 4
     assert count(settings, "issue_flow") == issues + 4

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile.runner import run_in_process
-from target_clickhouse_agile.statsd import StatsdClient
-from tests.clickhouse_fixtures import NativeDatabase, free_ports
-from tests.ops.helpers import BIN, tap_settings, write_json
-from tests.simulator import TrackerSimulator
+from target_clickhouse_agile.telemetry import StatsdClient
+from tests.support.clickhouse import NativeDatabase, free_ports
+from tests.support.configs import tap_config, write_json
+from tests.support.pipeline import BIN
+from tracker_simulator import TrackerSimulator
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_a_run_reports_rows_times_issues_status_and_timestamp(
     fresh_sim: TrackerSimulator, clickhouse_native: NativeDatabase, listener: socket.socket
 ) -> None:
     settings = {**clickhouse_native.settings, **statsd_settings(listener)}
-    result = run_in_process(tap_settings(fresh_sim), settings)
+    result = run_in_process(tap_config(fresh_sim), settings)
     assert result.completed
     metrics = received(listener)
     issues = len(fresh_sim.ground_truth())

@@ -9,20 +9,18 @@ to seconds; nothing here asserts a speed.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from target_clickhouse_agile.clickhouse import NO_RETRY, connect, quote_identifier
-from tests.clickhouse_fixtures import ClickHouseServer, NativeDatabase
-from tests.reliability import tables
-from tests.reliability.conftest import tap_config, target_config
-from tests.reliability.pipeline import run_pipeline
-from tests.simulator import TrackerSimulator
-from tests.simulator import fixtures as sim_fixtures
+from tests.support import simulators as sim_fixtures
+from tests.support import tables
+from tests.support.clickhouse import ClickHouseServer, NativeDatabase, fresh_database
+from tests.support.configs import STORM_SETTINGS, password_target_config, tap_config
+from tests.support.pipeline import run_pipeline
+from tracker_simulator import TrackerSimulator
 
 STORMS: dict[str, dict[str, Any]] = {
     "429-30pct-retry-after": {"rate_429": 0.3, "retry_after": 0.05},
@@ -41,28 +39,19 @@ def storm_sim() -> Iterator[TrackerSimulator]:
         sim_fixtures.assert_no_internal_errors(simulator)
 
 
-def _database(server: ClickHouseServer, prefix: str) -> Iterator[NativeDatabase]:
-    server.start()
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    db = NativeDatabase(server, name, server.settings(database=name))
-    try:
-        yield db
-    finally:
-        db.close()
-        server.start()
-        with connect(server.settings(database="default"), retry=NO_RETRY) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
-
-
 @pytest.fixture(scope="module")
 def reference(
     storm_sim: TrackerSimulator, clickhouse_server: ClickHouseServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
     """The tables of a clean run (healthy simulator), checked against the ground truth once."""
-    for db in _database(clickhouse_server, "storm_ref"):
-        run = run_pipeline(tmp_path_factory.mktemp("ref"), tap_config(storm_sim), target_config(db))
-        assert run.ok, run.explain()
-        settings = target_config(db)
+    with fresh_database(clickhouse_server, "storm_ref") as db:
+        run = run_pipeline(
+            tap_config(storm_sim, **STORM_SETTINGS),
+            password_target_config(db),
+            workdir=tmp_path_factory.mktemp("ref"),
+        )
+        assert run.ok, run.describe()
+        settings = password_target_config(db)
         assert tables.timeline_mismatches(settings, storm_sim.ground_truth()) == []
         yield tables.snapshot(settings)
 
@@ -80,15 +69,20 @@ def test_storm_changes_nothing(
         setattr(storm_sim.faults, name, value)
     storm_sim.faults.reseed(7)
     try:
-        run = run_pipeline(workdir, tap_config(storm_sim), target_config(clickhouse_native), timeout=240)
+        run = run_pipeline(
+            tap_config(storm_sim, **STORM_SETTINGS),
+            password_target_config(clickhouse_native),
+            workdir=workdir,
+            timeout=240,
+        )
         faulted = sum(storm_sim.stats.faults.values())
     finally:
         sim_fixtures.reset(storm_sim)
-    assert run.ok, run.explain()
-    assert "retrying" in run.tap_stderr, "retries must be logged"
+    assert run.ok, run.describe()
+    assert "retrying" in run.tap.stderr, "retries must be logged"
     assert faulted > 0, "the storm never hit"
-    settings = target_config(clickhouse_native)
-    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.KEYS, 0)
+    settings = password_target_config(clickhouse_native)
+    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.DATA_KEYS, 0)
     assert tables.diff(tables.snapshot(settings), reference) == []
 
 
@@ -103,11 +97,16 @@ def test_bursts_of_consecutive_failures(
     for route, fault, times in BURSTS:
         storm_sim.faults.script(route, fault, times=times, retry_after=0.05)
     try:
-        run = run_pipeline(workdir, tap_config(storm_sim), target_config(clickhouse_native), timeout=240)
+        run = run_pipeline(
+            tap_config(storm_sim, **STORM_SETTINGS),
+            password_target_config(clickhouse_native),
+            workdir=workdir,
+            timeout=240,
+        )
         pending = storm_sim.faults.pending_scripted
     finally:
         sim_fixtures.reset(storm_sim)
-    assert run.ok, run.explain()
+    assert run.ok, run.describe()
     assert pending == 0, "every scripted fault was served"
-    assert run.tap_stderr.count("retrying") >= sum(times for _, _, times in BURSTS)
-    assert tables.diff(tables.snapshot(target_config(clickhouse_native)), reference) == []
+    assert run.tap.stderr.count("retrying") >= sum(times for _, _, times in BURSTS)
+    assert tables.diff(tables.snapshot(password_target_config(clickhouse_native)), reference) == []

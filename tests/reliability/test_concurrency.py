@@ -8,19 +8,19 @@ from typing import Any
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.reliability import tables
-from tests.reliability.conftest import tap_config, target_config
-from tests.reliability.pipeline import PipelineRun, run_pipeline
-from tests.simulator import TrackerSimulator
+from tests.support import tables
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import STORM_SETTINGS, password_target_config, tap_config
+from tests.support.pipeline import PipelineResult, run_pipeline
+from tracker_simulator import TrackerSimulator
 
 
-def _concurrently(*jobs: tuple[Path, dict[str, Any], dict[str, Any]]) -> list[PipelineRun]:
-    results: list[PipelineRun | None] = [None] * len(jobs)
+def _concurrently(*jobs: tuple[Path, dict[str, Any], dict[str, Any]]) -> list[PipelineResult]:
+    results: list[PipelineResult | None] = [None] * len(jobs)
 
     def run(i: int) -> None:
         workdir, tap, target = jobs[i]
-        results[i] = run_pipeline(workdir, tap, target, label=f"pipeline {i}")
+        results[i] = run_pipeline(tap, target, workdir=workdir, label=f"pipeline {i}")
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
     for thread in threads:
@@ -31,22 +31,40 @@ def _concurrently(*jobs: tuple[Path, dict[str, Any], dict[str, Any]]) -> list[Pi
     return [r for r in results if r is not None]
 
 
+def assert_equal_to_one_clean_run(
+    runs: list[PipelineResult],
+    sim: TrackerSimulator,
+    settings: dict,
+    second_db: NativeDatabase,
+    workdir: Path,
+) -> None:
+    """The concurrent runs all succeeded and left exactly what one clean run leaves in `second_db`: no
+    duplicate key, the same rows, every issue's timeline as the simulator recorded it."""
+    for run in runs:
+        assert run.ok, run.describe()
+    clean = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS),
+        password_target_config(second_db),
+        workdir=workdir / "clean",
+        label="clean",
+    )
+    assert clean.ok, clean.describe()
+    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.DATA_KEYS, 0)
+    assert tables.diff(tables.snapshot(settings), tables.snapshot(password_target_config(second_db))) == []
+    assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
+
+
 def test_same_data_twice_at_once_equals_one_run(
     sim_factory, clickhouse_native: NativeDatabase, second_db: NativeDatabase, workdir: Path
 ) -> None:
     """Both targets start on an empty database (migrations race too) and load the same issues."""
     sim: TrackerSimulator = sim_factory(issues=120, seed=31)
-    settings = target_config(clickhouse_native, batch_size_rows=30)
+    settings = password_target_config(clickhouse_native, batch_size_rows=30)
     runs = _concurrently(
-        (workdir / "a", tap_config(sim), settings), (workdir / "b", tap_config(sim, page_size=17), settings)
+        (workdir / "a", tap_config(sim, **STORM_SETTINGS), settings),
+        (workdir / "b", tap_config(sim, **{**STORM_SETTINGS, "page_size": 17}), settings),
     )
-    for run in runs:
-        assert run.ok, run.explain()
-    clean = run_pipeline(workdir / "clean", tap_config(sim), target_config(second_db), label="clean")
-    assert clean.ok, clean.explain()
-    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.KEYS, 0)
-    assert tables.diff(tables.snapshot(settings), tables.snapshot(target_config(second_db))) == []
-    assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
+    assert_equal_to_one_clean_run(runs, sim, settings, second_db, workdir)
 
 
 @pytest.mark.long
@@ -58,15 +76,9 @@ def test_two_queues_at_once_equal_one_full_run(
     queues = sorted({t.queue for t in sim.ground_truth().values()})
     half = len(queues) // 2
     assert half >= 1, queues
-    settings = target_config(clickhouse_native, batch_size_rows=30)
+    settings = password_target_config(clickhouse_native, batch_size_rows=30)
     runs = _concurrently(
-        (workdir / "a", tap_config(sim, queues=queues[:half]), settings),
-        (workdir / "b", tap_config(sim, queues=queues[half:]), settings),
+        (workdir / "a", tap_config(sim, **STORM_SETTINGS, queues=queues[:half]), settings),
+        (workdir / "b", tap_config(sim, **STORM_SETTINGS, queues=queues[half:]), settings),
     )
-    for run in runs:
-        assert run.ok, run.explain()
-    clean = run_pipeline(workdir / "clean", tap_config(sim), target_config(second_db), label="clean")
-    assert clean.ok, clean.explain()
-    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.KEYS, 0)
-    assert tables.diff(tables.snapshot(settings), tables.snapshot(target_config(second_db))) == []
-    assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
+    assert_equal_to_one_clean_run(runs, sim, settings, second_db, workdir)

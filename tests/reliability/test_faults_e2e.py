@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.reliability import tables
-from tests.reliability.conftest import tap_config, target_config
-from tests.reliability.pipeline import Fault, PipelineRun, kill9, run_pipeline
-from tests.simulator import TrackerSimulator
+from tests.support import tables
+from tests.support.clickhouse import NativeDatabase
+from tests.support.configs import STORM_SETTINGS, password_target_config, tap_config
+from tests.support.pipeline import Fault, PipelineResult, kill9, run_pipeline
+from tracker_simulator import TrackerSimulator
 
 
 def assert_converged(
@@ -31,10 +31,15 @@ def assert_converged(
     """The broken-and-rerun database equals a clean run into `clean` (loaded here unless the test did it
     already, e.g. the same incremental runs without the fault), and both match the ground truth."""
     if load_clean:
-        reference = run_pipeline(workdir / "clean", tap_config(sim), target_config(clean), label="clean run")
-        assert reference.ok, reference.explain()
-    settings, clean_settings = target_config(db), target_config(clean)
-    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.KEYS, 0)
+        reference = run_pipeline(
+            tap_config(sim, **STORM_SETTINGS),
+            password_target_config(clean),
+            workdir=workdir / "clean",
+            label="clean run",
+        )
+        assert reference.ok, reference.describe()
+    settings, clean_settings = password_target_config(db), password_target_config(clean)
+    assert tables.duplicate_keys(settings) == dict.fromkeys(tables.DATA_KEYS, 0)
     assert tables.diff(tables.snapshot(settings), tables.snapshot(clean_settings)) == []
     assert tables.timeline_mismatches(settings, sim.ground_truth()) == []
 
@@ -42,8 +47,10 @@ def assert_converged(
 @pytest.mark.long
 def test_clean_run_matches_ground_truth(sim_factory, clickhouse_native, second_db, workdir: Path) -> None:
     sim = sim_factory(issues=120, seed=11)
-    run = run_pipeline(workdir / "run", tap_config(sim), target_config(clickhouse_native))
-    assert run.ok, run.explain()
+    run = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS), password_target_config(clickhouse_native), workdir=workdir / "run"
+    )
+    assert run.ok, run.describe()
     assert run.last_state is not None
     assert_converged(sim, clickhouse_native, second_db, workdir)
 
@@ -55,40 +62,63 @@ def test_tap_killed_mid_sync_then_rerun_converges(
     does, a STATE it emits must be safe to resume from, and the rerun completes the data."""
     sim = sim_factory(issues=150, seed=12)
     sim.latency_ms = 2  # keep the tap busy long enough to be killed mid-sync
-    settings = target_config(clickhouse_native, batch_size_rows=25)
+    settings = password_target_config(clickhouse_native, batch_size_rows=25)
     broken = run_pipeline(
-        workdir / "broken", tap_config(sim), settings, fault=Fault(after_issue_records=40), label="killed tap"
+        tap_config(sim, **STORM_SETTINGS),
+        settings,
+        workdir=workdir / "broken",
+        fault=Fault(after_issue_records=40),
+        label="killed tap",
     )
-    assert broken.fault_fired, broken.explain()
-    assert broken.tap_returncode == -9
+    assert broken.fault_fired, broken.describe()
+    assert broken.tap.returncode == -9
     sim.latency_ms = 0
-    rerun = run_pipeline(workdir / "rerun", tap_config(sim), settings, state=broken.last_state, label="rerun")
-    assert rerun.ok, rerun.explain()
+    rerun = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS),
+        settings,
+        workdir=workdir / "rerun",
+        state=broken.last_state,
+        label="rerun",
+    )
+    assert rerun.ok, rerun.describe()
     assert_converged(sim, clickhouse_native, second_db, workdir)
 
 
 def _advanced_then_broken(
     sim: TrackerSimulator, settings: dict, clean: NativeDatabase, workdir: Path, fault: Fault
-) -> tuple[PipelineRun, PipelineRun]:
+) -> tuple[PipelineResult, PipelineResult]:
     """A first run, changes in Tracker, then a second (incremental) run broken by `fault`. The same two
     runs without the fault load `clean`: an incremental run does not re-read issues whose `updatedAt` did
     not move (e.g. children of an epic that moved queue keep the epic's old key), so the fair reference
     for an incremental run is the same incremental run, unbroken."""
-    first = run_pipeline(workdir / "first", tap_config(sim), settings, label="first run")
-    assert first.ok, first.explain()
-    clean_first = run_pipeline(workdir / "clean1", tap_config(sim), target_config(clean), label="clean 1")
-    assert clean_first.ok, clean_first.explain()
+    first = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS), settings, workdir=workdir / "first", label="first run"
+    )
+    assert first.ok, first.describe()
+    clean_first = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS),
+        password_target_config(clean),
+        workdir=workdir / "clean1",
+        label="clean 1",
+    )
+    assert clean_first.ok, clean_first.describe()
     sim.advance(minutes=90, mutate=60, create=15)
     clean_second = run_pipeline(
-        workdir / "clean2",
-        tap_config(sim),
-        target_config(clean),
+        tap_config(sim, **STORM_SETTINGS),
+        password_target_config(clean),
+        workdir=workdir / "clean2",
         state=clean_first.last_state,
         label="clean 2",
     )
-    assert clean_second.ok, clean_second.explain()
-    broken = run_pipeline(workdir / "broken", tap_config(sim), settings, state=first.last_state, fault=fault)
-    assert broken.fault_fired, "the fault never fired: " + broken.explain()
+    assert clean_second.ok, clean_second.describe()
+    broken = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS),
+        settings,
+        workdir=workdir / "broken",
+        state=first.last_state,
+        fault=fault,
+    )
+    assert broken.fault_fired, "the fault never fired: " + broken.describe()
     return first, broken
 
 
@@ -102,14 +132,16 @@ def test_target_killed_mid_load_then_rerun_converges(
     """SIGKILL of the target after 4 INSERTs of an incremental run: rows of the broken run are partly
     stored, metrics not rebuilt, no STATE; a rerun from the last STATE (the first run's) converges."""
     sim = sim_factory(issues=150, seed=13)
-    settings = target_config(clickhouse_native, batch_size_rows=20)
+    settings = password_target_config(clickhouse_native, batch_size_rows=20)
     fault = Fault(after_inserts=4, action=lambda tap, target: kill9(target))
     first, broken = _advanced_then_broken(sim, settings, second_db, workdir, fault)
-    assert broken.target_returncode == -9
+    assert broken.target.returncode == -9
     assert broken.states == [], "a killed target cannot have checkpointed data it had not finished"
     state = _rerun_from(broken.states, first.last_state)
-    rerun = run_pipeline(workdir / "rerun", tap_config(sim), settings, state=state, label="rerun")
-    assert rerun.ok, rerun.explain()
+    rerun = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS), settings, workdir=workdir / "rerun", state=state, label="rerun"
+    )
+    assert rerun.ok, rerun.describe()
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)
 
 
@@ -120,18 +152,20 @@ def test_clickhouse_stopped_mid_load_then_rerun_converges(
     """The server is stopped (SIGTERM) after 4 INSERTs and stays down: the target fails with a clear
     message and no STATE past the failure; after a restart a rerun from the last STATE converges."""
     sim = sim_factory(issues=150, seed=14)
-    settings = target_config(clickhouse_native, batch_size_rows=20)
+    settings = password_target_config(clickhouse_native, batch_size_rows=20)
     fault = Fault(after_inserts=4, action=lambda tap, target: clickhouse_server.stop())
     try:
         first, broken = _advanced_then_broken(sim, settings, second_db, workdir, fault)
     finally:
         clickhouse_server.start()
-    assert broken.target_returncode not in (0, None), broken.explain()
-    assert "ClickHouse" in broken.target_stderr
+    assert broken.target.returncode not in (0, None), broken.describe()
+    assert "ClickHouse" in broken.target.stderr
     assert broken.states in ([], [first.last_state]), "no STATE may pass the failed load"
     state = _rerun_from(broken.states, first.last_state)
-    rerun = run_pipeline(workdir / "rerun", tap_config(sim), settings, state=state, label="rerun")
-    assert rerun.ok, rerun.explain()
+    rerun = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS), settings, workdir=workdir / "rerun", state=state, label="rerun"
+    )
+    assert rerun.ok, rerun.describe()
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)
 
 
@@ -142,7 +176,7 @@ def test_clickhouse_killed_and_restarted_mid_load(
     """The server crashes (SIGKILL) after 4 INSERTs and is back 1 s later: the target's connection retry
     may ride it out, or the load fails cleanly; either way a rerun from the last STATE converges."""
     sim = sim_factory(issues=150, seed=15)
-    settings = target_config(clickhouse_native, batch_size_rows=20)
+    settings = password_target_config(clickhouse_native, batch_size_rows=20)
 
     def crash_and_restart(tap, target) -> None:
         clickhouse_server.kill()
@@ -156,9 +190,11 @@ def test_clickhouse_killed_and_restarted_mid_load(
         while not clickhouse_server.is_running and time.monotonic() < deadline:
             time.sleep(0.2)
         clickhouse_server.start()
-    if broken.target_returncode != 0:
+    if broken.target.returncode != 0:
         assert broken.states == [], "no STATE may pass the failed load"
     state = _rerun_from(broken.states, first.last_state)
-    rerun = run_pipeline(workdir / "rerun", tap_config(sim), settings, state=state, label="rerun")
-    assert rerun.ok, rerun.explain()
+    rerun = run_pipeline(
+        tap_config(sim, **STORM_SETTINGS), settings, workdir=workdir / "rerun", state=state, label="rerun"
+    )
+    assert rerun.ok, rerun.describe()
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)

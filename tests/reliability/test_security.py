@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile.clickhouse.connection import connect
-from tests.clickhouse_fixtures import PASSWORD, PASSWORD_USER, ClickHouseServer, NativeDatabase
-from tests.reliability.conftest import SecretScan, tap_config, target_config
-from tests.reliability.pipeline import run_pipeline, run_tap_cli, run_target_cli
-from tests.simulator import TrackerSimulator
-from tests.target.singer_messages import STATUSES, issue, record, schema_message, state, to_lines
+from tests.support.clickhouse import PASSWORD, PASSWORD_USER, ClickHouseServer, NativeDatabase
+from tests.support.configs import STORM_SETTINGS, password_target_config, tap_config
+from tests.support.pipeline import run_pipeline, run_tap, run_target
+from tests.support.secrets import SecretScan
+from tests.support.singer import STATUSES, issue, record, schema_message, state, to_lines
+from tracker_simulator import TrackerSimulator
 
 STATE = {"bookmarks": {"issues": {"replication_key_value": "2024-03-05T08:00:00.250Z"}}}
 
@@ -49,7 +50,7 @@ def small_input(stream_names: tuple[str, ...] = ()) -> str:
 
 
 def tls_settings(db: NativeDatabase, server: ClickHouseServer, **overrides: Any) -> dict[str, Any]:
-    return target_config(db, port=server.tcp_port_secure, secure=True, **overrides)
+    return password_target_config(db, port=server.tcp_port_secure, secure=True, **overrides)
 
 
 def test_tls_with_the_right_ca_loads(
@@ -58,8 +59,8 @@ def test_tls_with_the_right_ca_loads(
     settings = tls_settings(
         clickhouse_native, clickhouse_server, ca_certs=str(clickhouse_server.ca_cert_path)
     )
-    run = run_target_cli(workdir, settings, small_input())
-    assert run.target_returncode == 0, run.target_stderr[-2000:]
+    run = run_target(settings, small_input(), workdir=workdir)
+    assert run.returncode == 0, run.stderr[-2000:]
     assert run.states == [STATE]
     with connect(settings) as conn:
         assert conn.query("SELECT issue_key FROM issues FINAL") == [{"issue_key": "DEV-1"}]
@@ -90,29 +91,29 @@ def test_tls_refuses_an_unverifiable_server(
     system CAs: a clear message naming the fix, non-zero exit, no STATE, no rows."""
     extra = {"ca_certs": str(foreign_ca)} if ca == "foreign" else {}
     settings = tls_settings(clickhouse_native, clickhouse_server, **extra)
-    run = run_target_cli(workdir, settings, small_input())
-    assert run.target_returncode != 0
+    run = run_target(settings, small_input(), workdir=workdir)
+    assert run.returncode != 0
     assert run.states == []
-    assert "could not be verified" in run.target_stderr
-    assert "ca_certs" in run.target_stderr
-    assert "Traceback" not in run.target_stderr.split("could not be verified")[-1]
+    assert "could not be verified" in run.stderr
+    assert "ca_certs" in run.stderr
+    assert "Traceback" not in run.stderr.split("could not be verified")[-1]
 
 
 def test_tls_verify_off_connects(clickhouse_native: NativeDatabase, clickhouse_server, workdir: Path) -> None:
     settings = tls_settings(clickhouse_native, clickhouse_server, verify=False)
-    run = run_target_cli(workdir, settings, small_input())
-    assert run.target_returncode == 0, run.target_stderr[-2000:]
+    run = run_target(settings, small_input(), workdir=workdir)
+    assert run.returncode == 0, run.stderr[-2000:]
     assert run.states == [STATE]
 
 
 def test_plain_client_on_the_tls_port_is_told_so(
     clickhouse_native: NativeDatabase, clickhouse_server, workdir: Path
 ) -> None:
-    settings = target_config(clickhouse_native, port=clickhouse_server.tcp_port_secure)
-    run = run_target_cli(workdir, settings, small_input(), timeout=120)
-    assert run.target_returncode != 0
+    settings = password_target_config(clickhouse_native, port=clickhouse_server.tcp_port_secure)
+    run = run_target(settings, small_input(), workdir=workdir, timeout=120)
+    assert run.returncode != 0
     assert run.states == []
-    assert "secure" in run.target_stderr
+    assert "secure" in run.stderr
 
 
 # -- credentials ---------------------------------------------------------------------------------------
@@ -123,11 +124,13 @@ def test_wrong_clickhouse_password(
 ) -> None:
     wrong = "not-the-agile-password"
     secret_scan.add_secret(wrong)
-    run = run_target_cli(workdir, target_config(clickhouse_native, password=wrong), small_input())
-    assert run.target_returncode != 0
+    run = run_target(
+        password_target_config(clickhouse_native, password=wrong), small_input(), workdir=workdir
+    )
+    assert run.returncode != 0
     assert run.states == []
-    assert f"wrong user or password for user '{PASSWORD_USER}'" in run.target_stderr
-    assert PASSWORD not in run.target_stderr
+    assert f"wrong user or password for user '{PASSWORD_USER}'" in run.stderr
+    assert PASSWORD not in run.stderr
 
 
 @pytest.mark.parametrize(
@@ -150,13 +153,13 @@ def test_wrong_tracker_credentials(
     emits no STATE; the wrong token itself is never printed."""
     if "token" in overrides:
         secret_scan.add_secret(overrides["token"])
-    config = tap_config(sim, **overrides)
-    alone = run_tap_cli(workdir / "tap", config)
+    config = tap_config(sim, **STORM_SETTINGS, **overrides)
+    alone = run_tap(config, workdir=workdir / "tap")
     assert alone.returncode != 0
     assert expected in alone.stderr
     assert '"type":"STATE"' not in alone.stdout.replace(" ", "")
-    run = run_pipeline(workdir / "pipe", config, target_config(clickhouse_native))
-    assert run.tap_returncode != 0
+    run = run_pipeline(config, password_target_config(clickhouse_native), workdir=workdir / "pipe")
+    assert run.tap.returncode != 0
     assert run.states == []
 
 
@@ -172,10 +175,10 @@ def test_hostile_database_setting_is_rejected(
     settings = {**clickhouse_server.settings(database=database)}
     if not database:
         settings["database"] = " "
-    run = run_target_cli(workdir, settings, small_input())
-    assert run.target_returncode != 0
+    run = run_target(settings, small_input(), workdir=workdir)
+    assert run.returncode != 0
     assert run.states == []
-    assert "invalid database name" in run.target_stderr
+    assert "invalid database name" in run.stderr
     with connect(clickhouse_server.settings(database="default")) as admin:
         assert admin.query("SELECT count() AS n FROM system.databases WHERE name = 'default'") == [{"n": 1}]
 
@@ -213,12 +216,12 @@ def test_hostile_stream_names_land_in_distinct_safe_tables(
     clickhouse_native: NativeDatabase, workdir: Path
 ) -> None:
     """Every hostile stream gets its own new table with a plain name; nothing else is touched."""
-    settings = target_config(clickhouse_native)
-    baseline = run_target_cli(workdir / "base", settings, small_input())
-    assert baseline.target_returncode == 0, baseline.target_stderr[-2000:]
+    settings = password_target_config(clickhouse_native)
+    baseline = run_target(settings, small_input(), workdir=workdir / "base")
+    assert baseline.returncode == 0, baseline.stderr[-2000:]
     before = _tables(settings)
-    run = run_target_cli(workdir / "hostile", settings, small_input(tuple(HOSTILE_STREAMS)))
-    assert run.target_returncode == 0, run.target_stderr[-3000:]
+    run = run_target(settings, small_input(tuple(HOSTILE_STREAMS)), workdir=workdir / "hostile")
+    assert run.returncode == 0, run.stderr[-3000:]
     assert run.states == [STATE]
     new = _tables(settings) - before
     assert len(new) == len(HOSTILE_STREAMS), f"streams shared or reused tables: {sorted(new)}"
@@ -236,9 +239,9 @@ def test_hostile_stream_names_land_in_distinct_safe_tables(
 def test_stream_named_like_a_table_the_target_owns_is_rejected(
     clickhouse_native: NativeDatabase, stream: str, workdir: Path
 ) -> None:
-    settings = target_config(clickhouse_native)
-    run = run_target_cli(workdir, settings, small_input((stream,)))
-    assert run.target_returncode != 0
+    settings = password_target_config(clickhouse_native)
+    run = run_target(settings, small_input((stream,)), workdir=workdir)
+    assert run.returncode != 0
     assert run.states == []
-    assert f"stream '{stream}'" in run.target_stderr
-    assert "owns" in run.target_stderr
+    assert f"stream '{stream}'" in run.stderr
+    assert "owns" in run.stderr

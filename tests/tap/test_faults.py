@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.simulator import DROP, TRUNCATE, TrackerSimulator, generate_organisation
-from tests.tap.conftest import expected_issues, tap_config
-from tests.tap.helpers import SyncOutput, run_cli, run_inprocess
+from tests.support.configs import tap_config
+from tests.support.tap_runs import SyncOutput, run_cli, run_inprocess
+from tests.support.truth import expected_issues
+from tracker_simulator import DROP, TRUNCATE, TrackerSimulator, generate_organisation
 
 STREAMS = ("issues", "issue_changelog", "statuses", "queues", "users", "boards", "sprints")
 

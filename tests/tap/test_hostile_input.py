@@ -21,10 +21,12 @@ from urllib.parse import quote
 import pytest
 
 from tap_yandex_tracker.timestamps import to_datetime
-from tests.simulator import TrackerSimulator
+from tests.support.configs import tap_config
 from tests.support.logs import file_log_config
-from tests.tap.conftest import expected_issues, tap_config
-from tests.tap.helpers import CLI, SyncOutput, run_cli
+from tests.support.pipeline import TAP_CLI
+from tests.support.tap_runs import SyncOutput, run_cli
+from tests.support.truth import expected_issues
+from tracker_simulator import TrackerSimulator
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,7 @@ def test_a_broken_state_file_is_named(
     config = tmp_path / "tap.json"
     config.write_text(json.dumps(tap_config(small_sim)))
     done = subprocess.run(
-        [CLI, "--config", str(config), "--state", str(state)], capture_output=True, text=True, check=False
+        [TAP_CLI, "--config", str(config), "--state", str(state)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "| ERROR" in line]

@@ -3,9 +3,10 @@ complete changelog, and issues sharing the bookmark's millisecond are never skip
 
 from __future__ import annotations
 
-from tests.simulator import TrackerSimulator
-from tests.tap.conftest import expected_changelog, expected_issues, tap_config
-from tests.tap.helpers import run_inprocess
+from tests.support.configs import tap_config
+from tests.support.tap_runs import run_inprocess
+from tests.support.truth import expected_changelog, expected_issues
+from tracker_simulator import TrackerSimulator
 
 
 def _within_lookback(issues: dict[str, str], bookmark: str, lookback_minutes: int) -> set[str]:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import signal
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.simulator import TrackerSimulator
-from tests.tap.conftest import expected_changelog, expected_issues, tap_config
-from tests.tap.helpers import SyncOutput, cli_args, parse_lines, run_cli
+from tests.support.configs import tap_config
+from tests.support.pipeline import parse_json_lines, tap_args
+from tests.support.tap_runs import SyncOutput, run_cli
+from tests.support.truth import expected_changelog, expected_issues
+from tracker_simulator import TrackerSimulator
 
 
 def _run_until_killed(config: dict, sig: signal.Signals, after_issues: int) -> SyncOutput:
     with tempfile.TemporaryDirectory() as directory:
         process = subprocess.Popen(
-            cli_args(directory, config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            tap_args(config, None, Path(directory)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         lines: list[str] = []
         issues = 0
@@ -30,7 +33,7 @@ def _run_until_killed(config: dict, sig: signal.Signals, after_issues: int) -> S
         process.send_signal(sig)
         # It stops by itself (no worker thread keeps it alive): the timeout only guards against a hang.
         rest, stderr = process.communicate(timeout=120)
-    return SyncOutput(parse_lines("".join(lines) + rest), stderr, process.returncode)
+    return SyncOutput(parse_json_lines("".join(lines) + rest), stderr, process.returncode)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from tests.simulator import TrackerSimulator
-from tests.tap.conftest import expected_issues, tap_config
-from tests.tap.helpers import catalog_selecting, run_inprocess
+from tests.support.configs import tap_config
+from tests.support.tap_runs import catalog_selecting, run_inprocess
+from tests.support.truth import expected_issues
+from tracker_simulator import TrackerSimulator
 
 
 def test_more_than_ten_thousand_issues(sim_big: TrackerSimulator) -> None:

@@ -15,8 +15,8 @@ from singer_sdk.testing.suites import SingerTestSuite, tap_stream_attribute_test
 from singer_sdk.testing.templates import AttributeTestTemplate
 
 from tap_yandex_tracker.tap import TapYandexTracker
-from tests.simulator import TrackerSimulator, generate_organisation
-from tests.tap.conftest import tap_config
+from tests.support.configs import tap_config
+from tracker_simulator import TrackerSimulator, generate_organisation
 
 _SIMULATOR = TrackerSimulator(generate_organisation(60, seed=3)).start()
 atexit.register(_SIMULATOR.stop)

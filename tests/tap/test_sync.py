@@ -7,9 +7,10 @@ import math
 import re
 from collections import Counter
 
-from tests.simulator import TrackerSimulator
-from tests.tap.conftest import changelog_requests_needed, expected_changelog, expected_issues, tap_config
-from tests.tap.helpers import run_cli, run_inprocess
+from tests.support.configs import tap_config
+from tests.support.tap_runs import run_cli, run_inprocess
+from tests.support.truth import changelog_requests_needed, expected_changelog, expected_issues
+from tracker_simulator import TrackerSimulator
 
 CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 REFERENCE_STREAMS = (

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from target_clickhouse_agile.batching import MAX_BATCH_BYTES, ROW_OVERHEAD_BYTES, pending_size
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.target.singer_messages import issue, record, run_target, schema_message, state
+from tests.support.clickhouse import NativeDatabase
+from tests.support.singer import issue, record, run_target, schema_message, state
 
 
 def test_pending_size_measures_memory_not_characters() -> None:

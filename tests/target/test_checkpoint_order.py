@@ -13,17 +13,8 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile.clickhouse.migrations import apply_migrations
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.target.singer_messages import (
-    STATUSES,
-    entry,
-    issue,
-    record,
-    ref,
-    run_target,
-    schema_message,
-    state,
-)
+from tests.support.clickhouse import NativeDatabase
+from tests.support.singer import STATUSES, entry, issue, record, ref, run_target, schema_message, state
 
 ISSUE = "65e570000000000000000c01"
 OPEN, WORKING = ref("open"), ref("inProgress")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.target.singer_messages import record, run_target, schema_message, state
+from tests.support.singer import record, run_target, schema_message, state
 from tests.target.test_target_metrics import ISSUE_ID, dev1_messages, query, target_settings  # noqa: F401
 
 

@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from singer_sdk.exceptions import InvalidInputLine
 
-from tests.clickhouse_fixtures import NativeDatabase
+from tests.support.clickhouse import NativeDatabase
 from tests.support.logs import file_log_config
-from tests.target.singer_messages import STATUSES, record, run_target, schema_message, state
+from tests.support.pipeline import TARGET_CLI
+from tests.support.singer import STATUSES, record, run_target, schema_message, state
 
-TARGET_CLI = str(Path(sys.executable).with_name("target-clickhouse-agile"))
 GOOD = [schema_message("statuses"), *(record("statuses", s) for s in STATUSES)]
 
 

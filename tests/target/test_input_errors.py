@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import InvalidInputLine
 
-from target_clickhouse_agile.input import SingerInputReader, excerpt
-from target_clickhouse_agile.records import RecordError
+from target_clickhouse_agile.rows import RecordError
+from target_clickhouse_agile.singer_reader import SingerInputReader, excerpt
 from target_clickhouse_agile.target import TargetClickhouseAgile
-from tests.e2e.harness import run_queries
-from tests.target.singer_messages import issue, record, run_target, schema_message, state
+from tests.support.pipeline import TARGET_CLI
+from tests.support.singer import issue, record, run_target, schema_message, state
+from tests.support.tables import run_queries
 
-TARGET_CLI = str(Path(sys.executable).with_name("target-clickhouse-agile"))
 UNREACHABLE = {"host": "127.0.0.1", "port": 9, "database": "never_used"}
 
 

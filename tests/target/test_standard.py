@@ -27,7 +27,7 @@ from singer_sdk.testing.templates import TargetFileTestTemplate
 from target_clickhouse_agile.clickhouse.connection import Connection
 from target_clickhouse_agile.clickhouse.tables import describe, table_name_for_stream
 from target_clickhouse_agile.target import TargetClickhouseAgile
-from tests.clickhouse_fixtures import NativeDatabase
+from tests.support.clickhouse import NativeDatabase
 
 
 def expected_rows(lines: Iterator[str]) -> dict[str, list[dict[str, Any]]]:

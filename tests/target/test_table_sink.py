@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.clickhouse_fixtures import NativeDatabase
-from tests.target.singer_messages import run_target, state
+from tests.support.clickhouse import NativeDatabase
+from tests.support.singer import run_target, state
 
 
 def _schema(stream: str, keys: list[str], **properties: dict[str, Any]) -> dict[str, Any]:

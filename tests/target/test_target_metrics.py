@@ -21,16 +21,7 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile.clickhouse.connection import connect
-from tests.target.singer_messages import (
-    STATUSES,
-    entry,
-    issue,
-    record,
-    ref,
-    run_target,
-    schema_message,
-    state,
-)
+from tests.support.singer import STATUSES, entry, issue, record, ref, run_target, schema_message, state
 
 ISSUE_ID = "65e5700000000000000000a1"
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from target_clickhouse_agile.records import epoch_ms
+from target_clickhouse_agile.rows import epoch_ms
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 

@@ -18,7 +18,7 @@ from target_clickhouse_agile.metrics import (
     compute_issue,
     whole_seconds,
 )
-from tests.unit.helpers import event, histories, ms, msk, snapshot, utc
+from tests.support.histories import event, histories, ms, msk, snapshot, utc
 
 H = 3600
 CALENDAR = WorkCalendar()

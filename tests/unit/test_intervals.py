@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from target_clickhouse_agile.metrics import HistoryEvent, StatusVisit, build_visits, events_from_changelog
-from tests.unit.helpers import event, histories, ms, snapshot, utc
+from tests.support.histories import event, histories, ms, snapshot, utc
 
 CREATED = utc("2024-03-04 07:00")
 

@@ -43,8 +43,8 @@ class IssueChangelogStream(TrackerStream):
         try:
             return list(self.request_records(context))
         except TrackerNotFoundError:
-            self._tap.stats.add("changelog_missing")
-            self._tap.logger.warning(
+            self.run.stats.add("changelog_missing")
+            self.run.logger.warning(
                 "changelog of issue %s (%s) not found (HTTP 404): deleted or hidden since the search",
                 context.get("issue_key"),
                 context.get("issue_id"),
@@ -54,10 +54,10 @@ class IssueChangelogStream(TrackerStream):
     def get_records(self, context: dict | None) -> Iterable[dict]:
         assert context is not None, "issue_changelog is only synced as a child of issues"
         try:
-            future = self._tap.prefetcher.take(context["issue_id"])
+            future = self.run.prefetcher.take(context["issue_id"])
             entries = self.fetch_entries(context) if future is None else future.result()
         except BaseException:
-            self._tap.abort()  # stop the workers before the error unwinds the sync
+            self.run.abort()  # stop the workers before the error unwinds the sync
             raise
         yield from entries
 
@@ -66,5 +66,5 @@ class IssueChangelogStream(TrackerStream):
         if context:
             row["issue_id"] = context["issue_id"]
             row["issue_key"] = context.get("issue_key")
-        self._tap.stats.add("changelog_entries")
+        self.run.stats.add("changelog_entries")
         return row

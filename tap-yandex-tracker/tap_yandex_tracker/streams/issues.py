@@ -63,7 +63,6 @@ class IssuesStream(TrackerStream):
         self._skip_ids: set[str] = set()
         self._last_ts: str | None = None
         self._ids_at_last_ts: set[str] = set()
-        self.set_aside = SetAsideIssues()
         self._retrying = False
         # The bookmark guard (see `_guard_order`).
         self._start_bookmark: Any = None
@@ -73,8 +72,7 @@ class IssuesStream(TrackerStream):
     # -- request building ----------------------------------------------------------------------------
     def search_body(self, lower_bound: datetime | None) -> dict[str, Any]:
         """``filter`` form (exact, millisecond bound), or ``query`` form when the user gave a query."""
-        queues = list(self.config.get("queues") or [])
-        query = self.config.get("query")
+        queues, query = list(self.settings.queues), self.settings.query
         if query:
             parts = []
             if queues:
@@ -94,11 +92,11 @@ class IssuesStream(TrackerStream):
         return self._paginator
 
     def get_url_params(self, context: dict | None, next_page_token: ScrollToken | None) -> dict[str, Any]:
-        ttl = int(self.config.get("scroll_ttl_ms") or 60000)
+        ttl = self.settings.scroll_ttl_ms
         if next_page_token is None:
             return {
                 "scrollType": "sorted",
-                "perScroll": int(self.config.get("page_size") or 100),
+                "perScroll": self.settings.page_size,
                 "scrollTTLMillis": ttl,
             }
         params: dict[str, Any] = {"scrollId": next_page_token.scroll_id, "scrollTTLMillis": ttl}
@@ -142,11 +140,18 @@ class IssuesStream(TrackerStream):
                     continue
             page.append(record)
         if self._prefetch_enabled():
-            self._tap.prefetcher.submit_page(self.get_child_context(r, None) for r in page)
+            self.run.prefetcher.submit_page(
+                self._changelog.fetch_entries, (self.get_child_context(r, None) for r in page)
+            )
         yield from page
 
     def _prefetch_enabled(self) -> bool:
         return any(child.selected for child in self.child_streams)
+
+    @property
+    def _changelog(self) -> Any:
+        """The ``issue_changelog`` child (its ``fetch_entries`` runs in the prefetch workers)."""
+        return next(child for child in self.child_streams if child.name == "issue_changelog")
 
     def get_child_context(self, record: dict, context: dict | None) -> dict:
         return {"issue_id": record["id"], "issue_key": record.get("key")}
@@ -157,9 +162,9 @@ class IssuesStream(TrackerStream):
     def get_records(self, context: dict | None) -> Iterator[dict]:
         self._check_queues()
         if self._prefetch_enabled():
-            self._tap.prefetcher.start()
+            self.run.prefetcher.start()
         start = self.get_starting_timestamp(context)
-        lookback = timedelta(minutes=int(self.config.get("lookback_minutes", 5) or 0))
+        lookback = timedelta(minutes=self.settings.lookback_minutes)
         lower_bound = start - lookback if start is not None else None
         self._body = self.search_body(lower_bound)
         self._skip_before, self._skip_ids = None, set()
@@ -167,7 +172,7 @@ class IssuesStream(TrackerStream):
         state = self.get_context_state(context)
         self._start_bookmark = state.get("replication_key_value")
         self._newest_seen, self._pinned = None, False
-        self.set_aside = SetAsideIssues.from_state(state)
+        self.run.set_aside = SetAsideIssues.from_state(state)
         self.logger.info(
             "issues: searching from %s (bookmark/start_date %s minus %s min look-back)",
             to_tracker_filter_ts(lower_bound) if lower_bound else "the beginning",
@@ -178,22 +183,22 @@ class IssuesStream(TrackerStream):
         try:
             yield from self._retry_set_aside(context)
             while True:
-                emitted_before = self._tap.stats.issues
+                emitted_before = self.run.stats.issues
                 try:
                     yield from self._scroll(context)
                     self._unpin(context)
-                    self.set_aside.save(self.get_context_state(context))
+                    self.run.set_aside.save(self.get_context_state(context))
                     break
                 except ScrollLostError as exc:
                     self._clear_scrolls()
-                    progressed = self._tap.stats.issues > emitted_before
+                    progressed = self.run.stats.issues > emitted_before
                     restarts_without_progress = 0 if progressed else restarts_without_progress + 1
                     if restarts_without_progress >= MAX_RESTARTS_WITHOUT_PROGRESS:
                         msg = f"issue search scroll keeps failing without progress: {exc}"
                         raise FatalAPIError(msg) from exc
                     self._restart_after_last_record(exc)
         except BaseException:
-            self._tap.abort()
+            self.run.abort()
             raise
         finally:
             self._clear_scrolls()
@@ -207,8 +212,8 @@ class IssuesStream(TrackerStream):
             if updated != self._last_ts:
                 self._last_ts, self._ids_at_last_ts = updated, set()
             self._ids_at_last_ts.add(record["id"])
-            self._tap.stats.add("issues")
-            self._tap.stats.maybe_log_progress(self._tap.logger)
+            self.run.stats.add("issues")
+            self.run.stats.maybe_log_progress(self.run.logger)
             yield record
 
     # -- the bookmark guard ----------------------------------------------------------------------------
@@ -236,27 +241,27 @@ class IssuesStream(TrackerStream):
     def _changelog_keeps_failing(self, record: dict, context: dict | None) -> bool:
         """Wait for the issue's prefetched changelog; if the API kept failing for this issue alone, set the
         issue aside (not emitted) and go on. Whatever else went wrong surfaces in the child, as before."""
-        future = self._tap.prefetcher.peek(record["id"]) if self._prefetch_enabled() else None
+        future = self.run.prefetcher.peek(record["id"]) if self._prefetch_enabled() else None
         try:
             error = future.exception() if future is not None else None
         except CancelledError:
             error = None
         issue_id = str(record["id"])
         if error is None or not concerns_one_issue(error):
-            self.set_aside.in_a_row = 0
-            if issue_id in self.set_aside.entries and error is None:
-                self.set_aside.resolve(issue_id, "recovered", record.get("key"))
+            self.run.set_aside.in_a_row = 0
+            if issue_id in self.run.set_aside.entries and error is None:
+                self.run.set_aside.resolve(issue_id, "recovered", record.get("key"))
                 self._save_set_aside(context)
             return False
-        self.set_aside.in_a_row += 1
-        if self.set_aside.in_a_row >= MAX_IN_A_ROW:
+        self.run.set_aside.in_a_row += 1
+        if self.run.set_aside.in_a_row >= MAX_IN_A_ROW:
             return False  # the API is failing, not one issue: the child raises the error and the run stops
-        self._tap.prefetcher.take(issue_id)
+        self.run.prefetcher.take(issue_id)
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        self.set_aside.add(record, reason)
+        self.run.set_aside.add(record, reason)
         self._save_set_aside(context)
-        self._tap.stats.add("set_aside")
-        self._tap.logger.warning(
+        self.run.stats.add("set_aside")
+        self.run.logger.warning(
             "issue %s (%s) SET ASIDE: its changelog could not be read (%s); the rest of the sync goes on, "
             "and the issue is retried at the start of every later run until it loads (see the "
             "skipped_issues table)",
@@ -268,31 +273,31 @@ class IssuesStream(TrackerStream):
 
     def _retry_set_aside(self, context: dict | None) -> Iterator[dict]:
         """The issues set aside by earlier runs, first: each that loads now is emitted and recovered."""
-        if not self.set_aside.entries or not self._prefetch_enabled():
+        if not self.run.set_aside.entries or not self._prefetch_enabled():
             return
-        self._tap.logger.info("issues: retrying %d issues set aside earlier", len(self.set_aside.entries))
-        changelog = next(child for child in self.child_streams if child.name == "issue_changelog")
-        for issue_id in list(self.set_aside.entries):
+        self.run.logger.info("issues: retrying %d issues set aside earlier", len(self.run.set_aside.entries))
+        changelog = self._changelog
+        for issue_id in list(self.run.set_aside.entries):
             try:
                 record = self.normalised(self.payload(self.send_request("GET", f"/issues/{issue_id}")))
-                entries = changelog.fetch_entries(self.get_child_context(record, context))  # type: ignore[attr-defined]
+                entries = changelog.fetch_entries(self.get_child_context(record, context))
             except TrackerNotFoundError:
-                self.set_aside.resolve(issue_id, "deleted")
+                self.run.set_aside.resolve(issue_id, "deleted")
                 self._save_set_aside(context)
-                self._tap.logger.warning("issue %s set aside earlier no longer exists (HTTP 404)", issue_id)
+                self.run.logger.warning("issue %s set aside earlier no longer exists (HTTP 404)", issue_id)
                 continue
             except Exception as error:
                 if not concerns_one_issue(error):
                     raise
-                key = self.set_aside.still_failing(issue_id, str(error).splitlines()[0])
+                key = self.run.set_aside.still_failing(issue_id, str(error).splitlines()[0])
                 self._save_set_aside(context)
-                self._tap.stats.add("set_aside")
-                self._tap.logger.warning("issue %s is still set aside: %s", key, error)
+                self.run.stats.add("set_aside")
+                self.run.logger.warning("issue %s is still set aside: %s", key, error)
                 continue
-            self._tap.prefetcher.put(issue_id, entries)
-            self.set_aside.resolve(issue_id, "recovered", record.get("key"))
+            self.run.prefetcher.put(issue_id, entries)
+            self.run.set_aside.resolve(issue_id, "recovered", record.get("key"))
             self._save_set_aside(context)
-            self._tap.logger.info("issue %s set aside earlier loads now", record.get("key"))
+            self.run.logger.info("issue %s set aside earlier loads now", record.get("key"))
             self._retrying = True
             try:
                 yield record
@@ -300,12 +305,12 @@ class IssuesStream(TrackerStream):
                 self._retrying = False
 
     def _save_set_aside(self, context: dict | None) -> None:
-        self.set_aside.save(self.get_context_state(context))
+        self.run.set_aside.save(self.get_context_state(context))
         self.state_manager.is_flushed = False
 
     def _pin(self, context: dict | None, updated: str) -> None:
         self._pinned = True
-        self._tap.logger.warning(
+        self.run.logger.warning(
             "issues: the API returned an issue updated at %s after one updated at %s, although the search "
             "is sorted by updatedAt; the bookmark stays at %s until the search completes (a run stopped "
             "before then starts over from there)",
@@ -330,11 +335,11 @@ class IssuesStream(TrackerStream):
             self.state_manager.is_flushed = False
 
     def _restart_after_last_record(self, exc: Exception) -> None:
-        self._tap.stats.add("scroll_restarts")
+        self.run.stats.add("scroll_restarts")
         if self._last_ts is not None:
             self._skip_before, self._skip_ids = self._last_ts, set(self._ids_at_last_ts)
             self._body = self.search_body(to_datetime(self._last_ts))
-        self._tap.logger.warning(
+        self.run.logger.warning(
             "issue search scroll was refused (%s); restarting the search from updatedAt >= %s",
             exc,
             self._last_ts or "the original bound",
@@ -352,7 +357,7 @@ class IssuesStream(TrackerStream):
 
     def _check_queues(self) -> None:
         """Fail early and clearly on a queue that does not exist or that the token cannot see."""
-        for queue in self.config.get("queues") or []:
+        for queue in self.settings.queues:
             try:
                 self.send_request("GET", f"/queues/{queue}")
             except TrackerNotFoundError as exc:

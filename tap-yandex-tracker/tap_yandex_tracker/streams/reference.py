@@ -22,11 +22,11 @@ class ReferenceStream(TrackerStream):
 
     def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
         if self.paged and next_page_token is None:
-            return {"perPage": int(self.config.get("page_size") or 100)}
+            return {"perPage": self.settings.page_size}
         return {}
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
-        self._tap.stats.add("reference_records")
+        self.run.stats.add("reference_records")
         return numbers_from_strings(normalise_timestamps(row), self._numbers)
 
     @cached_property

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk import Stream
+from singer_sdk import Stream, Tap
 
 from tap_yandex_tracker import schemas
+from tap_yandex_tracker.run_context import TapRun
 
 
 class SkippedIssuesStream(Stream):
@@ -18,6 +19,9 @@ class SkippedIssuesStream(Stream):
     primary_keys = ("issue_id",)
     schema = schemas.SKIPPED_ISSUES
 
+    def __init__(self, tap: Tap, *, run: TapRun, **kwargs: Any) -> None:
+        self.run = run
+        super().__init__(tap, **kwargs)
+
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
-        set_aside = getattr(self._tap.streams.get("issues"), "set_aside", None)
-        yield from set_aside.changes if set_aside is not None else []
+        yield from self.run.set_aside.changes

@@ -15,11 +15,13 @@ from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from target_clickhouse_agile.clickhouse.retry import NO_RETRY, RetryPolicy
+from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
 
 __all__ = [
     "NO_RETRY",
     "ClickHouseError",
     "Connection",
+    "ConnectionSettings",
     "EmbeddedConnection",
     "NativeConnection",
     "RetryPolicy",
@@ -28,44 +30,31 @@ __all__ = [
     "validate_identifier",
 ]
 
-DEFAULT_DATABASE = "agile"
-DEFAULT_EMBEDDED_PATH = "./agile_clickhouse"
 
-
-def _number(settings: Mapping[str, Any], key: str, default: float | None) -> Any:
-    value = settings.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value) if isinstance(value, float) else int(value)
-    except (TypeError, ValueError):
-        raise ClickHouseError(f"setting `{key}` must be a number, got {value!r}") from None
-
-
-def connect(settings: Mapping[str, Any], *, retry: RetryPolicy | None = None) -> Connection:
-    """Open a connection as the settings say; the database is created if missing.
+def connect(
+    settings: Mapping[str, Any] | ConnectionSettings, *, retry: RetryPolicy | None = None
+) -> Connection:
+    """Open a connection as the settings say (the target's settings mapping, or `ConnectionSettings`);
+    the database is created if missing.
 
     `retry` governs connection failures only (default: a few attempts with back-off, so that a restarting
     server does not fail a load); pass `NO_RETRY` to fail at once.
     """
-    database = settings.get("database") or DEFAULT_DATABASE
-    host = str(settings.get("host") or "").strip()
-    if not host:
-        return EmbeddedConnection(
-            path=settings.get("embedded_path") or DEFAULT_EMBEDDED_PATH, database=database
-        )
-    secure = bool(settings.get("secure", False))
+    if not isinstance(settings, ConnectionSettings):
+        settings = ConnectionSettings.from_config(settings)
+    if settings.embedded:
+        return EmbeddedConnection(path=settings.embedded_path, database=settings.database)
     return NativeConnection(
-        host=host,
-        port=_number(settings, "port", None),
-        user=settings.get("user") or "default",
-        password=settings.get("password") or "",
-        database=database,
-        secure=secure,
-        verify=bool(settings.get("verify", True)),
-        ca_certs=settings.get("ca_certs") or None,
-        compression=settings.get("compression"),
-        connect_timeout=_number(settings, "connect_timeout", 10),
-        send_receive_timeout=_number(settings, "send_receive_timeout", 300),
+        host=settings.host,
+        port=settings.effective_port,
+        user=settings.user,
+        password=settings.password,
+        database=settings.database,
+        secure=settings.secure,
+        verify=settings.verify,
+        ca_certs=settings.ca_certs,
+        compression=settings.compression,
+        connect_timeout=settings.connect_timeout,
+        send_receive_timeout=settings.send_receive_timeout,
         retry=retry,
     )

@@ -28,6 +28,7 @@ from target_clickhouse_agile.clickhouse.identifiers import (
     quote_literal,
     validate_identifier,
 )
+from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAULT_EMBEDDED_PATH
 
 _WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
 _ARRAY = re.compile(r"^Array\((.*)\)$")
@@ -101,7 +102,7 @@ def _python_value(value: Any, ch_type: str) -> Any:
 class EmbeddedConnection(Connection):
     """chdb session on `path`, bound to `database` (created if missing)."""
 
-    def __init__(self, *, path: str | Path = "./agile_clickhouse", database: str = "agile") -> None:
+    def __init__(self, *, path: str | Path = DEFAULT_EMBEDDED_PATH, database: str = DEFAULT_DATABASE) -> None:
         self.database = validate_identifier(database)
         self.path = str(Path(path).expanduser())
         session = _import_session()

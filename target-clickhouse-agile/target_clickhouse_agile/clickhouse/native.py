@@ -30,11 +30,10 @@ from target_clickhouse_agile.clickhouse.errors import (
 )
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
 from target_clickhouse_agile.clickhouse.retry import RetryPolicy
+from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAULT_PORT, DEFAULT_SECURE_PORT
 
 T = TypeVar("T")
 
-DEFAULT_PORT = 9000
-DEFAULT_SECURE_PORT = 9440
 
 # `INSERT INTO t [(cols)] VALUES ...` / `... FORMAT ...`: data inside the statement text.
 _INLINE_INSERT = re.compile(
@@ -68,7 +67,7 @@ class NativeConnection(Connection):
         port: int | None = None,
         user: str = "default",
         password: str = "",
-        database: str = "agile",
+        database: str = DEFAULT_DATABASE,
         secure: bool = False,
         verify: bool = True,
         ca_certs: str | None = None,

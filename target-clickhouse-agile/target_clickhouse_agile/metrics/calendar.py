@@ -49,6 +49,14 @@ class _Year:
         return self.cumulative[-1]
 
 
+#: The defaults of the calendar settings (the target's settings schema shows these).
+DEFAULT_TIMEZONE = "Europe/Moscow"
+DEFAULT_WORK_START = time(9, 0)
+DEFAULT_WORK_END = time(18, 0)
+DEFAULT_WORK_DAYS = frozenset({1, 2, 3, 4, 5})
+DEFAULT_HOLIDAYS_COUNTRY = "RU"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkCalendar:
     """Working hours and days in a timezone, with public holidays and explicit overrides.
@@ -58,11 +66,11 @@ class WorkCalendar:
     that pay for them; list those in ``extra_workdays``.
     """
 
-    timezone: str = "Europe/Moscow"
-    work_start: time = time(9, 0)
-    work_end: time = time(18, 0)
-    work_days: frozenset[int] = frozenset({1, 2, 3, 4, 5})
-    holidays_country: str | None = "RU"
+    timezone: str = DEFAULT_TIMEZONE
+    work_start: time = DEFAULT_WORK_START
+    work_end: time = DEFAULT_WORK_END
+    work_days: frozenset[int] = DEFAULT_WORK_DAYS
+    holidays_country: str | None = DEFAULT_HOLIDAYS_COUNTRY
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)

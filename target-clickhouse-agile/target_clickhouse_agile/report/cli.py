@@ -15,6 +15,7 @@ from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import connect
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+from target_clickhouse_agile.metrics.calendar import DEFAULT_TIMEZONE
 from target_clickhouse_agile.report.data import ReportOptions, collect
 from target_clickhouse_agile.report.montecarlo import DEFAULT_SEED, DEFAULT_TRIALS
 from target_clickhouse_agile.report.render import render
@@ -49,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
         help="as-of instant (ISO 8601, UTC if no offset), or `latest`: the newest event; default now",
     )
     p.add_argument(
-        "--timezone", help="IANA timezone of local days (default: the config's, else Europe/Moscow)"
+        "--timezone", help=f"IANA timezone of local days (default: the config's, else {DEFAULT_TIMEZONE})"
     )
     p.add_argument("--forecast-items", type=int, help="items to forecast (default: the current WIP)")
     p.add_argument("--forecast-until", type=_date, help="date for 'how many' (default: as-of day + 30)")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.database:
         settings["database"] = args.database
     options = ReportOptions(
-        tz=args.timezone or settings.get("timezone") or "Europe/Moscow",
+        tz=args.timezone or settings.get("timezone") or DEFAULT_TIMEZONE,
         queue=args.queue,
         date_from=args.date_from,
         date_to=args.date_to,

@@ -15,13 +15,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.metrics.calendar import DEFAULT_TIMEZONE
 from target_clickhouse_agile.report.montecarlo import (
     DEFAULT_SEED,
     DEFAULT_TRIALS,
     forecast_how_many,
     forecast_when,
 )
-from target_clickhouse_agile.report.queries import query_view
+from target_clickhouse_agile.report.queries import (
+    all_of,
+    days_between,
+    finished_cycle_times,
+    flow_efficiency_totals,
+    latest_event_time,
+    query_view,
+    queue_is,
+    time_in_status_by_assignee,
+    time_in_status_totals,
+    weeks_touching,
+)
 
 DAY_S = 86400
 _QUEUE = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -31,7 +43,7 @@ _QUEUE = re.compile(r"^[A-Za-z0-9_\-]+$")
 class ReportOptions:
     """What to report on. `date_to` defaults to the as-of day; `date_from` to 90 days before it."""
 
-    tz: str = "Europe/Moscow"
+    tz: str = DEFAULT_TIMEZONE
     queue: str | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -92,9 +104,8 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
             timezone.utc
         ),
     )
-    queue_filter = f"queue = '{options.queue}'" if options.queue else ""
-    day_filter = f"day >= toDate('{date_from}') AND day <= toDate('{date_to}')"
-    both = f"{day_filter} AND {queue_filter}" if queue_filter else day_filter
+    queue_filter = queue_is(options.queue)
+    both = all_of(days_between(date_from, date_to), queue_filter)
 
     # CFD bands: issues per stage at each end of day, summed over queues.
     bands: dict[tuple[int, str], dict[date, int]] = defaultdict(lambda: defaultdict(int))
@@ -114,21 +125,15 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
         wip_by_day[row["day"]] += int(row["wip"])
 
     # Cycle times of the issues finished in the range (elapsed: first start -> final done).
-    facts_filter = f" AND queue = '{options.queue}'" if options.queue else ""
-    scatter_rows = conn.query(
-        f"SELECT issue_key, queue, toDate(assumeNotNull(done_at), '{tz}') AS day, cycle_time_s "
-        f"FROM issue_flow_facts_view WHERE cycle_time_s IS NOT NULL{facts_filter} "
-        f"ORDER BY day, issue_key"
-    )
     scatter = [
         {"issue": r["issue_key"], "day": str(r["day"]), "cycle_time_s": int(r["cycle_time_s"])}
-        for r in scatter_rows
+        for r in finished_cycle_times(conn, tz, options.queue)
         if date_from <= r["day"] <= date_to
     ]
     window_days = len(days)
     scope = options.queue or "*"
     pct_rows = query_view(
-        conn, "cycle_time_percentiles", {"asof": range_end, "days": window_days}, where=f"queue = '{scope}'"
+        conn, "cycle_time_percentiles", {"asof": range_end, "days": window_days}, where=queue_is(scope)
     )
     percentiles = {"items": 0, "p50_s": None, "p85_s": None, "p95_s": None, "window_days": window_days}
     if pct_rows:
@@ -140,13 +145,8 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
     for row in query_view(conn, "throughput_daily", {"tz": tz}, where=both):
         daily[row["day"]] += int(row["items"])
     weekly: dict[date, int] = defaultdict(int)
-    week_filter = f"week >= toMonday(toDate('{date_from}')) AND week <= toDate('{date_to}')"
-    for row in query_view(
-        conn,
-        "throughput_weekly",
-        {"tz": tz},
-        where=f"{week_filter} AND {queue_filter}" if queue_filter else week_filter,
-    ):
+    week_filter = all_of(weeks_touching(date_from, date_to), queue_filter)
+    for row in query_view(conn, "throughput_weekly", {"tz": tz}, where=week_filter):
         weekly[row["week"]] += int(row["items"])
     throughput = {
         "daily": [daily.get(d, 0) for d in days],
@@ -167,7 +167,6 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
         )
     ]
 
-    tis_where = f" WHERE {queue_filter}" if queue_filter else ""
     time_in_status = [
         {
             "status": r["status"],
@@ -176,27 +175,16 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
             "visits": int(r["visits"]),
             "total_s": int(r["total_s"]),
         }
-        for r in conn.query(
-            "SELECT status, any(stage) AS stage, any(category) AS category, sum(visits) AS visits, "
-            f"sum(total_s) AS total_s FROM time_in_status_view{tis_where} "
-            "GROUP BY status ORDER BY min(stage_order), status"
-        )
+        for r in time_in_status_totals(conn, options.queue)
     ]
     by_assignee = [  # people by name (users table, else the changelog's display), never by raw id
         {"assignee": r["name"] or "(unassigned)", "status": r["status"], "total_s": int(r["total_s"])}
-        for r in conn.query(
-            "SELECT assignee, any(assignee_display) AS name, status, sum(total_s) AS total_s "
-            f"FROM time_in_status_by_assignee_view{tis_where} "
-            "GROUP BY assignee, status ORDER BY total_s DESC, assignee, status LIMIT 40"
-        )
+        for r in time_in_status_by_assignee(conn, options.queue)
     ]
-    fe_rows = conn.query(
-        "SELECT sum(items) AS items, sum(active_total_s) AS active_s, sum(wait_total_s) AS wait_s "
-        f"FROM flow_efficiency_view{tis_where}"
-    )
-    active, wait = int(fe_rows[0]["active_s"] or 0), int(fe_rows[0]["wait_s"] or 0)
+    totals = flow_efficiency_totals(conn, options.queue)
+    active, wait = int(totals["active_s"] or 0), int(totals["wait_s"] or 0)
     flow_efficiency = {
-        "items": int(fe_rows[0]["items"] or 0),
+        "items": int(totals["items"] or 0),
         "active_s": active,
         "wait_s": wait,
         "efficiency": active / (active + wait) if active + wait else None,
@@ -242,10 +230,9 @@ def _resolve_asof(conn: Connection, asof: datetime | str | None) -> datetime:
     if isinstance(asof, str):
         if asof != "latest":
             raise ValueError(f"asof must be an instant or 'latest', not {asof!r}")
-        rows = conn.query("SELECT max(event_time) AS latest, count() AS n FROM issue_changelog")
-        if not rows or not rows[0]["n"]:
+        latest = latest_event_time(conn)
+        if latest is None:
             return datetime.now(timezone.utc)
-        latest = rows[0]["latest"]
         asof = latest
     return asof.astimezone(timezone.utc) if asof.tzinfo else asof.replace(tzinfo=timezone.utc)
 
@@ -270,14 +257,9 @@ def _forecast(
     """Monte Carlo from the zero-filled daily throughput of the `history_days` days before the as-of day."""
     first = asof_day - timedelta(days=options.history_days)
     last = asof_day - timedelta(days=1)
-    where = f"day >= toDate('{first}') AND day <= toDate('{last}')"
     daily: dict[date, int] = defaultdict(int)
-    for row in query_view(
-        conn,
-        "throughput_daily",
-        {"tz": options.tz},
-        where=f"{where} AND {queue_filter}" if queue_filter else where,
-    ):
+    where = all_of(days_between(first, last), queue_filter)
+    for row in query_view(conn, "throughput_daily", {"tz": options.tz}, where=where):
         daily[row["day"]] += int(row["items"])
     history = [daily.get(d, 0) for d in _days(first, last)]
     items = options.forecast_items if options.forecast_items is not None else wip

@@ -112,3 +112,71 @@ def query_view(
     if order_by:
         sql += f" ORDER BY {order_by}"
     return conn.query(sql)
+
+
+# -- the report's filters and plain SELECTs ------------------------------------------------------------
+
+
+def all_of(*conditions: str) -> str:
+    """The conditions joined with AND (empty ones left out)."""
+    return " AND ".join(c for c in conditions if c)
+
+
+def queue_is(queue: str | None) -> str:
+    """Only `queue` (empty: every queue)."""
+    return f"queue = {quote_literal(queue)}" if queue else ""
+
+
+def days_between(first: date, last: date) -> str:
+    return f"day >= toDate('{first.isoformat()}') AND day <= toDate('{last.isoformat()}')"
+
+
+def weeks_touching(first: date, last: date) -> str:
+    """Weeks (their Monday in `week`) that overlap the days `first`..`last`."""
+    return f"week >= toMonday(toDate('{first.isoformat()}')) AND week <= toDate('{last.isoformat()}')"
+
+
+def finished_cycle_times(conn: Connection, tz: str, queue: str | None) -> list[dict[str, Any]]:
+    """Every finished issue's cycle time and local done day, oldest first."""
+    return conn.query(
+        f"SELECT issue_key, queue, toDate(assumeNotNull(done_at), {quote_literal(tz)}) AS day, cycle_time_s "
+        f"FROM issue_flow_facts_view WHERE {all_of('cycle_time_s IS NOT NULL', queue_is(queue))} "
+        "ORDER BY day, issue_key"
+    )
+
+
+def _where(queue: str | None) -> str:
+    return f" WHERE {queue_is(queue)}" if queue else ""
+
+
+def time_in_status_totals(conn: Connection, queue: str | None) -> list[dict[str, Any]]:
+    """Visits and seconds per status, in workflow order."""
+    return conn.query(
+        "SELECT status, any(stage) AS stage, any(category) AS category, sum(visits) AS visits, "
+        f"sum(total_s) AS total_s FROM time_in_status_view{_where(queue)} "
+        "GROUP BY status ORDER BY min(stage_order), status"
+    )
+
+
+def time_in_status_by_assignee(conn: Connection, queue: str | None, limit: int = 40) -> list[dict[str, Any]]:
+    """Seconds per (assignee, status), largest first, with the assignee's display name."""
+    return conn.query(
+        "SELECT assignee, any(assignee_display) AS name, status, sum(total_s) AS total_s "
+        f"FROM time_in_status_by_assignee_view{_where(queue)} "
+        f"GROUP BY assignee, status ORDER BY total_s DESC, assignee, status LIMIT {int(limit)}"
+    )
+
+
+def flow_efficiency_totals(conn: Connection, queue: str | None) -> dict[str, Any]:
+    """Items, active and waiting seconds summed over the finished issues."""
+    rows = conn.query(
+        "SELECT sum(items) AS items, sum(active_total_s) AS active_s, sum(wait_total_s) AS wait_s "
+        f"FROM flow_efficiency_view{_where(queue)}"
+    )
+    return rows[0] if rows else {"items": 0, "active_s": 0, "wait_s": 0}
+
+
+def latest_event_time(conn: Connection) -> datetime | None:
+    """The newest changelog event in the data (`None` when there is none)."""
+    rows = conn.query("SELECT max(event_time) AS latest, count() AS n FROM issue_changelog")
+    return rows[0]["latest"] if rows and rows[0]["n"] else None

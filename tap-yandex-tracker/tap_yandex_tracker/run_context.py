@@ -1,0 +1,45 @@
+"""``TapRun``: what the streams of one run share, handed to every stream when the tap creates it.
+
+Streams never reach back into the tap object: they read the settings, count into the statistics, send
+through the request gate and hand changelog fetches to the prefetcher of this object. The tap builds it
+once, after the settings were validated, and owns its end (:meth:`TapRun.finish`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from tap_yandex_tracker.auth import TrackerAuthenticator
+from tap_yandex_tracker.prefetch import ChangelogPrefetcher
+from tap_yandex_tracker.run_stats import RunStats
+from tap_yandex_tracker.set_aside import SetAsideIssues
+from tap_yandex_tracker.settings import TapSettings
+from tap_yandex_tracker.transport import RequestGate
+
+
+@dataclass
+class TapRun:
+    """Settings, counters, the request gate, credentials and the changelog prefetcher of one run."""
+
+    settings: TapSettings
+    logger: logging.Logger
+    stats: RunStats = field(default_factory=RunStats)
+    #: The issues the issues stream set aside or resolved in this run (read by ``skipped_issues``).
+    set_aside: SetAsideIssues = field(default_factory=SetAsideIssues)
+
+    def __post_init__(self) -> None:
+        self.gate = RequestGate(self.settings.max_concurrent_requests, self.stats)
+        self.authenticator = TrackerAuthenticator(
+            token=self.settings.token or None, iam_token=self.settings.iam_token or None
+        )
+        self.prefetcher = ChangelogPrefetcher(self.settings.max_concurrent_requests)
+
+    def abort(self) -> None:
+        """After a fatal error: drop queued changelog fetches and make in-flight retries give up."""
+        self.prefetcher.close(cancel=True)
+
+    def finish(self) -> None:
+        """End of a sync (all streams done): stop the worker pool, log the one-line summary once."""
+        self.prefetcher.close(cancel=True)
+        self.stats.log_summary_once(self.logger)

@@ -1,0 +1,67 @@
+"""`LoadContext`: what the sinks share with the rest of one load, instead of calling back into the target.
+
+A sink translates its stream's records into rows and inserts them. Beyond its own stream it needs a few
+things of the run: the settings, the status categories learnt so far, where to report a record's
+unexpected shape, the StatsD client, which tables a migration defines, and where to say which issues
+now need their metrics rebuilt. The target creates one context per run and drains what the sinks left
+in it (dirty issues, skipped issues) at each checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+from target_clickhouse_agile.drift import ShapeDrift
+from target_clickhouse_agile.settings import TargetSettings
+from target_clickhouse_agile.status_categories import CategoryResolver
+from target_clickhouse_agile.telemetry import StatsdClient
+
+
+class LoadContext:
+    """Shared by every sink of one run; safe to use from the SDK's drain threads."""
+
+    def __init__(self, settings: TargetSettings, logger: logging.Logger) -> None:
+        self.settings = settings
+        self.categories = CategoryResolver(settings.status_categories, logger)
+        self.drift = ShapeDrift(logger)
+        self.statsd = StatsdClient(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
+        #: Tables a migration defines (fixed columns); filled once the migrations ran.
+        self.migrated_tables: frozenset[str] = frozenset()
+        self._dirty: set[str] = set()
+        self._skipped: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    # -- issues whose metrics must be rebuilt ------------------------------------------------------------
+    def mark_issues_dirty(self, issue_ids: Iterable[str]) -> None:
+        """Rows of these issues are durable: their metrics are rebuilt before the next STATE."""
+        with self._lock:
+            self._dirty.update(issue_ids)
+
+    def take_dirty_issues(self) -> set[str]:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    def return_dirty_issues(self, issue_ids: set[str]) -> None:
+        """A rebuild failed: keep the issues for the next checkpoint, if there is one."""
+        with self._lock:
+            self._dirty |= issue_ids
+
+    # -- issues the tap set aside ------------------------------------------------------------------------
+    def note_skipped_issue(self, status: str, issue_key: str) -> None:
+        """An issue the tap set aside (or resolved) in this run, for the end-of-run summary."""
+        with self._lock:
+            self._skipped.setdefault(status, []).append(issue_key)
+
+    def skipped_issues(self, status: str) -> list[str]:
+        with self._lock:
+            return list(self._skipped.get(status, []))
+
+
+class HasLoadContext(Protocol):
+    """What a sink needs of the target that creates it: the run's context, nothing else."""
+
+    load_context: LoadContext

@@ -1,0 +1,318 @@
+"""The bundled schema on both engines: applied as golang-migrate would record it, adapted on 18.16."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from target_clickhouse_agile.clickhouse import ClickHouseError, Connection, apply_migrations
+from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
+from target_clickhouse_agile.clickhouse.migrations import current_version, force_version, set_version
+from tests.support.clickhouse import NativeDatabase
+
+UTC = timezone.utc
+ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+SOURCE_TABLES = {
+    "issues": "issue_id",
+    "issue_changelog": "issue_id, event_id, field_id",
+    "target_state": "state_id",
+}
+DERIVED_TABLES = {
+    "issue_status_intervals": "issue_id, seq",
+    "issue_metrics": "issue_id, status",
+    "issue_flow": "issue_id",
+}
+REFERENCE_TABLES = [
+    "statuses",
+    "queues",
+    "users",
+    "issue_types",
+    "priorities",
+    "resolutions",
+    "boards",
+    "sprints",
+]
+ALL_TABLES = [*SOURCE_TABLES, *DERIVED_TABLES, *REFERENCE_TABLES]
+
+# data-contract.md: required columns per table (the contract may grow, never shrink).
+CONTRACT = {
+    "issues": "issue_id issue_key queue summary type priority status status_category resolution assignee_id "
+    "assignee_display author_id created_at updated_at resolved_at tags components sprints aliases parent_key "
+    "epic_key story_points is_closed closed_at",
+    "issue_changelog": "event_id field_id issue_id issue_key queue event_time event_type transport actor_id "
+    "actor_display from_value to_value raw",
+    "users": "uid login passport_uid tracker_uid cloud_uid display",
+    "issue_status_intervals": "issue_id seq issue_key status status_category queue entered_at left_at "
+    "duration_s business_duration_s",
+    "issue_metrics": "issue_id status issue_key queue status_category visits duration_s business_duration_s "
+    "first_entered_at last_entered_at is_current",
+    "issue_flow": "issue_id issue_key queue created_at started_at done_at lead_time_s cycle_time_s "
+    "business_lead_time_s business_cycle_time_s reopen_count",
+}
+
+
+def _columns(conn: Connection, table: str) -> dict[str, str]:
+    rows = conn.query(
+        f"SELECT name, type FROM system.columns WHERE database = '{conn.database}' AND table = '{table}'"
+    )
+    return {row["name"]: row["type"] for row in rows}
+
+
+def _tables(conn: Connection) -> dict[str, dict[str, str]]:
+    rows = conn.query(
+        f"SELECT name, engine, engine_full, sorting_key FROM system.tables WHERE database = '{conn.database}'"
+    )
+    return {row["name"]: row for row in rows}
+
+
+def test_schema_applies_with_types_adapted_to_the_engine(clickhouse_any: Connection) -> None:
+    conn = clickhouse_any
+    assert apply_migrations(conn) == ALL_VERSIONS
+    issues = _columns(conn, "issues")
+    modern = isinstance(conn, EmbeddedConnection)
+    assert issues["created_at"] == ("DateTime64(3, 'UTC')" if modern else "DateTime('UTC')")
+    assert issues["resolved_at"] == (
+        "Nullable(DateTime64(3, 'UTC'))" if modern else "Nullable(DateTime('UTC'))"
+    )
+    assert issues["queue"] == ("LowCardinality(String)" if modern else "String")
+    assert issues["tags"] == "Array(String)"
+    tables = _tables(conn)
+    for table, key in {**SOURCE_TABLES, **DERIVED_TABLES}.items():
+        assert tables[table]["sorting_key"] == key, table
+    for table in REFERENCE_TABLES:  # keyed as the API keys them: users by uid (they have no id)
+        assert tables[table]["sorting_key"] == ("uid" if table == "users" else "id"), table
+    for table in DERIVED_TABLES:
+        expected = "ReplacingMergeTree(_version, _is_deleted)" if modern else "ReplacingMergeTree(_version)"
+        assert tables[table]["engine_full"].startswith(expected), table
+    for table in ALL_TABLES:
+        assert tables[table]["engine"] == "ReplacingMergeTree", table
+        assert tables[f"{table}_view"]["engine"] == "View", table
+
+
+def test_tables_carry_the_contract_and_bookkeeping_columns(clickhouse_any: Connection) -> None:
+    apply_migrations(clickhouse_any)
+    for table in ALL_TABLES:
+        columns = _columns(clickhouse_any, table)
+        missing = set(CONTRACT.get(table, "").split()) - set(columns)
+        assert not missing, f"{table} lacks {missing}"
+        assert columns["_version"] == "UInt64"
+        assert columns["_loaded_at"].startswith("DateTime")
+        assert ("_is_deleted" in columns) == (table in DERIVED_TABLES), table
+        keys = clickhouse_any.query(
+            f"SELECT type FROM system.columns WHERE database = '{clickhouse_any.database}' "
+            f"AND table = '{table}' AND is_in_sorting_key"
+        )
+        assert keys, table
+        assert not any(row["type"].startswith("Nullable") for row in keys), table
+
+
+def test_applying_twice_is_a_no_op_and_rows_match_golang_migrate(clickhouse_any: Connection) -> None:
+    before = time.time_ns()
+    apply_migrations(clickhouse_any)
+    assert apply_migrations(clickhouse_any) == []
+    columns = _columns(clickhouse_any, "schema_migrations")
+    assert columns == {"version": "Int64", "dirty": "UInt8", "sequence": "UInt64"}
+    assert _tables(clickhouse_any)["schema_migrations"]["engine"] == "TinyLog"
+    rows = clickhouse_any.query("SELECT version, dirty, sequence FROM schema_migrations ORDER BY sequence")
+    assert [(row["version"], row["dirty"]) for row in rows] == [(v, d) for v in ALL_VERSIONS for d in (1, 0)]
+    sequences = [row["sequence"] for row in rows]
+    assert sequences == sorted(set(sequences))
+    assert before <= sequences[0] <= sequences[-1] <= time.time_ns()
+    # golang-migrate's Version(): the newest row by sequence.
+    latest = clickhouse_any.query(
+        "SELECT version, dirty FROM schema_migrations ORDER BY sequence DESC LIMIT 1"
+    )
+    assert latest == [{"version": ALL_VERSIONS[-1], "dirty": 0}]
+
+
+def test_a_dirty_version_is_refused_until_forced(clickhouse_any: Connection) -> None:
+    assert current_version(clickhouse_any) == (-1, False)  # nothing applied yet: golang-migrate's NilVersion
+    apply_migrations(clickhouse_any)
+    set_version(clickhouse_any, 5, dirty=True)  # as a `migrate up` that crashed inside migration 5 leaves it
+    with pytest.raises(ClickHouseError) as caught:
+        apply_migrations(clickhouse_any)
+    message = str(caught.value)
+    assert "migration 5 as dirty" in message
+    assert "force 5" in message
+    assert "force 4" in message
+    force_version(clickhouse_any, 4)  # "run it again": every statement is IF NOT EXISTS
+    assert apply_migrations(clickhouse_any) == ALL_VERSIONS[4:]
+    assert current_version(clickhouse_any) == (ALL_VERSIONS[-1], False)
+
+
+def _write(directory: Path, files: dict[int, str]) -> Path:
+    for version, text in files.items():
+        (directory / f"{version:06d}_step{version}.up.sql").write_text(text)
+    return directory
+
+
+def test_a_failing_migration_is_left_dirty(clickhouse_any: Connection, tmp_path: Path) -> None:
+    directory = _write(
+        tmp_path,
+        {
+            1: "CREATE TABLE IF NOT EXISTS ok (x String) ENGINE = TinyLog;",
+            2: "CREATE TABLE broken (x NoSuchType);",
+        },
+    )
+    with pytest.raises(ClickHouseError, match=r"000002_step2\.up\.sql failed at statement 1"):
+        apply_migrations(clickhouse_any, directory)
+    assert current_version(clickhouse_any) == (2, True)
+    with pytest.raises(ClickHouseError, match="dirty"):
+        apply_migrations(clickhouse_any, directory)
+
+
+def test_statements_needing_newer_features_are_skipped_on_old_servers(
+    clickhouse_any: Connection, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = _write(
+        tmp_path,
+        {
+            1: "CREATE TABLE IF NOT EXISTS n (x UInt32) ENGINE = TinyLog;\n\n-- requires: window_functions\n"
+            "CREATE VIEW IF NOT EXISTS ranked AS SELECT x, row_number() OVER (ORDER BY x) AS r FROM n;\n"
+        },
+    )
+    with caplog.at_level(logging.INFO, logger="target_clickhouse_agile.clickhouse"):
+        assert apply_migrations(clickhouse_any, directory) == [1]
+    has_view = "ranked" in _tables(clickhouse_any)
+    assert has_view == clickhouse_any.dialect.supports_window_functions
+    assert has_view or any("skipping statement 2" in record.getMessage() for record in caplog.records)
+
+
+ISSUE_COLUMNS = [
+    "issue_id",
+    "issue_key",
+    "queue",
+    "summary",
+    "description",
+    "type",
+    "priority",
+    "status",
+    "status_category",
+    "status_start_time",
+    "resolution",
+    "assignee_id",
+    "assignee_display",
+    "author_id",
+    "author_display",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "tags",
+    "components",
+    "sprints",
+    "aliases",
+    "previous_queue",
+    "parent_key",
+    "epic_key",
+    "story_points",
+    "deadline",
+    "is_closed",
+    "closed_at",
+    "raw",
+    "_version",
+]
+
+
+def _issue(version: int, status: str) -> tuple[object, ...]:
+    created = datetime(2024, 1, 5, 10, 20, 30, 123000, tzinfo=UTC)
+    return (
+        "5f1a",
+        "DEV-1",
+        "DEV",
+        "Починить «вход»",
+        "",
+        "bug",
+        "normal",
+        status,
+        "active",
+        created,
+        "",
+        "1130000",
+        "Иван Петров",
+        "1130001",
+        "Анна",
+        created,
+        created.replace(second=31),
+        None,
+        ["бэкенд"],
+        [],
+        ["Sprint 1"],
+        ["OLD-7"],
+        "OLD",
+        "",
+        "DEV-0",
+        3.5,
+        date(2024, 2, 1),
+        0,
+        None,
+        '{"id": "5f1a"}',
+        version,
+    )
+
+
+def test_issue_rows_round_trip_and_views_deduplicate(clickhouse_any: Connection) -> None:
+    conn = clickhouse_any
+    apply_migrations(conn)
+    conn.insert("issues", ISSUE_COLUMNS, [_issue(1, "open")])
+    conn.insert("issues", ISSUE_COLUMNS, [_issue(2, "inProgress")])
+    (row,) = conn.query(f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues_view")
+    expected = dict(zip(ISSUE_COLUMNS, _issue(2, "inProgress"), strict=True))
+    expected = {
+        k: conn.dialect.datetime_value(v) if isinstance(v, datetime) else v for k, v in expected.items()
+    }
+    assert row == expected
+
+
+def test_tombstones_are_hidden_by_the_views_everywhere(clickhouse_any: Connection) -> None:
+    conn = clickhouse_any
+    apply_migrations(conn)
+    columns = [
+        "issue_id",
+        "seq",
+        "issue_key",
+        "queue",
+        "status",
+        "status_category",
+        "entered_at",
+        "is_current",
+        "_version",
+    ]
+    entered = datetime(2024, 1, 5, tzinfo=UTC)
+    conn.insert(
+        "issue_status_intervals",
+        columns,
+        [("i1", seq, "DEV-1", "DEV", "open", "todo", entered, 0, 1) for seq in (1, 2)],
+    )
+    conn.insert(
+        "issue_status_intervals",
+        [*columns, "_is_deleted"],
+        [("i1", 2, "DEV-1", "DEV", "open", "todo", entered, 0, 2, 1)],
+    )
+    assert conn.query("SELECT seq FROM issue_status_intervals_view") == [{"seq": 1}]
+    final = conn.query("SELECT seq FROM issue_status_intervals FINAL ORDER BY seq")
+    assert final == ([{"seq": 1}] if conn.dialect.supports_is_deleted else [{"seq": 1}, {"seq": 2}])
+
+
+def test_two_targets_migrating_at_once_both_succeed(clickhouse_native: NativeDatabase) -> None:
+    first, second = clickhouse_native.connect(), clickhouse_native.connect()
+    errors: list[BaseException] = []
+
+    def run(conn: Connection) -> None:
+        try:
+            apply_migrations(conn)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(conn,)) for conn in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert current_version(first) == (ALL_VERSIONS[-1], False)
+    assert apply_migrations(second) == []
