@@ -1,4 +1,9 @@
-"""Our pipeline, `tap-yandex-tracker | target-clickhouse-agile`: two measured processes and a pipe."""
+"""Our pipeline, `tap-yandex-tracker | target-clickhouse-agile`: two measured processes and a pipe.
+
+Deliberately not the tests' runner (`tests/support/pipeline.py`): that one pumps every line through the
+test process so that a test can kill or stop something at a chosen record, which would add a third
+process's work to what is measured here. This one joins the two processes with an OS pipe, as a shell does.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from target_clickhouse_agile.clickhouse.connection import connect
+from target_clickhouse_agile.clickhouse import connect
 
 DAY = 86400.0
 

@@ -181,7 +181,12 @@ MUTATIONS = (
         "epoch-ms-float",
         "milliseconds since the epoch in floating point (1 ms low for some instants)",
         f"{TARGET}/rows.py",
-        (("    return (moment - _EPOCH) // _MS\n", "    return int(moment.timestamp() * 1000)\n"),),
+        (
+            (
+                "    return (as_utc(moment) - EPOCH) // _MS\n",
+                "    return int(as_utc(moment).timestamp() * 1000)\n",
+            ),
+        ),
         ("tests/unit/test_epoch_ms.py",),
     ),
 )

@@ -1,5 +1,5 @@
 -- The agile analytics layer, part 1: views that need no newer server feature (they run on 18.16 too).
--- Semantics: README "Analytics and report" and shared/docs/agile-metrics.md section 3.
+-- Semantics: README "Metric definitions" and "Analytics and report".
 --  * Every status visit gets its stage, stage order and category from the workflow map: the queue's own row,
 --    else the `*` row, else its status category (todo, active, wait, done, cancelled) as the stage.
 --    Start and done points come from workflow_scopes (queue, else `*`, else 2 and 3). A status without a map

@@ -9,7 +9,8 @@ Quick start::
         requests.post(f"{sim.url}/v3/issues/_search", json=body, headers=sim.headers())
 
 Standalone: ``tracker-simulator --issues 5000 --port 8765``. Behaviour follows
-``shared/docs/tracker-api.md``; where that document is uncertain the choice made here is documented in
+Yandex's API documentation (its example responses are fixtures in ``tests/fixtures/real_api/``); where
+the documentation is silent the choice made here is documented in
 the module that implements it (``search.py``, ``paging.py``, ``auth.py``, ``faults.py``, ``walker.py``).
 """
 

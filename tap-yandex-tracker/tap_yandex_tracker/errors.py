@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_yandex_tracker.timestamps import utc_now
+
 RETRY_AFTER_CAP_S = 120.0
 
 
@@ -68,9 +70,7 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
             moment = parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             return None
-        from datetime import datetime, timezone
-
-        seconds = (moment - datetime.now(timezone.utc)).total_seconds()
+        seconds = (moment - utc_now()).total_seconds()
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 

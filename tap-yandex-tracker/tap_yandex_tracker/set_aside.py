@@ -15,12 +15,11 @@ and several issues failing in a row means the API is down, not one issue; both s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_yandex_tracker.timestamps import format_utc
+from tap_yandex_tracker.timestamps import format_utc, utc_now
 
 #: The key of the issues stream's STATE that lists the issues set aside.
 STATE_KEY = "set_aside"
@@ -41,7 +40,7 @@ def concerns_one_issue(error: BaseException) -> bool:
 
 
 def _now() -> str:
-    return format_utc(datetime.now(timezone.utc))
+    return format_utc(utc_now())
 
 
 @dataclass

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: A full date-time with an explicit zone (``Z``, ``+0000``, ``+03:00``). Naive or date-only strings are
 #: never touched: only values that unambiguously denote an instant are rewritten.
@@ -39,6 +40,10 @@ def parse_timestamp(value: str) -> datetime | None:
     except ValueError:
         return None
     return (naive.replace(microsecond=int(frac)) - offset).replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def format_utc(moment: datetime) -> str:

@@ -19,8 +19,7 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
-from target_clickhouse_agile.clickhouse.types import CoercionError
+from target_clickhouse_agile.clickhouse import ClickHouseError, CoercionError, first_line
 from target_clickhouse_agile.redact import mask, secret_texts
 from target_clickhouse_agile.rows import RecordError
 

@@ -12,8 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from target_clickhouse_agile.clickhouse.connection import Connection
-from target_clickhouse_agile.clickhouse.repository import DERIVED_TABLES, MetricsRepository
+from target_clickhouse_agile.clickhouse import DERIVED_TABLES, Connection, MetricsRepository
 from target_clickhouse_agile.metrics import WorkCalendar, compute_issue
 from target_clickhouse_agile.status_categories import CategoryResolver
 

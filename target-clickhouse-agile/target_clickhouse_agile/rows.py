@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from target_clickhouse_agile.metrics.history import normalise_value, parse_timestamp
+from target_clickhouse_agile.metrics.utc import EPOCH, as_utc
 
 CLOSED_CATEGORIES = frozenset({"done", "cancelled"})
 
@@ -89,7 +90,7 @@ def to_datetime(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(value)
     return parse_timestamp(str(value))
 
 
@@ -103,16 +104,13 @@ def to_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 
 
 def epoch_ms(moment: datetime) -> int:
     """Milliseconds since the epoch, exactly (integer arithmetic: `timestamp() * 1000` in floating point
     is 1 ms low for some instants, e.g. 2004-04-02T23:45:00.850Z)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // _MS
+    return (as_utc(moment) - EPOCH) // _MS
 
 
 def to_float(value: Any) -> float | None:

@@ -32,10 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from target_clickhouse_agile.clickhouse.connection import connect
-from target_clickhouse_agile.clickhouse.errors import first_line
-from target_clickhouse_agile.clickhouse.migrations import apply_migrations
-from target_clickhouse_agile.clickhouse.state_store import load_state
+from target_clickhouse_agile.clickhouse import apply_migrations, connect, first_line, load_state
 from target_clickhouse_agile.redact import mask, protect
 from target_clickhouse_agile.settings import DEFAULTS
 from target_clickhouse_agile.target import TargetClickhouseAgile

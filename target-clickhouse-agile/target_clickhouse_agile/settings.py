@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
-from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
+from target_clickhouse_agile.clickhouse import ConnectionSettings
 from target_clickhouse_agile.metrics.calendar import (
     DEFAULT_HOLIDAYS_COUNTRY,
     DEFAULT_TIMEZONE,

@@ -19,16 +19,19 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_clickhouse_agile.batching import MAX_BATCH_BYTES, pending_size
-from target_clickhouse_agile.clickhouse.connection import Connection, connect
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.clickhouse.tables import (
+from target_clickhouse_agile.clickhouse import (
     SYSTEM_COLUMNS,
+    ClickHouseError,
+    ColumnType,
+    Connection,
     add_missing_columns,
+    coerce_row,
+    connect,
     create_stream_table,
     describe,
+    find_unencodable,
     table_name_for_stream,
 )
-from target_clickhouse_agile.clickhouse.types import ColumnType, coerce_row, find_unencodable
 from target_clickhouse_agile.load_context import HasLoadContext, LoadContext
 from target_clickhouse_agile.rows import (
     REQUIRED_FIELDS,
@@ -220,9 +223,12 @@ class ClickHouseSink(BatchSink):
         """Hook run once the rows are durable."""
 
     def close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close this sink's connection. Safe against a drain thread closing it at the same moment (the
+        target closes every connection when a load fails, while another sink may still be draining):
+        the connection is taken out of the sink first, so only one caller ever closes it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def clean_up(self) -> None:
         self.close_connection()

@@ -17,12 +17,16 @@ from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, InvalidJSONSchema
 from singer_sdk.sinks import Sink
 
-from target_clickhouse_agile.clickhouse.connection import Connection, connect
-from target_clickhouse_agile.clickhouse.migrations import apply_migrations, migration_tables
-from target_clickhouse_agile.clickhouse.repository import MetricsRepository
-from target_clickhouse_agile.clickhouse.state_store import save_state
-from target_clickhouse_agile.clickhouse.tables import describe
-from target_clickhouse_agile.clickhouse.workflow_store import save_workflow_map
+from target_clickhouse_agile.clickhouse import (
+    Connection,
+    MetricsRepository,
+    apply_migrations,
+    connect,
+    describe,
+    migration_tables,
+    save_state,
+    save_workflow_map,
+)
 from target_clickhouse_agile.failures import (
     WELL_KNOWN_ERRORS,
     mask_secrets,
@@ -206,9 +210,12 @@ class TargetClickhouseAgile(Target):
         for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
             if isinstance(sink, ClickHouseSink):
                 sink.close_connection()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._close_own_connection()
+
+    def _close_own_connection(self) -> None:
+        conn, self._conn = self._conn, None  # taken first: whoever closes it, closes it once
+        if conn is not None:
+            conn.close()
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
         """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back
@@ -236,9 +243,8 @@ class TargetClickhouseAgile(Target):
             self._write_state_message(copy.deepcopy(pending_state))
         if pending_state or is_endofpipe:
             self.load_context.statsd.upload_status(ok=True)
-        if is_endofpipe and self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if is_endofpipe:
+            self._close_own_connection()
 
     def _refresh_metrics(self) -> None:
         dirty = self.load_context.take_dirty_issues()

@@ -39,7 +39,7 @@ REFERENCE_TABLES = [
 ]
 ALL_TABLES = [*SOURCE_TABLES, *DERIVED_TABLES, *REFERENCE_TABLES]
 
-# data-contract.md: required columns per table (the contract may grow, never shrink).
+# The public data contract (README "Data model"): required columns per table (it may grow, never shrink).
 CONTRACT = {
     "issues": "issue_id issue_key queue summary type priority status status_category resolution assignee_id "
     "assignee_display author_id created_at updated_at resolved_at tags components sprints aliases parent_key "

@@ -1,7 +1,7 @@
 """pytest fixtures for both ClickHouse engines: a throwaway `clickhouse-server` and embedded chdb.
 
 `clickhouse_server` (session): the Debian `clickhouse-server` (18.16) started as an ordinary process on free
-loopback ports with a temporary data directory, as shared/docs/clickhouse-notes.md describes, plus a TLS port
+loopback ports with a temporary data directory, plus a TLS port
 (a throwaway CA and server certificate) and a password user (`agile` / `agile-secret`). Tests may `stop()`
 and `start()`/`restart()` it (same ports, same data). It is stopped at session end (and killed at exit).
 

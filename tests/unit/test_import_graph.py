@@ -133,3 +133,18 @@ def test_target_rooms_import_only_rooms_below(room: str) -> None:
         if module == prefix or module.startswith(prefix + "."):
             rooms = {t.split(".")[1] for t in targets if t.count(".") >= 1}
             assert rooms <= allowed, (module, rooms - allowed)
+
+
+def test_code_outside_clickhouse_uses_its_facade() -> None:
+    """`target_clickhouse_agile.clickhouse` is the one door into the room: nothing outside it imports one
+    of its modules directly."""
+    graph = import_graph("target_clickhouse_agile")
+    room = "target_clickhouse_agile.clickhouse"
+    bypassing = {
+        (module, target)
+        for module, targets in graph.items()
+        if not module.startswith(room)
+        for target in targets
+        if target.startswith(room + ".")
+    }
+    assert bypassing == set()

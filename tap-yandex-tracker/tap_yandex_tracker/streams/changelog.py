@@ -1,8 +1,9 @@
 """``issue_changelog``: the complete history of every issue the ``issues`` stream emits.
 
-Full history on every emission (option A of singer-notes §2.5): the target de-duplicates by ``id``, state
-stays tiny (``state_partitioning_keys = []``) and a resumed run can never miss an entry. One request per
-issue with ``perPage=100``; longer histories follow ``Link: rel="next"`` (the ``id`` cursor).
+Full history on every emission (not only the entries after a bookmark): the target de-duplicates by
+``id``, state stays tiny (``state_partitioning_keys = []``) and a resumed run can never miss an entry.
+One request per issue with ``perPage=100``; longer histories follow ``Link: rel="next"`` (the ``id``
+cursor).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -24,6 +24,7 @@ from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, gen
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
 from tap_yandex_tracker.set_aside import MAX_IN_A_ROW, SetAsideIssues, concerns_one_issue
 from tap_yandex_tracker.timestamps import (
+    EPOCH,
     normalise_timestamps,
     numbers_from_strings,
     numeric_fields,
@@ -32,7 +33,6 @@ from tap_yandex_tracker.timestamps import (
     to_tracker_query_ts,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: A refused scroll continuation means "start a new scroll" for every 4xx but these: the status of an
 #: expired or unknown scroll id is not documented (404, 400, 410, 422 ... are all plausible), while these
 #: say something about the credentials or the request rate that a new scroll would not change.
@@ -51,7 +51,8 @@ class IssuesStream(TrackerStream):
     primary_keys = ("id",)
     replication_key = "updatedAt"
     is_sorted = True
-    # The look-back deliberately re-reads records older than the bookmark (singer-notes §0.4).
+    # The look-back deliberately re-reads records older than the bookmark: the SDK's sortedness check
+    # would call that an error.
     check_sorted = False
     schema = schemas.ISSUES
 

@@ -1,6 +1,6 @@
 """`connect(settings)`: the one way the target opens ClickHouse, native server or embedded chdb.
 
-Settings are the target's (see data-contract.md): no `host` means the embedded engine at `embedded_path`.
+Settings are the target's (README "Settings"): no `host` means the embedded engine at `embedded_path`.
 Connections are not thread-safe: callers create one connection per sink / per thread and close it.
 """
 
@@ -11,24 +11,9 @@ from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
 from target_clickhouse_agile.clickhouse.native import NativeConnection
-from target_clickhouse_agile.clickhouse.retry import NO_RETRY, RetryPolicy
+from target_clickhouse_agile.clickhouse.retry import RetryPolicy
 from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
-
-__all__ = [
-    "NO_RETRY",
-    "ClickHouseError",
-    "Connection",
-    "ConnectionSettings",
-    "EmbeddedConnection",
-    "NativeConnection",
-    "RetryPolicy",
-    "connect",
-    "quote_identifier",
-    "validate_identifier",
-]
 
 
 def connect(

@@ -16,8 +16,10 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cache
+
+from target_clickhouse_agile.metrics.utc import as_utc
 
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
@@ -217,7 +219,7 @@ class Dialect:
         """
         if value is None:
             return None
-        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        value = as_utc(value)
         if self.supports_datetime64:
             return value.replace(microsecond=value.microsecond // 1000 * 1000)
         return value.replace(microsecond=0)

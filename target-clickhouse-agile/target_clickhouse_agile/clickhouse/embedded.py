@@ -15,7 +15,7 @@ import json
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +29,7 @@ from target_clickhouse_agile.clickhouse.identifiers import (
     validate_identifier,
 )
 from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAULT_EMBEDDED_PATH
+from target_clickhouse_agile.metrics.utc import UTC
 
 _WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
 _ARRAY = re.compile(r"^Array\((.*)\)$")
@@ -56,7 +57,7 @@ def _json_value(value: Any) -> Any:
     """A Python value as ClickHouse's JSONEachRow input expects it."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ", timespec="milliseconds")
     if isinstance(value, date):
         return value.isoformat()
@@ -74,7 +75,7 @@ def _parse_datetime(text: str) -> datetime:
     whole, _, fraction = text.partition(".")
     parsed = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S")
     micros = int((fraction + "000000")[:6]) if fraction else 0
-    return parsed.replace(microsecond=micros, tzinfo=timezone.utc)
+    return parsed.replace(microsecond=micros, tzinfo=UTC)
 
 
 def _python_value(value: Any, ch_type: str) -> Any:

@@ -12,7 +12,7 @@ import importlib.util
 import re
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 from clickhouse_driver import Client
@@ -31,6 +31,7 @@ from target_clickhouse_agile.clickhouse.errors import (
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, validate_identifier
 from target_clickhouse_agile.clickhouse.retry import RetryPolicy
 from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAULT_PORT, DEFAULT_SECURE_PORT
+from target_clickhouse_agile.metrics.utc import UTC
 
 T = TypeVar("T")
 
@@ -47,9 +48,9 @@ def compression_available() -> bool:
 
 
 def _utc(value: Any) -> Any:
-    """Aware datetimes become `timezone.utc` ones (the driver returns pytz zones); recurses into arrays."""
+    """Aware datetimes become UTC ones (the driver returns pytz zones); recurses into arrays."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if isinstance(value, list):
         return [_utc(item) for item in value]
     if isinstance(value, tuple):

@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import Connection
@@ -18,6 +18,7 @@ from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from target_clickhouse_agile.clickhouse.tables import describe
 from target_clickhouse_agile.clickhouse.types import coerce_row
 from target_clickhouse_agile.metrics import METRIC_FIELDS, HistoryEvent, IssueSnapshot, events_from_field_rows
+from target_clickhouse_agile.metrics.utc import UTC
 
 DERIVED_TABLES = {
     # table → its key columns after issue_id
@@ -32,7 +33,7 @@ def _in_list(values: Iterable[str]) -> str:
 
 
 def _from_ms(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 class MetricsRepository:

@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import Connection
 from target_clickhouse_agile.clickhouse.identifiers import quote_literal
+from target_clickhouse_agile.metrics.utc import utc_now
 
 
 def save_state(conn: Connection, state_id: str, state: Mapping[str, Any]) -> None:
     conn.insert(
         "target_state",
         ["state_id", "state", "updated_at", "_version"],
-        [(state_id, json.dumps(state, sort_keys=True), datetime.now(timezone.utc), time.time_ns())],
+        [(state_id, json.dumps(state, sort_keys=True), utc_now(), time.time_ns())],
     )
 
 

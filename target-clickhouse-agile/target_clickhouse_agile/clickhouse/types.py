@@ -11,11 +11,13 @@ import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as date_parser
+
+from target_clickhouse_agile.metrics.utc import EPOCH, UTC, as_utc
 
 _WRAPPERS = ("Nullable", "LowCardinality")
 
@@ -69,12 +71,10 @@ def _to_datetime(value: Any) -> datetime:
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     else:
         moment = date_parser.isoparse(str(value))
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return as_utc(moment)
 
 
 def _to_date(value: Any) -> date:
@@ -123,7 +123,6 @@ def _to_float(value: Any) -> float:
     return float(value)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EMPTY: dict[str, Any] = {"String": "", "FixedString": "", "UUID": "00000000-0000-0000-0000-000000000000"}
 
 
@@ -153,9 +152,9 @@ def _empty(column: ColumnType) -> Any:
     if column.base.startswith(("Float", "Decimal")):
         return 0.0
     if column.base in ("DateTime", "DateTime64"):
-        return _EPOCH
+        return EPOCH
     if column.base in ("Date", "Date32"):
-        return _EPOCH.date()
+        return EPOCH.date()
     msg = "NULL is not allowed here"
     raise CoercionError(msg)
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from .utc import EPOCH
+
 __all__ = ["WorkCalendar", "parse_hhmm"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = EPOCH
 _US = timedelta(microseconds=1)
 _US_PER_S = 1_000_000
 _HHMM_RE = re.compile(r"^(\d{1,2}):(\d{2})$")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .utc import UTC, as_utc
+
 __all__ = [
     "METRIC_FIELDS",
     "FieldChange",
@@ -92,7 +94,7 @@ def parse_timestamp(value: str | datetime) -> datetime:
     from ``DateTime64(3, 'UTC')``), is taken as UTC.
     """
     if isinstance(value, datetime):
-        return _to_utc(value)
+        return as_utc(value)
     match = _TIMESTAMP_RE.match(value.strip()) if isinstance(value, str) else None
     try:
         if match is None:
@@ -101,7 +103,7 @@ def parse_timestamp(value: str | datetime) -> datetime:
         naive = datetime.fromisoformat(
             f"{match['date']}T{match['h']}:{match['m']}:{match['s'] or '00'}.{frac}"
         )
-        return naive.replace(tzinfo=_parse_offset(match["tz"])).astimezone(timezone.utc)
+        return naive.replace(tzinfo=_parse_offset(match["tz"])).astimezone(UTC)
     except ValueError:
         raise ValueError(
             f"Unrecognised timestamp {value!r}: expected ISO-8601 such as '2024-01-05T10:20:30.123+0000'"
@@ -111,18 +113,11 @@ def parse_timestamp(value: str | datetime) -> datetime:
 def _parse_offset(text: str | None) -> timezone:
     """``Z``/``+0000``/``+03:00``/``+03`` → a fixed-offset tzinfo; no offset means UTC."""
     if text is None or text in ("Z", "z"):
-        return timezone.utc
+        return UTC
     digits = text[1:].replace(":", "")
     minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
     sign = -1 if text[0] == "-" else 1
     return timezone(sign * timedelta(minutes=minutes))
-
-
-def _to_utc(value: datetime) -> datetime:
-    """Naive datetimes are UTC by convention inside the project; aware ones are converted."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def events_from_changelog(entries: Iterable[Mapping[str, Any]]) -> list[HistoryEvent]:

@@ -1,4 +1,4 @@
-"""Status visits reconstructed from an issue's history (data-contract "Semantics" section).
+"""Status visits reconstructed from an issue's history (README "Metric definitions").
 
 A *visit* is one uninterrupted stay in a status: ``[entered_at, left_at)``. The first visit starts at the
 issue's ``createdAt``; each status change inside any event type closes the current visit and opens the next.

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from target_clickhouse_agile.clickhouse.connection import connect
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+from target_clickhouse_agile.clickhouse import ClickHouseError, connect
 from target_clickhouse_agile.metrics.calendar import DEFAULT_TIMEZONE
+from target_clickhouse_agile.metrics.utc import as_utc
 from target_clickhouse_agile.report.data import ReportOptions, collect
 from target_clickhouse_agile.report.montecarlo import DEFAULT_SEED, DEFAULT_TRIALS
 from target_clickhouse_agile.report.render import render
@@ -29,7 +29,7 @@ def _instant(text: str) -> datetime | str:
     if text == "latest":
         return text
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return as_utc(value)
 
 
 def parser() -> argparse.ArgumentParser:

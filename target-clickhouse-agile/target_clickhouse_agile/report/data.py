@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse import Connection
 from target_clickhouse_agile.metrics.calendar import DEFAULT_TIMEZONE
+from target_clickhouse_agile.metrics.utc import as_utc, utc_now
 from target_clickhouse_agile.report.montecarlo import (
     DEFAULT_SEED,
     DEFAULT_TRIALS,
@@ -100,9 +101,7 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
     # The end of the last reported day (or the as-of instant): the instant the snapshots are taken at.
     range_end = min(
         asof,
-        datetime.combine(date_to + timedelta(days=1), datetime.min.time(), ZoneInfo(tz)).astimezone(
-            timezone.utc
-        ),
+        as_utc(datetime.combine(date_to + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))),
     )
     queue_filter = queue_is(options.queue)
     both = all_of(days_between(date_from, date_to), queue_filter)
@@ -226,15 +225,15 @@ def collect(conn: Connection, options: ReportOptions) -> ReportData:
 def _resolve_asof(conn: Connection, asof: datetime | str | None) -> datetime:
     """`latest` makes a report of historical or simulated data end where the data ends."""
     if asof is None:
-        return datetime.now(timezone.utc)
+        return utc_now()
     if isinstance(asof, str):
         if asof != "latest":
             raise ValueError(f"asof must be an instant or 'latest', not {asof!r}")
         latest = latest_event_time(conn)
         if latest is None:
-            return datetime.now(timezone.utc)
+            return utc_now()
         asof = latest
-    return asof.astimezone(timezone.utc) if asof.tzinfo else asof.replace(tzinfo=timezone.utc)
+    return as_utc(asof)
 
 
 def _days_or_none(seconds: int | None) -> float | None:

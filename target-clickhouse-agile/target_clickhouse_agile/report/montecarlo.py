@@ -1,7 +1,7 @@
 """Monte Carlo forecasts from daily throughput, in pure Python (no numpy: the target stays lean).
 
 Both questions sample whole days of past throughput uniformly with replacement (zero days included), the
-method of jira-agile-metrics and ActionableAgile (shared/docs/agile-metrics.md section 3.2):
+method of jira-agile-metrics and ActionableAgile (README "Analytics and report"):
 * "when will these N items be done": days until the sampled throughput adds up to N, per trial;
 * "how many by this date": the sum of sampled days up to the date, per trial.
 A seeded `random.Random` makes a forecast reproducible: the same history, question and seed give the same

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from target_clickhouse_agile.clickhouse.base import Connection
-from target_clickhouse_agile.clickhouse.identifiers import quote_literal
-from target_clickhouse_agile.clickhouse.migrations import default_directory, discover, split_statements
+from target_clickhouse_agile.clickhouse import (
+    Connection,
+    default_directory,
+    discover,
+    quote_literal,
+    split_statements,
+)
+from target_clickhouse_agile.metrics.utc import as_utc
 
 PARAMETERIZED_FEATURE = "parameterized_views"
 _CREATE_VIEW = re.compile(
@@ -57,9 +62,7 @@ def _literal(value: Any, ch_type: str, with_ms: bool) -> str:
     if ch_type.startswith("DateTime"):
         if isinstance(value, str):
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+        value = as_utc(value)
         text = value.strftime("%Y-%m-%d %H:%M:%S") + (f".{value.microsecond // 1000:03d}" if with_ms else "")
         return f"CAST('{text}' AS {ch_type})"
     if ch_type == "Date":
