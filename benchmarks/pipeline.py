@@ -87,8 +87,10 @@ from target_clickhouse_agile.clickhouse import connect
 settings = json.loads(sys.argv[1])
 with connect(settings) as conn:
     database = settings.get("database", "agile")
+    # Data tables: MergeTree family, or Distributed on a sharded cluster (not its `_local` shards).
     tables = [r["name"] for r in conn.query(
-        f"SELECT name FROM system.tables WHERE database = '{database}' AND engine LIKE '%MergeTree'")]
+        f"SELECT name FROM system.tables WHERE database = '{database}' AND name != 'schema_migrations' "
+        "AND (engine LIKE '%MergeTree' OR engine = 'Distributed') AND NOT endsWith(name, '_local')")]
     counts = {t: conn.query(f"SELECT count() AS n FROM `{database}`.`{t}`")[0]["n"] for t in tables}
     print(json.dumps({t: int(n) for t, n in counts.items()}))
 """
@@ -103,3 +105,26 @@ def count_rows(target_settings: dict[str, Any]) -> dict[str, int]:
         check=True,
     )
     return json.loads(result.stdout)
+
+
+#: A SCHEMA message and no records: enough for the target to connect and apply its migrations.
+SCHEMA_ONLY = (
+    b'{"type": "SCHEMA", "stream": "statuses", "key_properties": ["id"], '
+    b'"schema": {"type": "object", "properties": {"id": {"type": "string"}}}}\n'
+)
+
+
+def schema_setup_seconds(workdir: Path, target_settings: dict[str, Any]) -> float:
+    """Wall time of the target on empty input into a fresh database: start-up plus creating the schema
+    (on a cluster: every statement ON CLUSTER, once per database)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "target-schema.json"
+    config.write_text(json.dumps({**CALENDAR, **target_settings}))
+    started = time.monotonic()
+    subprocess.run(
+        [_bin("target-clickhouse-agile"), "--config", str(config)],
+        input=SCHEMA_ONLY,
+        capture_output=True,
+        check=True,
+    )
+    return time.monotonic() - started

@@ -2,9 +2,10 @@
 
 For every size and simulated latency: PyPI `tracker-exporter` 2.0.0 (changelog export on, upload to the
 real ClickHouse 18.16 server over HTTP), then our tap piped into our target, once into the same server
-(native protocol) and once into embedded chdb. Each process is measured with `os.wait4` (wall, user+sys
-CPU, peak RSS); requests come from the simulator's own counters. Results: `benchmarks/results/*.md`
-(and raw JSON under `benchmarks/results/raw/`, not committed).
+(native protocol), once into embedded chdb, and once into each loopback cluster of 18.16 servers with
+ZooKeeper (`cluster`: 1 shard x 2 replicas; `sharded`: 2 shards; see `tests/support/cluster.py`). Each
+process is measured with `os.wait4` (wall, user+sys CPU, peak RSS); requests come from the simulator's own
+counters. Results: `benchmarks/results/*.md` (and raw JSON under `benchmarks/results/raw/`, not committed).
 
 The old exporter needs ~18 requests and ~0.1 s of CPU per issue, so a full run at 20 ms latency would take
 hours. It therefore runs in full only where `--old-full` says (by default 2,000 issues at 0 ms: the run
@@ -32,6 +33,7 @@ from typing import Any
 from benchmarks import old_exporter, pipeline
 from benchmarks.old_exporter import SEARCH_LIMIT
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
+from tests.support.cluster import SHARDED, Cluster
 from tracker_simulator import TrackerSimulator, generate_organisation
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +62,7 @@ class Row:
     peak_concurrency: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    schema_s: float = 0.0  # the target on empty input into a fresh database (start-up + schema)
 
 
 def _parse_list(text: str) -> list[int]:
@@ -137,27 +140,48 @@ def run_old(
     return row, result
 
 
-def run_ours(sim: TrackerSimulator, size: int, latency: int, engine: str, workdir: Path, server: Any) -> Row:
-    """`tap | target` into the server (native protocol) or into embedded chdb."""
+ENGINE_NAMES = {
+    "server": "ClickHouse 18.16",
+    "chdb": "chdb",
+    "cluster": "cluster 1x2 (18.16)",
+    "sharded": "cluster 2x1 (18.16)",
+}
+
+
+def run_ours(
+    sim: TrackerSimulator,
+    size: int,
+    latency: int,
+    engine: str,
+    workdir: Path,
+    server: Any,
+    cluster: Cluster | None = None,
+) -> Row:
+    """`tap | target` into the server (native protocol), embedded chdb, or a cluster."""
     sim.reset_stats()
+    database = f"new_{size}_{latency}"
     if engine == "server":
-        settings: dict[str, Any] = {
-            "host": server.host,
-            "port": server.port,
-            "database": f"new_{size}_{latency}",
-        }
-    else:
+        settings: dict[str, Any] = {"host": server.host, "port": server.port, "database": database}
+    elif engine == "chdb":
         settings = {"embedded_path": str(workdir / "chdb"), "database": "agile"}
+    else:
+        assert cluster is not None
+        kind = {"cluster": {}, "sharded": {"cluster": SHARDED}}[engine]
+        settings = cluster.settings(0, database=f"{engine}_{size}_{latency}", **kind)
     result = pipeline.run(sim.url, workdir, settings)
     stats = sim.stats
     search = _search_requests(stats.by_route)
     rows = pipeline.count_rows(settings) if result.ok else {}
+    schema_s = 0.0
+    if engine != "chdb":
+        fresh = {**settings, "database": settings["database"] + "_schema"}
+        schema_s = pipeline.schema_setup_seconds(workdir, fresh)
     issues = rows.get("issues", 0)
     note = "" if result.ok else f"FAILED: tap exit {result.tap.returncode}, target {result.target.returncode}"
     return Row(
         size,
         latency,
-        f"ours → {'ClickHouse 18.16' if engine == 'server' else 'chdb'}",
+        f"ours → {ENGINE_NAMES[engine]}",
         "complete" if result.ok else "failed",
         issues,
         result.wall_s,
@@ -168,6 +192,7 @@ def run_ours(sim: TrackerSimulator, size: int, latency: int, engine: str, workdi
         stats.peak_concurrency,
         rows,
         note,
+        schema_s,
     )
 
 
@@ -250,10 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--ours-skip",
-        default="20000:0:chdb,20000:20:server,20000:20:chdb",
+        default="20000:0:chdb,20000:20:server,20000:20:chdb,20000:0:sharded,20000:20:cluster,"
+        "20000:20:sharded,2000:20:cluster,2000:20:sharded",
         help="size:latency:engine triples where our pipeline is not run (time budget)",
     )
-    parser.add_argument("--engines", default="server,chdb", help="our target's engines: server, chdb")
+    parser.add_argument(
+        "--engines",
+        default="server,chdb,cluster,sharded",
+        help="our target's engines: server, chdb, cluster (1 shard x 2 replicas), sharded (2 shards)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -279,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     ensure_installed()
     server = ClickHouseServer(scratch / "clickhouse")
     server.start()
+    cluster = None
+    if {"cluster", "sharded"} & set(engines):
+        cluster = Cluster(scratch / "cluster")
+        cluster.start()
     rows: list[Row] = []
     parity_input: dict[str, Any] | None = None
     started = time.monotonic()
@@ -306,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                             print(f"[{tag}] tap | target -> {engine}: skipped (--ours-skip)", flush=True)
                             continue
                         print(f"[{tag}] tap | target -> {engine} ...", flush=True)
-                        row = run_ours(sim, size, latency, engine, scratch / tag / engine, server)
+                        row = run_ours(sim, size, latency, engine, scratch / tag / engine, server, cluster)
                         rows.append(row)
                         _print(row)
                     here = (size, latency)
@@ -330,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(row)
     finally:
         server.stop()
+        if cluster is not None:
+            cluster.stop()
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
@@ -432,6 +468,7 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
             cpu = rss = "-"
             req = f"{old.requests_per_issue / row.requests_per_issue:.1f}x per issue"
         out.append(f"| {row.size} | {row.latency_ms} ms | {row.system} | {wall} | {cpu} | {rss} | {req} |")
+    out += _cluster_table(rows)
     out += ["", "## Notes", ""]
     out += [f"- {row.size} issues, {row.latency_ms} ms, {row.system}: {row.note}" for row in rows if row.note]
     out += [
@@ -443,6 +480,49 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _cluster_table(rows: list[Row]) -> list[str]:
+    """Loading a cluster beside the single server, at the same size and latency."""
+    clustered = [r for r in rows if "cluster" in r.system and r.status == "complete"]
+    if not clustered:
+        return []
+    out = [
+        "",
+        "## Loading a cluster (same organisation, same tap)",
+        "",
+        "Wall time includes creating the schema on the first run (cluster: every statement ON CLUSTER, "
+        "waiting for each node); `schema s` is that part alone, measured apart on an empty database, and "
+        "rows/s counts the load without it.",
+        "",
+        "| issues | latency | target | wall s | schema s | rows written | rows/s | target CPU s "
+        "| wall vs one server |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if row.status != "complete" or row.system == "old exporter" or "chdb" in row.system:
+            continue
+        single = next(
+            (
+                r
+                for r in rows
+                if r.system.endswith("ClickHouse 18.16")
+                and (r.size, r.latency_ms) == (row.size, row.latency_ms)
+            ),
+            None,
+        )
+        if single is None or not any(
+            r.size == row.size and r.latency_ms == row.latency_ms for r in clustered
+        ):
+            continue
+        written = sum(row.rows.values())
+        ratio = f"{row.wall_s / single.wall_s:.2f}x" if single.status == "complete" else "-"
+        out.append(
+            f"| {row.size} | {row.latency_ms} ms | {row.system.removeprefix('ours → ')} | {row.wall_s:.1f} "
+            f"| {row.schema_s:.1f} | {written} | {written / max(row.wall_s - row.schema_s, 0.001):,.0f} "
+            f"| {_proc(row, 'target', 'cpu_s')} | {ratio} |"
+        )
+    return out
 
 
 def _load() -> str:

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Installs the Debian ClickHouse server used by the test suite (started per test session on loopback).
-# Idempotent: does nothing when the binary is already present.
+# Installs what the test suite starts on loopback: the Debian ClickHouse server (one per test session, and
+# two more as a replicated cluster) and ZooKeeper with a Java runtime (the cluster's coordinator).
+# Idempotent: installs only what is missing.
 set -euo pipefail
-if command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; then
+missing=()
+if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then
+  missing+=(clickhouse-server clickhouse-client)
+fi
+if [ ! -r /usr/share/java/zookeeper.jar ]; then
+  missing+=(zookeeper)
+fi
+if ! command -v java >/dev/null 2>&1; then
+  missing+=(default-jre-headless)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-echo "Installing clickhouse-server (Debian package) ..." >&2
+echo "Installing ${missing[*]} (Debian packages) ..." >&2
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
-# The package may register a service; the tests start their own throwaway instances instead.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+# The packages may register services; the tests start their own throwaway instances instead.

@@ -189,6 +189,13 @@ MUTATIONS = (
         ),
         ("tests/unit/test_epoch_ms.py",),
     ),
+    Mutation(
+        "failover-replay",
+        "after a failover, batches the dead replica took are not sent again to the new one",
+        f"{TARGET}/target.py",
+        (("            self._replay_after_failover()\n", ""),),
+        ("tests/cluster/test_replicated.py::test_replica_1_killed_mid_load_the_run_finishes_on_replica_2",),
+    ),
 )
 
 

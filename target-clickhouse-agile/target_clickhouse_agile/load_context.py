@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from target_clickhouse_agile.drift import ShapeDrift
+from target_clickhouse_agile.insert_journal import InsertJournal
 from target_clickhouse_agile.settings import TargetSettings
 from target_clickhouse_agile.status_categories import CategoryResolver
 from target_clickhouse_agile.telemetry import StatsdClient
@@ -30,6 +31,10 @@ class LoadContext:
         self.statsd = StatsdClient(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
         #: Tables a migration defines (fixed columns); filled once the migrations ran.
         self.migrated_tables: frozenset[str] = frozenset()
+        #: With several endpoints (`alt_hosts`), what the sinks inserted since the last STATE (see
+        #: insert_journal.py); None when there is nothing to fail over to.
+        connection = settings.connection
+        self.journal = InsertJournal() if not connection.embedded and len(connection.endpoints) > 1 else None
         self._dirty: set[str] = set()
         self._skipped: dict[str, list[str]] = {}
         self._lock = threading.Lock()

@@ -19,7 +19,11 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
-from target_clickhouse_agile.clickhouse import ConnectionSettings
+from target_clickhouse_agile.clickhouse import (
+    ClickHouseError,
+    ConnectionSettings,
+    replication_setting_problems,
+)
 from target_clickhouse_agile.metrics.calendar import (
     DEFAULT_HOLIDAYS_COUNTRY,
     DEFAULT_TIMEZONE,
@@ -84,6 +88,34 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.NumberType(exclusive_minimum=0),
         default=_CONNECTION.send_receive_timeout,
         description="Seconds to wait for the server to take or answer one request (a large INSERT, a merge).",
+    ),
+    th.Property(
+        "cluster",
+        th.StringType,
+        description="Cluster name from the servers' `remote_servers` (Managed ClickHouse: the cluster's "
+        "name, or `{cluster}`). When set, DDL runs ON CLUSTER, tables are Replicated, and a cluster of "
+        "several shards gets local tables plus Distributed tables sharded by issue. Empty: one server.",
+    ),
+    th.Property(
+        "alt_hosts",
+        th.ArrayType(th.StringType),
+        default=[],
+        description="More `host` or `host:port` endpoints of the same data (other replicas), tried in order "
+        "when the current one is unreachable or dies during the run.",
+    ),
+    th.Property(
+        "replication_path",
+        th.StringType,
+        default=_CONNECTION.replication_path,
+        description="ZooKeeper path of each Replicated table (with `cluster`); `{database}` and `{table}` "
+        "are filled in by the target, other macros by the server. Must contain `{table}`.",
+    ),
+    th.Property(
+        "replica_name",
+        th.StringType,
+        default=_CONNECTION.replica_name,
+        description="Replica name of each Replicated table (with `cluster`); must differ per replica, "
+        "hence a macro such as `{replica}`.",
     ),
     th.Property(
         "embedded_path",
@@ -282,7 +314,24 @@ def _interpret(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, Workflow
         errors.append(f"checkpoint_seconds: {checkpoint} must be positive")
     if config.get("ca_certs") and not config.get("secure"):
         errors.append("ca_certs is set but secure is false: set secure: true to use TLS")
+    errors += cluster_setting_errors(config)
     return calendar, workflow, errors
+
+
+def cluster_setting_errors(config: Mapping[str, Any]) -> list[str]:
+    """What can be told about `alt_hosts` and the cluster settings without a server; the servers' side
+    (the cluster exists, ZooKeeper, macros) is checked on connecting, before any data is written."""
+    try:
+        connection = ConnectionSettings.from_config(config)
+        connection.endpoints  # noqa: B018 - parses every `alt_hosts` entry
+    except ClickHouseError as exc:
+        return [str(exc)]
+    if not connection.cluster:
+        return []
+    errors = replication_setting_problems(connection.replication_path, connection.replica_name)
+    if connection.embedded:
+        errors.append("cluster is set but host is empty: embedded ClickHouse is a single server; set host")
+    return errors
 
 
 @dataclass(frozen=True)

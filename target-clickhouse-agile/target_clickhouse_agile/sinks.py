@@ -187,6 +187,10 @@ class ClickHouseSink(BatchSink):
         elapsed = time.monotonic() - started
         self.logger.info("Inserted %d rows into %s in %.2fs", len(data), self.table, elapsed)
         self.load.statsd.inserted(self.table, len(data), elapsed)
+        if self.load.journal is not None:
+            self.load.journal.record(
+                self.table, list(self.columns), data, self.connection.address, self.issue_ids(data)
+            )
         self.after_insert(data)
         if not self.keeps_connection:
             self.close_connection()
@@ -222,6 +226,10 @@ class ClickHouseSink(BatchSink):
     def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
         """Hook run once the rows are durable."""
 
+    def issue_ids(self, rows: list[tuple[Any, ...]]) -> frozenset[str]:
+        """The issues these rows belong to (whose metrics depend on them); none for most tables."""
+        return frozenset()
+
     def close_connection(self) -> None:
         """Close this sink's connection. Safe against a drain thread closing it at the same moment (the
         target closes every connection when a load fails, while another sink may still be draining):
@@ -239,8 +247,11 @@ class IssueRowsSink(ClickHouseSink):
     """A table whose rows belong to an issue: once they are durable, the issue's metrics are rebuilt."""
 
     def after_insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self.load.mark_issues_dirty(self.issue_ids(rows))
+
+    def issue_ids(self, rows: list[tuple[Any, ...]]) -> frozenset[str]:
         issue_id = self.column_index("issue_id")
-        self.load.mark_issues_dirty(row[issue_id] for row in rows)
+        return frozenset(row[issue_id] for row in rows)
 
 
 class IssuesSink(IssueRowsSink):

@@ -132,6 +132,13 @@ class TargetClickhouseAgile(Target):
         except Exception:
             load.statsd.upload_status(ok=False)
             raise
+        self.logger.info(
+            "Loading into ClickHouse %s at %s, database %s%s",
+            ".".join(map(str, conn.server_version)),
+            conn.address,
+            conn.database,
+            f", cluster {conn.layout.name}" if conn.layout is not None else "",
+        )
         applied = apply_migrations(conn)
         if applied:
             self.logger.info("Applied migrations %s", applied)
@@ -225,6 +232,7 @@ class TargetClickhouseAgile(Target):
         self._latest_state = None
         try:
             super().drain_all(is_endofpipe=is_endofpipe)
+            self._replay_after_failover()
             self._refresh_metrics()
         except Exception:
             self.load_context.statsd.upload_status(ok=False)
@@ -241,10 +249,35 @@ class TargetClickhouseAgile(Target):
                     self.load_context.statsd.upload_status(ok=False)
                     raise
             self._write_state_message(copy.deepcopy(pending_state))
+            if self.load_context.journal is not None:
+                self.load_context.journal.clear()
         if pending_state or is_endofpipe:
             self.load_context.statsd.upload_status(ok=True)
         if is_endofpipe:
             self._close_own_connection()
+
+    def _replay_after_failover(self) -> None:
+        """After a failover, batches an earlier host took may not have reached the host in use: insert them
+        here again and rebuild their issues, so the metrics never read a partial history (see
+        insert_journal.py)."""
+        journal = self.load_context.journal
+        if journal is None or not journal.batches or self._conn is None:
+            return
+        self._conn.query("SELECT 1")  # on the endpoint in use now (this fails over too, if need be)
+        here = self._conn.address
+        batches = rows = 0
+        for batch in journal.batches_not_on(here):
+            self._conn.insert(batch.table, batch.columns, batch.rows)
+            self.load_context.mark_issues_dirty(batch.issue_ids)
+            batches, rows = batches + 1, rows + len(batch.rows)
+        if batches:
+            self.logger.warning(
+                "re-sent %d rows (%d batches) to ClickHouse at %s that another host took earlier in this "
+                "checkpoint, in case they had not replicated before it failed; duplicates collapse",
+                rows,
+                batches,
+                here,
+            )
 
     def _refresh_metrics(self) -> None:
         dirty = self.load_context.take_dirty_issues()

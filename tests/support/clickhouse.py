@@ -36,12 +36,16 @@ SERVER_CONFIG = "/etc/clickhouse-server/config.xml"
 PASSWORD_USER = "agile"
 PASSWORD = "agile-secret"
 START_TIMEOUT_S = 30.0
+ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar"
 
 _USERS_XML = f"""<?xml version="1.0"?>
 <yandex>
   <profiles>
     <!-- poll_interval: idle connections notice a shutdown within 1 s (default 10 s delays every stop) -->
-    <default><max_memory_usage>4000000000</max_memory_usage><poll_interval>1</poll_interval></default>
+    <!-- distributed_ddl_task_timeout: an ON CLUSTER statement with a replica down gives up after 60 s
+         (set here: clickhouse-driver sends Int64 settings wrongly to 18.16) -->
+    <default><max_memory_usage>4000000000</max_memory_usage><poll_interval>1</poll_interval>
+      <distributed_ddl_task_timeout>60</distributed_ddl_task_timeout></default>
   </profiles>
   <users>
     <default>
@@ -86,8 +90,11 @@ def _run(*args: str, cwd: Path) -> None:
 
 
 def ensure_installed() -> None:
-    """Install the server / openssl with the repository's scripts when missing (`make test` does it too)."""
-    if not Path(SERVER_BINARY).exists() and shutil.which("clickhouse-server") is None:
+    """Install the server, ZooKeeper and openssl with the repository's scripts when missing (`make test`
+    does it too)."""
+    server = Path(SERVER_BINARY).exists() or shutil.which("clickhouse-server") is not None
+    zookeeper = Path(ZOOKEEPER_JAR).exists() and shutil.which("java") is not None
+    if not (server and zookeeper):
         _run("bash", "scripts/install-clickhouse.sh", cwd=REPO)
     if shutil.which("openssl") is None:
         _run("bash", "scripts/install-openssl.sh", cwd=REPO)
@@ -170,13 +177,15 @@ class ClickHouseServer:
     password: str = PASSWORD
     certificates: dict[str, Path] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    #: A TLS port with a throwaway CA (the cluster's nodes go without).
+    tls: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir = self.base_dir / "data"
         (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.users_config = self.base_dir / "users.xml"
         self.users_config.write_text(_USERS_XML)
-        if not self.certificates:
+        if self.tls and not self.certificates:
             self.certificates = make_certificates(self.base_dir)
         if not self.port:
             self.port, self.http_port, self.interserver_port, self.tcp_port_secure = free_ports(4)

@@ -3,6 +3,7 @@ and every SQL statement of the target. Code outside this package imports from he
 modules (a test checks it), so what the room offers is this list."""
 
 from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.cluster import replication_setting_problems
 from target_clickhouse_agile.clickhouse.connection import connect
 from target_clickhouse_agile.clickhouse.dialect import Dialect, adapt_ddl
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
@@ -59,6 +60,7 @@ __all__ = [
     "migration_tables",
     "quote_identifier",
     "quote_literal",
+    "replication_setting_problems",
     "save_state",
     "save_workflow_map",
     "split_statements",

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from target_clickhouse_agile.clickhouse.cluster import ClusterLayout, Planned
 from target_clickhouse_agile.clickhouse.dialect import Dialect
 
 
@@ -21,6 +22,8 @@ class Connection(ABC):
 
     database: str
     """The database all unqualified table names refer to (created by `connect` if missing)."""
+    layout: ClusterLayout | None = None
+    """The cluster this connection writes to (the `cluster` setting), or None for one server."""
 
     @property
     @abstractmethod
@@ -28,9 +31,34 @@ class Connection(ABC):
         """The engine's version, e.g. `(18, 16, 1)` or `(26, 9, 2, 1)`."""
 
     @property
+    def address(self) -> str:
+        """Where this connection is now (`host:port`, or the embedded data directory), for messages."""
+        return getattr(self, "path", "") or "embedded"
+
+    @property
     def dialect(self) -> Dialect:
         """Feature flags and DDL adaptation for this server."""
         return Dialect.for_version(self.server_version)
+
+    def execute_ddl(self, sql: str) -> None:
+        """Run a schema statement written for one modern server: adapted to this server's version
+        (`dialect.py`), then to the cluster (`cluster.py`): ON CLUSTER, replicated and sharded tables."""
+        adapted = self.dialect.adapt_ddl(sql)
+        if self.layout is None:
+            self.execute(adapted)
+            return
+        comments = self.dialect.supports_replicated_column_comments
+        for planned in self.layout.rewrite(adapted, column_comments=comments):
+            self._run_planned(planned)
+
+    def _run_planned(self, planned: Planned) -> None:
+        if not planned.every_node:
+            self.execute(planned.sql)
+            return
+        assert self.layout is not None
+        for _node, opened in self.layout.each_node():
+            with opened as node_conn:
+                node_conn.execute(planned.sql)
 
     @abstractmethod
     def execute(self, sql: str) -> None:

@@ -6,14 +6,30 @@ Connections are not thread-safe: callers create one connection per sink / per th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
+from target_clickhouse_agile.clickhouse.cluster import ClusterLayout, load_layout
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 from target_clickhouse_agile.clickhouse.native import NativeConnection
-from target_clickhouse_agile.clickhouse.retry import RetryPolicy
+from target_clickhouse_agile.clickhouse.retry import NO_RETRY, RetryPolicy
 from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
+
+#: Server settings of every connection to a cluster: inserts into Distributed tables are written to the
+#: shards before the INSERT returns (so the metrics step can read them back), prefer the replicas in their
+#: configured order (writes and reads then meet on the same replica), and never skip an insert as a
+#: duplicate block (a batch re-sent after a failover must land on the new replica, see sinks.py).
+CLUSTER_SERVER_SETTINGS = {
+    "insert_distributed_sync": 1,
+    "load_balancing": "in_order",
+    "insert_deduplicate": 0,
+}
+
+_layouts: dict[tuple[object, ...], ClusterLayout] = {}
+_layouts_lock = threading.Lock()
 
 
 def connect(
@@ -28,13 +44,36 @@ def connect(
     if not isinstance(settings, ConnectionSettings):
         settings = ConnectionSettings.from_config(settings)
     if settings.embedded:
+        if settings.cluster:
+            raise ClickHouseError(
+                "`cluster` needs a ClickHouse server: set `host` (embedded ClickHouse is one)"
+            )
         return EmbeddedConnection(path=settings.embedded_path, database=settings.database)
+    conn = _native(settings, settings.host, settings.effective_port, retry=retry, alt=settings.endpoints[1:])
+    if settings.cluster:
+        try:
+            conn.layout = _layout(conn, settings)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _native(
+    settings: ConnectionSettings,
+    host: str,
+    port: int,
+    *,
+    retry: RetryPolicy | None = None,
+    alt: tuple[tuple[str, int], ...] = (),
+    database: str | None = None,
+) -> NativeConnection:
     return NativeConnection(
-        host=settings.host,
-        port=settings.effective_port,
+        host=host,
+        port=port,
         user=settings.user,
         password=settings.password,
-        database=settings.database,
+        database=database or settings.database,
         secure=settings.secure,
         verify=settings.verify,
         ca_certs=settings.ca_certs,
@@ -42,4 +81,30 @@ def connect(
         connect_timeout=settings.connect_timeout,
         send_receive_timeout=settings.send_receive_timeout,
         retry=retry,
+        alt_endpoints=alt,
+        server_settings=CLUSTER_SERVER_SETTINGS if settings.cluster else None,
     )
+
+
+def _layout(conn: Connection, settings: ConnectionSettings) -> ClusterLayout:
+    """The cluster's layout, read and checked once per process and settings."""
+    key = (
+        settings.endpoints,
+        settings.cluster,
+        settings.database,
+        settings.replication_path,
+        settings.replica_name,
+    )
+    with _layouts_lock:
+        if key not in _layouts:
+            _layouts[key] = load_layout(
+                conn,
+                name=settings.cluster,
+                replication_path=settings.replication_path,
+                replica_name=settings.replica_name,
+                open_node=lambda node: _native(settings, node.host, node.port, retry=NO_RETRY),
+                open_system=lambda node: _native(
+                    settings, node.host, node.port, retry=NO_RETRY, database="system"
+                ),
+            )
+        return _layouts[key]

@@ -33,7 +33,7 @@ from typing import TypeVar
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.clickhouse.identifiers import quote_literal
+from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, quote_literal
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
 _CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
     "(version Int64, dirty UInt8, sequence UInt64) Engine=TinyLog"
+)
+#: On a cluster the bookkeeping is replicated too, so that targets on different replicas agree on the version
+#: (what golang-migrate's `x-cluster-name` + `x-migrations-table-engine` give; see README "Clusters").
+_CREATE_REPLICATED_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+    "(version Int64, dirty UInt8, sequence UInt64) ENGINE = MergeTree ORDER BY sequence"
 )
 
 
@@ -135,11 +141,27 @@ def split_statements(text: str) -> list[Statement]:
 
 def current_version(conn: Connection) -> tuple[int, bool]:
     """`(version, dirty)` of the latest `schema_migrations` row; `(-1, False)` when nothing was applied."""
-    conn.execute(_CREATE_TABLE)
+    ensure_migrations_table(conn)
     rows = _read_latest_version(conn)
     if not rows:
         return NIL_VERSION, False
     return int(rows[0]["version"]), bool(rows[0]["dirty"])
+
+
+def ensure_migrations_table(conn: Connection) -> None:
+    """`schema_migrations` exists: TinyLog on one server; on a cluster a replicated table on every node,
+    created (with the database, everywhere) only when missing, so that a start with a replica down does not
+    wait for a cluster-wide statement."""
+    if conn.layout is None:
+        conn.execute(_CREATE_TABLE)
+        return
+    present = conn.query(
+        "SELECT count() AS n FROM system.tables "
+        f"WHERE database = currentDatabase() AND name = {quote_literal(MIGRATIONS_TABLE)}"
+    )
+    if not int(present[0]["n"]):
+        conn.execute_ddl(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(conn.database)}")
+        conn.execute_ddl(_CREATE_REPLICATED_TABLE)
 
 
 def _read_latest_version(conn: Connection) -> list[dict[str, object]]:
@@ -196,7 +218,7 @@ def set_version(conn: Connection, version: int, dirty: bool) -> None:
 
 def force_version(conn: Connection, version: int) -> None:
     """Mark `version` applied and clean (golang-migrate's `force`), after fixing a dirty migration."""
-    conn.execute(_CREATE_TABLE)
+    ensure_migrations_table(conn)
     set_version(conn, version, dirty=False)
 
 
@@ -273,8 +295,12 @@ def _apply_one(conn: Connection, migration: Migration) -> None:
         if _column_change_already_made(conn, statement.sql):
             continue
         try:
-            conn.execute(dialect.adapt_ddl(statement.sql))
+            conn.execute_ddl(statement.sql)
         except ClickHouseError as error:
+            if _column_change_already_made(conn, statement.sql):
+                # Another target (on another replica of a cluster) made the same change a moment earlier:
+                # the statement is `IF [NOT] EXISTS` by intent, and its effect is there.
+                continue
             raise ClickHouseError(
                 f"migration {migration.path.name} failed at statement {number} ({error}); "
                 f"schema_migrations now marks version {migration.version} dirty",

@@ -2,13 +2,18 @@
 
 One `NativeConnection` wraps one `clickhouse_driver.Client`, which is not thread-safe: create one per sink or
 thread. Every operation first makes sure the socket is up (the driver pings and reconnects, e.g. after a
-server restart); failures in that phase are the only ones retried (see `retry.py`), because no statement or
-INSERT data can have reached the server yet.
+server restart); failures in that phase are the only ones retried on the same host (see `retry.py`),
+because no statement or INSERT data can have reached the server yet.
+
+With `alt_hosts` (see `endpoints.py`) a host that cannot be reached, or that dies during an operation, is
+left for the next endpoint, and the operation runs again there: every statement the target sends is safe
+to repeat (IF NOT EXISTS DDL, reads, and inserts into ReplacingMergeTree tables keyed on the logical key).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import ssl
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +25,7 @@ from clickhouse_driver import errors as driver_errors
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.dialect import parse_version
+from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, shared_endpoints
 from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
     UNKNOWN_DATABASE,
@@ -34,6 +40,8 @@ from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAUL
 from target_clickhouse_agile.metrics.utc import UTC
 
 T = TypeVar("T")
+
+logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
 
 # `INSERT INTO t [(cols)] VALUES ...` / `... FORMAT ...`: data inside the statement text.
@@ -76,18 +84,25 @@ class NativeConnection(Connection):
         connect_timeout: float = 10,
         send_receive_timeout: float = 300,
         retry: RetryPolicy | None = None,
+        alt_endpoints: Sequence[Endpoint] = (),
+        server_settings: dict[str, Any] | None = None,
     ) -> None:
         self.database = validate_identifier(database)
-        self.host = host
-        self.port = int(port) if port else (DEFAULT_SECURE_PORT if secure else DEFAULT_PORT)
         self.user = user or "default"
+        first = (host, int(port) if port else (DEFAULT_SECURE_PORT if secure else DEFAULT_PORT))
+        others = [endpoint for endpoint in alt_endpoints if endpoint != first]
+        self._endpoints = (
+            shared_endpoints([first, *others], user=self.user, database=self.database)
+            if others
+            else Endpoints([first])
+        )
+        self.host, self.port = self._endpoints.current
         self.secure = secure
         self.verify = verify
         self._password = password or ""
         self._retry = retry or RetryPolicy()
         use_compression = compression_available() if compression is None else compression
         self._client_kwargs: dict[str, Any] = {
-            "port": self.port,
             "user": self.user,
             "password": self._password,
             "secure": secure,
@@ -97,6 +112,7 @@ class NativeConnection(Connection):
             "connect_timeout": connect_timeout,
             "send_receive_timeout": send_receive_timeout,
             "client_name": "target-clickhouse-agile",
+            "settings": dict(server_settings or {}),
         }
         self._client = self._new_client(self.database)
         try:
@@ -116,8 +132,19 @@ class NativeConnection(Connection):
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def endpoints(self) -> Endpoints:
+        """The endpoints this connection may use, and the one in use (shared with its siblings)."""
+        return self._endpoints
+
     def _new_client(self, database: str) -> Client:
-        return Client(self.host, database=database, **self._client_kwargs)
+        return Client(self.host, port=self.port, database=database, **self._client_kwargs)
+
+    def _switch_to(self, endpoint: Endpoint) -> None:
+        self._client.disconnect()
+        self.host, self.port = endpoint
+        self._client = self._new_client(self.database)
+        logger.info("using ClickHouse at %s", self.address)
 
     def _select_version(self) -> tuple[int, ...]:
         return parse_version(
@@ -166,16 +193,45 @@ class NativeConnection(Connection):
     # -- error handling ----------------------------------------------------------------------------------
 
     def _call(self, sql: str, operation: Callable[[], T]) -> T:
-        """Connect (retrying only connection failures), then run `operation` with errors translated."""
-        self._retry.run(self._ensure_connected)
-        try:
-            return operation()
-        except ClickHouseError:
-            raise
-        except Exception as error:
-            raise self._translate(error, sql, connecting=False) from None
+        """Connect (retrying only connection failures), then run `operation` with errors translated. A host
+        lost during the operation is left for the next endpoint, where the operation runs again."""
+        endpoints = self._endpoints
+        for attempt in range(len(endpoints.all)):
+            self._retry.run(self._ensure_connected)
+            try:
+                return operation()
+            except ClickHouseError:
+                raise
+            except Exception as error:
+                failure = self._translate(error, sql, connecting=False)
+                if not (_is_network(error) and endpoints.several and attempt < len(endpoints.all) - 1):
+                    raise failure from None
+                self._client.disconnect()
+                endpoints.failed((self.host, self.port), first_line(str(error)) or type(error).__name__)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _ensure_connected(self) -> None:
+        """Connected to the endpoint in use; an unreachable one is left for the next (each tried once)."""
+        last: ClickHouseError | None = None
+        for endpoint in self._endpoints.order_from_current():
+            if (self.host, self.port) != endpoint:
+                self._switch_to(endpoint)
+            try:
+                self._connect_here()
+                return
+            except ClickHouseError as error:
+                if not (error.connection_failed and self._endpoints.several):
+                    raise
+                last = error
+                self._endpoints.failed(endpoint, str(error))
+        assert last is not None
+        tried = ", ".join(f"{host}:{port}" for host, port in self._endpoints.all)
+        raise ClickHouseError(
+            f"none of the ClickHouse endpoints answers ({tried}; `host` and `alt_hosts`); the last: {last}",
+            connection_failed=True,
+        )
+
+    def _connect_here(self) -> None:
         # What the driver's `force_connect` does, minus its "query in flight" flag (set until a query ends).
         connection = self._client.connection
         try:
@@ -200,9 +256,7 @@ class NativeConnection(Connection):
             else:
                 message = f"ClickHouse at {self.address} rejected `{shorten_sql(sql)}`: {raw}"
             return ClickHouseError(scrub(message, self._password), code=code)
-        network = isinstance(
-            error, (driver_errors.NetworkError, driver_errors.SocketTimeoutError, OSError, EOFError)
-        )
+        network = _is_network(error)
         if connecting and (network or isinstance(error, ssl.SSLError)):
             # An untrusted certificate stays untrusted: fail at once instead of retrying for seconds.
             return ClickHouseError(
@@ -233,6 +287,13 @@ class NativeConnection(Connection):
             f"cannot reach ClickHouse at {self.address} ({raw}): is the server running, "
             f"is the host/port right?{hint}"
         )
+
+
+def _is_network(error: BaseException) -> bool:
+    """The host is unreachable or went away (as opposed to a server that answered with an error)."""
+    return isinstance(
+        error, (driver_errors.NetworkError, driver_errors.SocketTimeoutError, OSError, EOFError)
+    )
 
 
 def _certificate_rejected(raw: str) -> bool:

@@ -118,26 +118,39 @@ class MetricsRepository:
             self._conn.insert(table, list(columns), [coerce_row(p, columns, table) for p in payload])
         if retired and not self._conn.dialect.supports_is_deleted:
             tuples = ", ".join("(" + ", ".join(_sql_value(v) for v in key) + ")" for key in retired)
-            self._conn.execute(f"ALTER TABLE {table} DELETE WHERE ({', '.join(key_columns)}) IN ({tuples})")
+            self._conn.execute_ddl(
+                f"ALTER TABLE {table} DELETE WHERE ({', '.join(key_columns)}) IN ({tuples})"
+            )
             self._wait_for_mutations(table)
 
     def _wait_for_mutations(self, table: str, timeout_s: float = 120.0) -> None:
-        """Old servers apply mutations in the background; wait, so the checkpoint that follows is true."""
-        deadline = time.monotonic() + timeout_s
-        while self._conn.query(
-            "SELECT count() AS pending FROM system.mutations "
-            f"WHERE database = currentDatabase() AND table = {quote_literal(table)} AND is_done = 0"
-        )[0]["pending"]:
-            if time.monotonic() > deadline:
-                msg = f"ClickHouse did not finish deleting retired rows of {table} within {timeout_s:.0f}s"
-                raise TimeoutError(msg)
-            time.sleep(0.1)
+        """Old servers apply mutations in the background; wait, so the checkpoint that follows is true. On a
+        sharded cluster the mutation runs on every shard's local table: each node is asked."""
+        layout = self._conn.layout
+        if layout is not None and layout.is_sharded_table(table):
+            for _node, opened in layout.each_node():
+                with opened as node_conn:
+                    _wait_until_done(node_conn, layout.storage_table(table), timeout_s)
+        else:
+            _wait_until_done(self._conn, table, timeout_s)
 
     def _table_columns(self, table: str) -> Mapping[str, Any]:
         if table not in self._columns:
             described = describe(self._conn, table) or {}
             self._columns[table] = {k: v for k, v in described.items() if k != "_loaded_at"}
         return self._columns[table]
+
+
+def _wait_until_done(conn: Connection, table: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while conn.query(
+        "SELECT count() AS pending FROM system.mutations "
+        f"WHERE database = currentDatabase() AND table = {quote_literal(table)} AND is_done = 0"
+    )[0]["pending"]:
+        if time.monotonic() > deadline:
+            msg = f"ClickHouse did not finish deleting retired rows of {table} within {timeout_s:.0f}s"
+            raise TimeoutError(msg)
+        time.sleep(0.1)
 
 
 def _sql_value(value: Any) -> str:

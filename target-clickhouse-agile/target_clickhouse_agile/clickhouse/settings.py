@@ -7,8 +7,9 @@ the runners, tests and benchmarks pass the target's settings mapping and get the
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
@@ -18,6 +19,10 @@ DEFAULT_EMBEDDED_PATH = "./agile_clickhouse"
 #: Native protocol ports of a server, plain and TLS (used when `port` is not set).
 DEFAULT_PORT = 9000
 DEFAULT_SECURE_PORT = 9440
+#: Where the replicas of one table meet in ZooKeeper; `{database}` and `{table}` are filled in by the target,
+#: every other `{macro}` by the server (from its `<macros>`).
+DEFAULT_REPLICATION_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
+DEFAULT_REPLICA_NAME = "{replica}"
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,26 @@ class ConnectionSettings:
     embedded_path: str = DEFAULT_EMBEDDED_PATH
     connect_timeout: float = 10
     send_receive_timeout: float = 300
+    #: A cluster of `remote_servers`: DDL runs ON CLUSTER, tables are Replicated (see cluster.py).
+    cluster: str = ""
+    #: More endpoints of the same data, `host` or `host:port`, tried in order after `host`.
+    alt_hosts: tuple[str, ...] = ()
+    replication_path: str = DEFAULT_REPLICATION_PATH
+    replica_name: str = DEFAULT_REPLICA_NAME
 
     @property
     def embedded(self) -> bool:
         return not self.host
+
+    @property
+    def endpoints(self) -> tuple[tuple[str, int], ...]:
+        """`host:port` of `host`, then of every `alt_hosts` entry (a bare host takes `port`)."""
+        listed = [(self.host, self.effective_port)]
+        for entry in self.alt_hosts:
+            host, port = parse_endpoint(entry, self.effective_port)
+            if (host, port) not in listed:
+                listed.append((host, port))
+        return tuple(listed)
 
     @property
     def effective_port(self) -> int:
@@ -69,12 +90,11 @@ class ConnectionSettings:
             send_receive_timeout=_number(
                 config, "send_receive_timeout", defaults.send_receive_timeout, float
             ),
+            cluster=str(value("cluster")).strip(),
+            alt_hosts=_alt_hosts(config.get("alt_hosts")),
+            replication_path=str(value("replication_path")).strip(),
+            replica_name=str(value("replica_name")).strip(),
         )
-
-
-def setting_defaults() -> dict[str, Any]:
-    """Setting name -> default, for the settings schema (`None` defaults are left out)."""
-    return {f.name: f.default for f in fields(ConnectionSettings) if f.default is not None}
 
 
 def _number(config: Mapping[str, Any], key: str, default: Any, kind: type) -> Any:
@@ -85,3 +105,37 @@ def _number(config: Mapping[str, Any], key: str, default: Any, kind: type) -> An
         return kind(value)
     except (TypeError, ValueError):
         raise ClickHouseError(f"setting `{key}` must be a number, got {value!r}") from None
+
+
+def parse_endpoint(entry: str, default_port: int) -> tuple[str, int]:
+    """`host` or `host:port` (IPv6 as `[::1]:9000`) -> `(host, port)`; a clear error for anything else."""
+    text = entry.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif ":" in text and not _is_ipv6(text):
+        host = ""  # neither host:port nor a bare IPv6 address
+    if not host or (port_text and not port_text.isdigit()) or not 0 < int(port_text or default_port) < 65536:
+        raise ClickHouseError(
+            f"alt_hosts: {entry!r} is not `host` or `host:port` (e.g. replica2.example:9000)"
+        )
+    return host, int(port_text) if port_text else default_port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _alt_hosts(raw: Any) -> tuple[str, ...]:
+    """A list (the schema's form) or a comma-separated string (an environment variable's form)."""
+    if raw is None or raw == "":
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(str(item).strip() for item in items if str(item).strip())

@@ -81,10 +81,6 @@ def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
     return {row["name"]: parse_type(row["type"]) for row in rows}
 
 
-def _execute_ddl(conn: Connection, sql: str) -> None:
-    conn.execute(conn.dialect.adapt_ddl(sql))
-
-
 def create_stream_table(
     conn: Connection,
     table: str,
@@ -107,8 +103,7 @@ def create_stream_table(
         order_by = "(" + ", ".join(quote_identifier(k) for k in key_properties) + ")"
     else:
         engine, order_by = "MergeTree", "tuple()"
-    _execute_ddl(
-        conn,
+    conn.execute_ddl(
         f"CREATE TABLE IF NOT EXISTS {quote_identifier(table)} (\n  "
         + ",\n  ".join(columns)
         + f"\n) ENGINE = {engine} ORDER BY {order_by}",
@@ -124,8 +119,7 @@ def add_missing_columns(
     for name, prop in (schema.get("properties") or {}).items():
         if name in existing or name in SYSTEM_COLUMNS:
             continue
-        _execute_ddl(
-            conn,
+        conn.execute_ddl(
             f"ALTER TABLE {quote_identifier(table)} ADD COLUMN {quote_identifier(name)} "
             f"{clickhouse_type_for(prop)}",
         )

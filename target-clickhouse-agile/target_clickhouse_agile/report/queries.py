@@ -108,7 +108,8 @@ def query_view(
         source = f"{name}({arguments})"
     else:
         with_ms = conn.dialect.supports_datetime64
-        source = "(" + conn.dialect.adapt_ddl(plain_sql(name, params, with_ms=with_ms)) + ")"
+        select = conn.dialect.adapt_ddl(plain_sql(name, params, with_ms=with_ms))
+        source = "(" + (conn.layout.distributed_select(select) if conn.layout else select) + ")"
     sql = f"SELECT * FROM {source}"
     if where:
         sql += f" WHERE {where}"

@@ -1,0 +1,77 @@
+"""Which of several endpoints of the same data (`host` + `alt_hosts`) the target uses now.
+
+Every connection of a run opened from the same settings shares one `Endpoints` object, so they all use
+the same host: the metrics step then reads back what the sinks have just written (read-your-writes
+without waiting for replication). When an operation fails because the host is unreachable or died,
+the connection that saw it moves the shared choice to the next endpoint in order (`failed`); the others
+follow at their next operation. There is no fail-back during a run: a host that returns is used again
+only when the one in use fails too, or by the next run.
+
+`failovers` counts the moves (for the log). Rows an earlier host took in the current checkpoint window are
+sent again to the new one by the target (see `insert_journal.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+logger = logging.getLogger("target_clickhouse_agile.clickhouse")
+
+Endpoint = tuple[str, int]
+
+
+class Endpoints:
+    """An ordered list of `(host, port)` and the one in use, safe to share between threads."""
+
+    def __init__(self, endpoints: Sequence[Endpoint]) -> None:
+        if not endpoints:
+            raise ValueError("at least one endpoint is needed")
+        self.all: tuple[Endpoint, ...] = tuple(endpoints)
+        self._index = 0
+        self.failovers = 0
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Endpoint:
+        with self._lock:
+            return self.all[self._index]
+
+    @property
+    def several(self) -> bool:
+        return len(self.all) > 1
+
+    def failed(self, endpoint: Endpoint, reason: str) -> Endpoint:
+        """`endpoint` is unreachable: move on to the next one (once, however many connections saw it)."""
+        with self._lock:
+            if self.all[self._index] == endpoint and self.several:
+                self._index = (self._index + 1) % len(self.all)
+                self.failovers += 1
+                now = self.all[self._index]
+                logger.warning(
+                    "ClickHouse at %s:%d failed (%s); switching to %s:%d (alt_hosts, failover %d)",
+                    *endpoint,
+                    reason,
+                    *now,
+                    self.failovers,
+                )
+            return self.all[self._index]
+
+    def order_from_current(self) -> list[Endpoint]:
+        """Every endpoint, starting with the one in use (the order to try when connecting)."""
+        with self._lock:
+            return [*self.all[self._index :], *self.all[: self._index]]
+
+
+_shared: dict[tuple[object, ...], Endpoints] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_endpoints(endpoints: Sequence[Endpoint], *, user: str, database: str) -> Endpoints:
+    """The process-wide `Endpoints` for these endpoints (one choice per run, whichever connection asks)."""
+    key = (tuple(endpoints), user, database)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Endpoints(endpoints)
+        return _shared[key]
