@@ -142,6 +142,7 @@ def run_old(
 
 ENGINE_NAMES = {
     "server": "ClickHouse 18.16",
+    "http": "ClickHouse 18.16 over HTTP",
     "chdb": "chdb",
     "cluster": "cluster 1x2 (18.16)",
     "sharded": "cluster 2x1 (18.16)",
@@ -162,6 +163,13 @@ def run_ours(
     database = f"new_{size}_{latency}"
     if engine == "server":
         settings: dict[str, Any] = {"host": server.host, "port": server.port, "database": database}
+    elif engine == "http":
+        settings = {
+            "host": server.host,
+            "port": server.http_port,
+            "protocol": "http",
+            "database": f"http_{database}",
+        }
     elif engine == "chdb":
         settings = {"embedded_path": str(workdir / "chdb"), "database": "agile"}
     else:
@@ -282,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engines",
         default="server,chdb,cluster,sharded",
-        help="our target's engines: server, chdb, cluster (1 shard x 2 replicas), sharded (2 shards)",
+        help="our target's engines: server, http (the same server over HTTP), chdb, cluster (1 shard x 2 "
+        "replicas), sharded (2 shards)",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")

@@ -13,12 +13,5 @@ fi
 if ! command -v java >/dev/null 2>&1; then
   missing+=(default-jre-headless)
 fi
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-echo "Installing ${missing[*]} (Debian packages) ..." >&2
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 # The packages may register services; the tests start their own throwaway instances instead.

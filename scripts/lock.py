@@ -55,7 +55,7 @@ class Lock:
 PROJECT = Lock(
     "project",
     inputs=(*PLUGINS, *DEV_PACKAGES, REPO / "requirements-dev.txt"),
-    extras=("embedded",),
+    extras=("embedded", "sentry"),
     build_backends=True,
 )
 MELTANO = Lock("meltano", inputs=(LOCKS / "meltano.in",))

@@ -13,6 +13,13 @@ Configuration, all from environment variables (the names Meltano and the plugins
 * `AGILE_MAX_SECONDS`: the time budget; by default the function's remaining time minus
   `AGILE_RESERVE_SECONDS` (default 60: the target's final drain and metrics step run after the cut).
 
+Through Yandex Cloud's serverless DB proxy (no public access to the cluster): set
+`TARGET_CLICKHOUSE_AGILE_PROTOCOL=http`, `_SECURE=true`,
+`_HOST=<proxy id>.clickhouse-proxy.serverless.yandexcloud.net`, `_SERVERLESS_PROXY_ID=<proxy id>`,
+`_USER` and `_DATABASE` as the proxy was created with, and no password:
+the function's service account (role `serverless.mdbProxies.user`) authenticates with its IAM token, which
+the handler takes from the invocation context every time (it lives about 12 hours; never store it).
+
 Entry point `main.handler`; requirements: `tap-yandex-tracker`, `target-clickhouse-agile` (no `[embedded]`).
 """
 
@@ -62,6 +69,16 @@ def config_from_env(schema: Mapping[str, Any], prefix: str, env: Mapping[str, st
     return config
 
 
+def _iam_token(context: Any) -> str | None:
+    """The service account's IAM token from the invocation context (`context.token["access_token"]`), if
+    the function runs as a service account."""
+    token = getattr(context, "token", None)
+    if isinstance(token, Mapping):
+        value = token.get("access_token")
+        return str(value) if value else None
+    return None
+
+
 def _budget(context: Any, env: Mapping[str, str]) -> float | None:
     if env.get("AGILE_MAX_SECONDS"):
         return float(env["AGILE_MAX_SECONDS"])
@@ -78,5 +95,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     env = os.environ
     tap_config = config_from_env(TapYandexTracker.config_jsonschema, TAP_PREFIX, env)
     target_config = config_from_env(TargetClickhouseAgile.config_jsonschema, TARGET_PREFIX, env)
+    if not target_config.get("password") and (token := _iam_token(context)):
+        target_config["password"] = token  # fresh for this invocation: the context carries a current one
     result = run_in_process(tap_config, target_config, max_seconds=_budget(context, env))
     return {"statusCode": 200, "body": json.dumps(result.as_dict(), sort_keys=True)}

@@ -18,6 +18,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.auth import TrackerAuthenticator
 from tap_yandex_tracker.errors import (
     InvalidBodyError,
@@ -60,6 +61,11 @@ class TrackerStream(RESTStream):
     @property
     def settings(self) -> TapSettings:
         return self.run.settings
+
+    def sync(self, context: dict | None = None) -> None:
+        """The SDK's sync; an error escaping it is reported to Sentry with this stream's name."""
+        with error_reporting.in_stream(self.name):
+            super().sync(context)
 
     # -- requests ------------------------------------------------------------------------------------
     @property

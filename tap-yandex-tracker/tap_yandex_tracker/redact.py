@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from tap_yandex_tracker.settings import SECRET_SETTINGS
 
@@ -26,7 +26,8 @@ MIN_SECRET_LENGTH = 4
 
 
 def representations(secret: str) -> set[str]:
-    """The texts ``secret`` can appear as in a message."""
+    """The texts ``secret`` can appear as in a message; for a URL, its user and password on their own
+    too (a Sentry DSN's keys travel without the rest of it)."""
     forms = {
         secret,
         secret.strip(),
@@ -35,8 +36,18 @@ def representations(secret: str) -> set[str]:
         repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
         quote(secret, safe=""),
         quote_plus(secret),
+        *url_credentials(secret),
     }
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def url_credentials(text: str) -> set[str]:
+    """The user and password of ``text`` when it is a URL that has them (``http://<key>@host/1``)."""
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:  # not a URL (an unbalanced ``[``)
+        return set()
+    return {part for part in (parts.username, parts.password) if part}
 
 
 def secret_values(config: Mapping[str, Any]) -> list[str]:

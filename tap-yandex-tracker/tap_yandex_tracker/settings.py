@@ -89,6 +89,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         minimum=100,
         description="scrollTTLMillis of the issue search; an expired scroll is restarted transparently",
     ),
+    th.Property(
+        "sentry_dsn",
+        th.StringType,
+        secret=True,
+        sensitive=True,
+        description="Sentry DSN: fatal errors and unhandled exceptions are reported there "
+        "(needs the `[sentry]` extra)",
+    ),
 ).to_dict()
 
 #: Setting name -> default, as the schema declares it.

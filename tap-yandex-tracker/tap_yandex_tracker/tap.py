@@ -14,6 +14,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.redact import install_redactor, secret_values
 from tap_yandex_tracker.run_context import TapRun
@@ -60,22 +61,31 @@ class TapYandexTracker(Tap):
             settings = TapSettings.from_config({})
         return TapRun(settings, self.logger)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Sentry (with ``sentry_dsn``) starts here, once the settings are read (files and environment) and
+        before they are checked: a settings error is reported too."""
+        error_reporting.start(self._config)
+        return super()._validate_config(raise_errors=raise_errors)
+
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """The console entry point: a fatal error the tap can explain is printed as one line and exits 1
-        (the SDK would print a long traceback); the traceback stays available at DEBUG level."""
+        (the SDK would print a long traceback); the traceback stays available at DEBUG level. Every
+        error that ends the run goes to Sentry first, when configured."""
         try:
-            if kwargs.get("state") is not None:
-                kwargs["state"] = io.StringIO(json.dumps(read_state_file(kwargs["state"])))
-            super().invoke(*args, **kwargs)
+            with error_reporting.reported():
+                if kwargs.get("state") is not None:
+                    kwargs["state"] = io.StringIO(json.dumps(read_state_file(kwargs["state"])))
+                super().invoke(*args, **kwargs)
         except ExplainedError as failure:
             cls._exit_with(failure)
 
     @classmethod
     def cb_test(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """``--test`` (Meltano's ``config test``): same one-line errors as a sync."""
+        """``--test`` (Meltano's ``config test``): same one-line errors (and reports) as a sync."""
         try:
-            super().cb_test(*args, **kwargs)
+            with error_reporting.reported():
+                super().cb_test(*args, **kwargs)
         except ExplainedError as failure:
             cls._exit_with(failure)
 

@@ -23,7 +23,13 @@ from target_clickhouse_agile.clickhouse import ClickHouseError, CoercionError, f
 from target_clickhouse_agile.redact import mask, secret_texts
 from target_clickhouse_agile.rows import RecordError
 
+
+class SetupError(Exception):
+    """A setting the installation cannot serve (`sentry_dsn` without the `[sentry]` extra)."""
+
+
 WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
+    SetupError,
     ClickHouseError,
     RecordError,
     CoercionError,
@@ -38,6 +44,8 @@ WELL_KNOWN_ERRORS: tuple[type[BaseException], ...] = (
 def one_line(error: BaseException) -> str:
     """`<kind>: <message>` on one line (engine stack traces and line breaks removed)."""
     kind = "ClickHouse" if isinstance(error, ClickHouseError) else "Bad input"
+    if isinstance(error, SetupError):
+        kind = "Settings"
     return f"{kind}: {first_line(str(error)) or type(error).__name__}"
 
 

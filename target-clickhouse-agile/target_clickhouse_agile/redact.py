@@ -13,10 +13,10 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 #: Settings whose values must never appear in a message (`agile-pipeline` adds the tap's tokens).
-SECRET_SETTINGS = ("password", "token", "iam_token")
+SECRET_SETTINGS = ("password", "token", "iam_token", "sentry_dsn")
 MASK = "***"
 
 _known: set[str] = set()
@@ -24,7 +24,8 @@ _lock = threading.Lock()
 
 
 def secret_texts(config: Mapping[str, Any]) -> set[str]:
-    """Each secret setting of `config` in every form it can take in text (at least 4 characters)."""
+    """Each secret setting of `config` in every form it can take in text (at least 4 characters); a URL's
+    user and password count on their own too (the keys of `sentry_dsn`)."""
     texts: set[str] = set()
     for name in SECRET_SETTINGS:
         value = config.get(name)
@@ -38,9 +39,18 @@ def secret_texts(config: Mapping[str, Any]) -> set[str]:
             json.dumps(raw)[1:-1],
             quote(raw, safe=""),
             quote_plus(raw),
+            *_credentials(raw),
         )
         texts.update(form for form in forms if len(form) >= 4)
     return texts
+
+
+def _credentials(raw: str) -> tuple[str, ...]:
+    try:
+        url = urlsplit(raw.strip())
+    except ValueError:  # not a URL after all
+        return ()
+    return tuple(part for part in (url.username, url.password) if part)
 
 
 def mask(text: str, secrets: Iterable[str] | None = None) -> str:

@@ -20,6 +20,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_clickhouse_agile.batching import DEFAULT_BATCH_ROWS, MAX_BATCH_BYTES
 from target_clickhouse_agile.clickhouse import (
+    PROTOCOLS,
     ClickHouseError,
     ConnectionSettings,
     replication_setting_problems,
@@ -49,11 +50,19 @@ CONFIG_SCHEMA = th.PropertiesList(
         "at `embedded_path`.",
     ),
     th.Property(
+        "protocol",
+        th.StringType,
+        default=_CONNECTION.protocol,
+        allowed_values=list(PROTOCOLS),
+        description="`native` (clickhouse-driver, TCP) or `http` (the HTTP(S) interface, JSONEachRow): HTTP "
+        "passes proxies and Yandex Cloud's serverless DB proxy.",
+    ),
+    th.Property(
         "port",
         th.IntegerType,
         minimum=1,
         maximum=65535,
-        description="Native port; default 9000, or 9440 when `secure`.",
+        description="Server port; default by `protocol` and `secure`: native 9000 / 9440, http 8123 / 8443.",
     ),
     th.Property("user", th.StringType, default=_CONNECTION.user, description="ClickHouse user."),
     th.Property(
@@ -116,6 +125,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=_CONNECTION.replica_name,
         description="Replica name of each Replicated table (with `cluster`); must differ per replica, "
         "hence a macro such as `{replica}`.",
+    ),
+    th.Property(
+        "serverless_proxy_id",
+        th.StringType,
+        description="Yandex Cloud serverless DB proxy: the connection id (with `protocol: http`, `secure`, "
+        "`host` = `<id>.clickhouse-proxy.serverless.yandexcloud.net`; `database` = the proxy's database).",
     ),
     th.Property(
         "embedded_path",
@@ -230,6 +245,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_STATSD_PREFIX,
         description="Prefix of every StatsD metric name (`<prefix>.inserted_rows.issues`, ...).",
     ),
+    th.Property(
+        "sentry_dsn",
+        th.StringType,
+        secret=True,
+        description="Sentry DSN: fatal errors and unhandled exceptions are reported there "
+        "(needs the `[sentry]` extra)",
+    ),
 ).to_dict()
 
 #: Setting name -> default, as the schema declares it.
@@ -312,6 +334,11 @@ def _interpret(config: Mapping[str, Any]) -> tuple[WorkCalendar | None, Workflow
     checkpoint = config.get("checkpoint_seconds")
     if checkpoint is not None and float(checkpoint) <= 0:
         errors.append(f"checkpoint_seconds: {checkpoint} must be positive")
+    protocol = str(config.get("protocol") or "native").lower()
+    if protocol not in PROTOCOLS:
+        errors.append(f"protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if config.get("serverless_proxy_id") and protocol != "http":
+        errors.append("serverless_proxy_id is set but protocol is not http: the proxy speaks HTTPS only")
     if config.get("ca_certs") and not config.get("secure"):
         errors.append("ca_certs is set but secure is false: set secure: true to use TLS")
     errors += cluster_setting_errors(config)

@@ -18,6 +18,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+from target_clickhouse_agile import error_reporting
 from target_clickhouse_agile.batching import MAX_BATCH_BYTES, pending_size
 from target_clickhouse_agile.clickhouse import (
     SYSTEM_COLUMNS,
@@ -174,6 +175,11 @@ class ClickHouseSink(BatchSink):
         return next(self._row_numbers)
 
     def process_batch(self, context: dict) -> None:
+        """The batch's rows in one INSERT; an error escaping it is reported to Sentry with the stream."""
+        with error_reporting.in_stream(self.stream_name):
+            self._insert_batch(context)
+
+    def _insert_batch(self, context: dict) -> None:
         data = list(context.get("rows", {}).values())
         self._batch_bytes = 0
         if not data:

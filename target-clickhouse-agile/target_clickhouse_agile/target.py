@@ -17,6 +17,7 @@ from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, InvalidJSONSchema
 from singer_sdk.sinks import Sink
 
+from target_clickhouse_agile import error_reporting
 from target_clickhouse_agile.clickhouse import (
     Connection,
     MetricsRepository,
@@ -102,17 +103,21 @@ class TargetClickhouseAgile(Target):
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """The console entry point: errors whose message already says what to fix are printed as one
-        line and exit 1 (the SDK would print a long traceback); anything else keeps its traceback."""
+        line and exit 1 (the SDK would print a long traceback); anything else keeps its traceback. Every
+        error that ends the run goes to Sentry first, when configured."""
         quiet_driver_logs()
         try:
-            super().invoke(*args, **kwargs)
+            with error_reporting.reported():
+                super().invoke(*args, **kwargs)
         except WELL_KNOWN_ERRORS as error:
             cls.logger.debug("Traceback of the error below", exc_info=error)
             cls.logger.error("%s", one_line(error))
             sys.exit(1)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check of the settings, with secret values masked in its messages."""
+        """The SDK's schema check of the settings, with secret values masked in its messages. Sentry (with
+        `sentry_dsn`) starts first, once the settings are read: a settings error is reported too."""
+        error_reporting.start(self._config)
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as error:

@@ -157,3 +157,24 @@ def test_two_targets_on_the_two_replicas_at_once(
                 "SELECT version, dirty FROM schema_migrations ORDER BY sequence DESC LIMIT 1"
             )
         assert versions[0]["dirty"] == 0
+
+
+def test_over_http_with_failover(clickhouse_cluster: Cluster, sim_factory: Any, tmp_path: Path) -> None:
+    """`protocol: http` on the cluster: the per-node statements find each node's HTTP port, and a killed
+    replica 1 is left for replica 2 as on the native protocol."""
+    cluster = clickhouse_cluster
+    sim = sim_factory(issues=80, seed=45)
+    with cluster_database(cluster) as database:
+        settings = cluster.settings(0, database=database, http=True, batch_size_rows=40)
+        killed = Fault(after_inserts=6, action=lambda tap, target: cluster.nodes[0].kill())
+        run = load(sim, settings, tmp_path / "load", fault=killed)
+        assert run.fault_fired
+        assert run.ok, run.describe()
+        assert "switching to" in run.target.stderr
+        replica2 = cluster.on_node(1, settings)
+        assert tables.timeline_mismatches(replica2, sim.ground_truth()) == []
+        cluster.nodes[0].start()
+        cluster.sync_replicas(database)
+        replica1 = cluster.on_node(0, settings)
+        assert tables.diff(tables.snapshot(replica1), tables.snapshot(replica2)) == []
+        assert tables.duplicate_keys(replica1) == dict.fromkeys(tables.DATA_KEYS, 0)

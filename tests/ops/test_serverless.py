@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from target_clickhouse_agile.clickhouse import ClickHouseError
 from target_clickhouse_agile.clickhouse.state_store import load_state
-from tests.support.clickhouse import NativeDatabase
+from tests.support.clickhouse import PASSWORD, PASSWORD_USER, ClickHouseServer, NativeDatabase
 from tests.support.modules import load_module_from_file
 from tests.support.simulators import CHANGELOG_ROUTE
 from tests.support.tables import count
@@ -27,10 +28,13 @@ def function() -> ModuleType:
 
 
 class FunctionContext:
-    """What Yandex Cloud Functions passes: only the remaining time matters to the handler."""
+    """What Yandex Cloud Functions passes: the remaining time, and the service account's IAM token when
+    the function runs as one."""
 
-    def __init__(self, remaining_ms: int) -> None:
+    def __init__(self, remaining_ms: int, iam_token: str | None = None) -> None:
         self.remaining_ms = remaining_ms
+        if iam_token is not None:
+            self.token = {"access_token": iam_token, "expires_in": 43200, "token_type": "Bearer"}
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
@@ -57,8 +61,8 @@ def _env(monkeypatch: pytest.MonkeyPatch, sim: TrackerSimulator, db: NativeDatab
         monkeypatch.setenv(name, value)
 
 
-def _call(function: ModuleType, remaining_ms: int = 600_000) -> dict[str, Any]:
-    response = function.handler({"trigger": "timer"}, FunctionContext(remaining_ms))
+def _call(function: ModuleType, remaining_ms: int = 600_000, iam_token: str | None = None) -> dict[str, Any]:
+    response = function.handler({"trigger": "timer"}, FunctionContext(remaining_ms, iam_token))
     assert response["statusCode"] == 200
     return json.loads(response["body"])
 
@@ -138,3 +142,39 @@ def test_config_from_env_types_values_by_schema(function: ModuleType) -> None:
         "timeout": 2.5,
         "status_categories": {"review": "wait"},
     }
+
+
+def test_through_the_serverless_proxy_with_the_context_iam_token(
+    function: ModuleType,
+    fresh_sim: TrackerSimulator,
+    clickhouse_native: NativeDatabase,
+    clickhouse_server: ClickHouseServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy's setup against the HTTPS server (CA-verified): protocol http, the proxy id where the
+    interface expects a database (here the database's own name, as the proxy would map it), no password:
+    the handler authenticates with the context's IAM token, read again at every invocation."""
+    _env(monkeypatch, fresh_sim, clickhouse_native)
+    monkeypatch.delenv("TARGET_CLICKHOUSE_AGILE_PASSWORD")
+    clickhouse_native.conn.execute("SELECT 1")  # the proxy's database exists; through it none is created
+    proxy = {
+        "PROTOCOL": "http",
+        "SECURE": "true",
+        "PORT": str(clickhouse_server.https_port),
+        "CA_CERTS": str(clickhouse_server.ca_cert_path),
+        "USER": PASSWORD_USER,
+        "SERVERLESS_PROXY_ID": clickhouse_native.database,
+    }
+    for name, value in proxy.items():
+        monkeypatch.setenv(f"TARGET_CLICKHOUSE_AGILE_{name}", value)
+    first = _call(function, iam_token=PASSWORD)
+    assert first["completed"]
+    assert count(clickhouse_native.settings, "issues") == len(fresh_sim.ground_truth())
+    # An expired token in the next invocation's context is used as given, and refused: nothing is cached.
+    with pytest.raises(ClickHouseError, match="wrong user or password"):
+        _call(function, iam_token="expired-iam-token")
+    fresh_sim.advance(minutes=45, mutate=3, create=2)
+    again = _call(function, iam_token=PASSWORD)
+    assert again["completed"]
+    assert again["incremental"]
+    assert load_state(clickhouse_native.conn, "function") == again["state"]

@@ -173,6 +173,7 @@ class ClickHouseServer:
     http_port: int = 0
     interserver_port: int = 0
     tcp_port_secure: int = 0
+    https_port: int = 0
     user: str = PASSWORD_USER
     password: str = PASSWORD
     certificates: dict[str, Path] = field(default_factory=dict)
@@ -188,7 +189,8 @@ class ClickHouseServer:
         if self.tls and not self.certificates:
             self.certificates = make_certificates(self.base_dir)
         if not self.port:
-            self.port, self.http_port, self.interserver_port, self.tcp_port_secure = free_ports(4)
+            ports = free_ports(5)
+            self.port, self.http_port, self.interserver_port, self.tcp_port_secure, self.https_port = ports
 
     @property
     def ca_cert_path(self) -> Path:
@@ -217,6 +219,7 @@ class ClickHouseServer:
             f"--http_port={self.http_port}",
             f"--interserver_http_port={self.interserver_port}",
             f"--tcp_port_secure={self.tcp_port_secure}",
+            f"--https_port={self.https_port}",
             f"--listen_host={self.host}",
             f"--logger.log={self.log_path}",
             f"--logger.errorlog={self.error_log_path}",

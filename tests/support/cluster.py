@@ -263,23 +263,29 @@ class Cluster:
             node.stop()
         self.zookeeper.stop()
 
-    def settings(self, node: int = 0, *, cluster: str = REPLICATED, **overrides: Any) -> dict[str, Any]:
-        """Target settings: `host`/`port` of `node`, the other node in `alt_hosts`, the password user."""
+    def settings(
+        self, node: int = 0, *, cluster: str = REPLICATED, http: bool = False, **overrides: Any
+    ) -> dict[str, Any]:
+        """Target settings: `host`/`port` of `node`, the other node in `alt_hosts`, the password user;
+        with `http`, their HTTP ports and `protocol: http`."""
         first, other = self.nodes[node], self.nodes[1 - node]
+        port, other_port = (first.http_port, other.http_port) if http else (first.port, other.port)
         return {
             "host": first.host,
-            "port": first.port,
+            "port": port,
             "user": first.user,
             "password": first.password,
             "cluster": cluster,
-            "alt_hosts": [f"{other.host}:{other.port}"],
+            "alt_hosts": [f"{other.host}:{other_port}"],
+            **({"protocol": "http"} if http else {}),
             **({"replication_path": SHARDED_PATH} if cluster == SHARDED else {}),
             **overrides,
         }
 
     def on_node(self, node: int, settings: dict[str, Any]) -> dict[str, Any]:
         """`settings` read back on one node only (no cluster, no failover): what a dashboard there sees."""
-        plain = {k: v for k, v in settings.items() if k not in ("cluster", "alt_hosts", "replication_path")}
+        dropped = ("cluster", "alt_hosts", "replication_path", "protocol")
+        plain = {k: v for k, v in settings.items() if k not in dropped}
         return {**plain, "host": self.nodes[node].host, "port": self.nodes[node].port}
 
     def connect(self, node: int, database: str = "default") -> Connection:

@@ -171,11 +171,24 @@ def run_tap(
 
 
 def run_target(
-    config: Mapping[str, Any], input_text: str, *, workdir: Path, timeout: float = 300, label: str = "target"
+    config: Mapping[str, Any],
+    input_text: str,
+    *,
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+    label: str = "target",
 ) -> ProcessResult:
-    """The target's console script on `input_text` (Singer lines)."""
+    """The target's console script on `input_text` (Singer lines; `env`: extra environment variables)."""
     args = [TARGET_CLI, "--config", str(write_json(Path(workdir) / "target.json", dict(config)))]
-    done = subprocess.run(args, input=input_text.encode(), capture_output=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        args,
+        input=input_text.encode(),
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     result = ProcessResult(
         "target",
         done.returncode,

@@ -21,7 +21,7 @@ from target_clickhouse_agile.clickhouse.migrations import (
 )
 from target_clickhouse_agile.clickhouse.repository import DERIVED_TABLES, MetricsRepository
 from target_clickhouse_agile.clickhouse.retry import NO_RETRY, RetryPolicy
-from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
+from target_clickhouse_agile.clickhouse.settings import PROTOCOLS, ConnectionSettings
 from target_clickhouse_agile.clickhouse.state_store import load_state, save_state
 from target_clickhouse_agile.clickhouse.tables import (
     SYSTEM_COLUMNS,
@@ -36,6 +36,7 @@ from target_clickhouse_agile.clickhouse.workflow_store import save_workflow_map
 __all__ = [
     "DERIVED_TABLES",
     "NO_RETRY",
+    "PROTOCOLS",
     "SYSTEM_COLUMNS",
     "ClickHouseError",
     "CoercionError",

@@ -110,6 +110,8 @@ class ClusterLayout:
     open_node: Callable[[Node], AbstractContextManager[Connection]] | None = field(
         default=None, compare=False, repr=False
     )
+    #: The nodes those statements go to: every node; over HTTP the configured endpoints (see `load_layout`).
+    reachable: tuple[Node, ...] | None = None
 
     @property
     def sharded(self) -> bool:
@@ -239,7 +241,7 @@ class ClusterLayout:
     def each_node(self) -> Iterator[tuple[Node, AbstractContextManager[Connection]]]:
         if self.open_node is None:
             raise ClickHouseError(f"cluster {self.name!r}: no way to reach its nodes one by one")
-        for node in self.nodes:
+        for node in self.nodes if self.reachable is None else self.reachable:
             yield node, self.open_node(node)
 
 
@@ -333,8 +335,13 @@ def load_layout(
     replica_name: str,
     open_node: Callable[[Node], AbstractContextManager[Connection]],
     open_system: Callable[[Node], AbstractContextManager[Connection]],
+    locate: Callable[[str, tuple[Node, ...]], tuple[Node, ...]] | None = None,
 ) -> ClusterLayout:
-    """The cluster `name` as the connected server defines it, checked on every node that answers."""
+    """The cluster `name` as the connected server defines it, checked on every node that answers.
+
+    `system.clusters` names each node's native port. A transport that cannot use it (HTTP) passes `locate`:
+    given the cluster's name and nodes, the nodes it can reach itself (as `Node`s with its own addresses),
+    which then take the per-node checks and statements."""
     where = getattr(conn, "address", "the server")
     name = _resolve_macros(conn, name, str(where))
     rows = conn.query(
@@ -351,8 +358,9 @@ def load_layout(
         Node(str(r["host_name"]), int(r["port"]), int(r["shard_num"]), int(r["replica_num"])) for r in rows
     )
     _check_zookeeper(conn, str(where), name)
+    reachable = locate(name, nodes) if locate is not None else None
     node_macros: dict[Node, dict[str, str]] = {}
-    for node in nodes:
+    for node in nodes if reachable is None else reachable:
         try:
             with open_system(node) as node_conn:
                 _check_zookeeper(node_conn, f"{node.host}:{node.port}", name)
@@ -371,7 +379,14 @@ def load_layout(
         node_macros[node] = {str(r["macro"]): str(r["substitution"]) for r in macros}
     shard_macros = check_layout(name, conn.database, replication_path, replica_name, node_macros)
     layout = ClusterLayout(
-        name, conn.database, nodes, replication_path, replica_name, shard_macros, open_node=open_node
+        name,
+        conn.database,
+        nodes,
+        replication_path,
+        replica_name,
+        shard_macros,
+        open_node=open_node,
+        reachable=reachable,
     )
     logger.info(
         "cluster %s: %d shard(s), %d node(s)%s",

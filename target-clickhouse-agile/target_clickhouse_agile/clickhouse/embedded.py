@@ -12,11 +12,8 @@ sink/thread, as with the native driver), but every connection must be closed bef
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,11 +25,8 @@ from target_clickhouse_agile.clickhouse.identifiers import (
     quote_literal,
     validate_identifier,
 )
+from target_clickhouse_agile.clickhouse.json_rows import json_lines, python_value
 from target_clickhouse_agile.clickhouse.settings import DEFAULT_DATABASE, DEFAULT_EMBEDDED_PATH
-from target_clickhouse_agile.metrics.utc import UTC
-
-_WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
-_ARRAY = re.compile(r"^Array\((.*)\)$")
 
 # Session settings: 64-bit integers as JSON numbers, and DateTime without an explicit zone read as UTC.
 _SESSION_SETTINGS = (
@@ -51,53 +45,6 @@ def _import_session() -> Any:
             "`pip install 'target-clickhouse-agile[embedded]'`, or set `host` to use a ClickHouse server"
         ) from error
     return session
-
-
-def _json_value(value: Any) -> Any:
-    """A Python value as ClickHouse's JSONEachRow input expects it."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ", timespec="milliseconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_value(item) for item in value]
-    return value
-
-
-def _parse_datetime(text: str) -> datetime:
-    """`'2024-01-05 10:20:30.123'` (any precision; digits past microseconds dropped) as aware UTC."""
-    whole, _, fraction = text.partition(".")
-    parsed = datetime.strptime(whole, "%Y-%m-%d %H:%M:%S")
-    micros = int((fraction + "000000")[:6]) if fraction else 0
-    return parsed.replace(microsecond=micros, tzinfo=UTC)
-
-
-def _python_value(value: Any, ch_type: str) -> Any:
-    """A value from JSON output converted by its ClickHouse type (mirrors clickhouse-driver's results)."""
-    if value is None:
-        return None
-    while match := _WRAPPER.match(ch_type):
-        ch_type = match.group(2)
-    if match := _ARRAY.match(ch_type):
-        return [_python_value(item, match.group(1)) for item in value]
-    if ch_type.startswith("DateTime"):
-        # Output is in the column's zone; ours are all 'UTC' and the session zone is UTC too.
-        return _parse_datetime(value)
-    if ch_type in ("Date", "Date32"):
-        return date.fromisoformat(value)
-    if ch_type.startswith(("Int", "UInt")):
-        return int(value)
-    if ch_type.startswith(("Float", "Decimal")):
-        return float(value)
-    if ch_type == "Bool":
-        return bool(value)
-    return value
 
 
 class EmbeddedConnection(Connection):
@@ -153,7 +100,7 @@ class EmbeddedConnection(Connection):
         names, types = json.loads(lines[0]), json.loads(lines[1])
         return [
             {
-                name: _python_value(value, ch_type)
+                name: python_value(value, ch_type)
                 for name, ch_type, value in zip(names, types, json.loads(line), strict=True)
             }
             for line in lines[2:]
@@ -186,14 +133,9 @@ class EmbeddedConnection(Connection):
 def _write_json_lines(handle: IO[str], table: str, columns: list[str], rows: Iterable[Sequence[Any]]) -> int:
     """One JSON object per row; returns the number of rows."""
     count = 0
-    for row in rows:
-        values = list(row)
-        if len(values) != len(columns):
-            msg = f"row {count} for table {table!r} has {len(values)} values for {len(columns)} columns"
-            raise ClickHouseError(msg)
-        record = {column: _json_value(value) for column, value in zip(columns, values, strict=True)}
+    for line in json_lines(table, columns, rows):
         try:
-            handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            handle.write(line)
         except UnicodeEncodeError:
             raise ClickHouseError(
                 f"embedded ClickHouse cannot take row {count} for {table!r}: it holds text that is not valid "

@@ -17,6 +17,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
 Endpoint = tuple[str, int]
@@ -66,6 +68,25 @@ class Endpoints:
 
 _shared: dict[tuple[object, ...], Endpoints] = {}
 _shared_lock = threading.Lock()
+
+
+def endpoints_for(
+    first: Endpoint, alternatives: Sequence[Endpoint], *, user: str, database: str
+) -> Endpoints:
+    """`first` alone, or with its alternatives the process-wide shared choice (one per run)."""
+    others = [endpoint for endpoint in alternatives if endpoint != first]
+    if not others:
+        return Endpoints([first])
+    return shared_endpoints([first, *others], user=user, database=database)
+
+
+def none_answers(endpoints: Endpoints, last: Exception) -> ClickHouseError:
+    """Every endpoint was tried and none could be reached (retried later with back-off, see retry.py)."""
+    tried = ", ".join(f"{host}:{port}" for host, port in endpoints.all)
+    return ClickHouseError(
+        f"none of the ClickHouse endpoints answers ({tried}; `host` and `alt_hosts`); the last: {last}",
+        connection_failed=True,
+    )
 
 
 def shared_endpoints(endpoints: Sequence[Endpoint], *, user: str, database: str) -> Endpoints:

@@ -25,7 +25,7 @@ from clickhouse_driver import errors as driver_errors
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.dialect import parse_version
-from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, shared_endpoints
+from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for, none_answers
 from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
     UNKNOWN_DATABASE,
@@ -90,12 +90,7 @@ class NativeConnection(Connection):
         self.database = validate_identifier(database)
         self.user = user or "default"
         first = (host, int(port) if port else (DEFAULT_SECURE_PORT if secure else DEFAULT_PORT))
-        others = [endpoint for endpoint in alt_endpoints if endpoint != first]
-        self._endpoints = (
-            shared_endpoints([first, *others], user=self.user, database=self.database)
-            if others
-            else Endpoints([first])
-        )
+        self._endpoints = endpoints_for(first, alt_endpoints, user=self.user, database=self.database)
         self.host, self.port = self._endpoints.current
         self.secure = secure
         self.verify = verify
@@ -225,11 +220,7 @@ class NativeConnection(Connection):
                 last = error
                 self._endpoints.failed(endpoint, str(error))
         assert last is not None
-        tried = ", ".join(f"{host}:{port}" for host, port in self._endpoints.all)
-        raise ClickHouseError(
-            f"none of the ClickHouse endpoints answers ({tried}; `host` and `alt_hosts`); the last: {last}",
-            connection_failed=True,
-        )
+        raise none_answers(self._endpoints, last)
 
     def _connect_here(self) -> None:
         # What the driver's `force_connect` does, minus its "query in flight" flag (set until a query ends).

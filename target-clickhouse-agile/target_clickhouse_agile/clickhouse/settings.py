@@ -19,6 +19,11 @@ DEFAULT_EMBEDDED_PATH = "./agile_clickhouse"
 #: Native protocol ports of a server, plain and TLS (used when `port` is not set).
 DEFAULT_PORT = 9000
 DEFAULT_SECURE_PORT = 9440
+#: The HTTP interface's ports, plain and TLS.
+DEFAULT_HTTP_PORT = 8123
+DEFAULT_HTTPS_PORT = 8443
+#: How the target talks to a server: the native protocol (clickhouse-driver) or the HTTP interface.
+PROTOCOLS = ("native", "http")
 #: Where the replicas of one table meet in ZooKeeper; `{database}` and `{table}` are filled in by the target,
 #: every other `{macro}` by the server (from its `<macros>`).
 DEFAULT_REPLICATION_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
@@ -31,6 +36,7 @@ class ConnectionSettings:
 
     host: str = ""
     port: int | None = None
+    protocol: str = "native"
     user: str = "default"
     password: str = field(default="", repr=False)
     database: str = DEFAULT_DATABASE
@@ -47,6 +53,9 @@ class ConnectionSettings:
     alt_hosts: tuple[str, ...] = ()
     replication_path: str = DEFAULT_REPLICATION_PATH
     replica_name: str = DEFAULT_REPLICA_NAME
+    #: Yandex Cloud's serverless DB proxy: its connection id goes where the HTTP interface expects the
+    #: database (`?database=`); the proxy then opens `database` on the cluster.
+    serverless_proxy_id: str = ""
 
     @property
     def embedded(self) -> bool:
@@ -64,7 +73,11 @@ class ConnectionSettings:
 
     @property
     def effective_port(self) -> int:
-        return self.port or (DEFAULT_SECURE_PORT if self.secure else DEFAULT_PORT)
+        if self.port:
+            return self.port
+        if self.protocol == "http":
+            return DEFAULT_HTTPS_PORT if self.secure else DEFAULT_HTTP_PORT
+        return DEFAULT_SECURE_PORT if self.secure else DEFAULT_PORT
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConnectionSettings:
@@ -78,6 +91,7 @@ class ConnectionSettings:
         return cls(
             host=str(value("host")).strip(),
             port=_number(config, "port", None, int),
+            protocol=str(value("protocol")).strip().lower(),
             user=str(value("user")),
             password=str(value("password")),
             database=str(value("database")),
@@ -94,6 +108,7 @@ class ConnectionSettings:
             alt_hosts=_alt_hosts(config.get("alt_hosts")),
             replication_path=str(value("replication_path")).strip(),
             replica_name=str(value("replica_name")).strip(),
+            serverless_proxy_id=str(value("serverless_proxy_id")).strip(),
         )
 
 

@@ -1,0 +1,96 @@
+"""The HTTP(S) transport (`protocol: http`): the same tables, results and STATEs as the native protocol.
+
+Every run here goes through the real CLIs into the session's clickhouse-server 18.16: its HTTP port, and
+its HTTPS port with a certificate verified against the test CA.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from target_clickhouse_agile.clickhouse import NO_RETRY, ClickHouseError, connect
+from tests.support import tables
+from tests.support.clickhouse import ClickHouseServer, NativeDatabase, fresh_database
+from tests.support.configs import password_target_config, tap_config, target_config
+from tests.support.pipeline import PipelineResult, run_pipeline, run_target
+from tests.support.singer import STATUSES, record, schema_message, to_lines
+from tracker_simulator import TrackerSimulator
+
+
+def http_settings(db: NativeDatabase, server: ClickHouseServer, *, https: bool = False) -> dict[str, Any]:
+    if https:
+        port, extra = server.https_port, {"secure": True, "ca_certs": str(server.ca_cert_path)}
+    else:
+        port, extra = server.http_port, {}
+    return password_target_config(db, protocol="http", port=port, **extra)
+
+
+def load(sim: TrackerSimulator, settings: dict[str, Any], workdir: Path, state: Any = None) -> PipelineResult:
+    return run_pipeline(tap_config(sim), target_config(settings), workdir=workdir, state=state).check()
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_http_gives_the_tables_and_states_of_the_native_protocol(
+    clickhouse_server: ClickHouseServer, sim_factory: Any, tmp_path: Path, https: bool
+) -> None:
+    """One simulated organisation loaded over both transports: a full sync, a day of changes, then an
+    incremental sync from each transport's own STATE."""
+    sim = sim_factory(issues=60, seed=51)
+    with fresh_database(clickhouse_server, "nat") as native, fresh_database(clickhouse_server, "web") as web:
+        native_settings = password_target_config(native)
+        web_settings = http_settings(web, clickhouse_server, https=https)
+        native_runs = [load(sim, native_settings, tmp_path / "native-full")]
+        web_runs = [load(sim, web_settings, tmp_path / "web-full")]
+        sim.advance(minutes=24 * 60, mutate=20, create=8)
+        native_runs.append(load(sim, native_settings, tmp_path / "native-incr", native_runs[0].last_state))
+        web_runs.append(load(sim, web_settings, tmp_path / "web-incr", web_runs[0].last_state))
+
+        assert [run.states for run in web_runs] == [run.states for run in native_runs]
+        # Both databases read over the native protocol: the stored rows are the same.
+        assert tables.diff(tables.snapshot(web.settings), tables.snapshot(native.settings)) == []
+        assert tables.timeline_mismatches(web.settings, sim.ground_truth()) == []
+        assert tables.duplicate_keys(web.settings) == dict.fromkeys(tables.DATA_KEYS, 0)
+        # And read over HTTP, the values come back as the native driver returns them.
+        over_http = http_settings(native, clickhouse_server, https=https)
+        assert tables.snapshot(over_http) == tables.snapshot(native.settings)
+
+
+def test_http_failures_name_the_cause_and_the_setting(
+    clickhouse_native: NativeDatabase, clickhouse_server: ClickHouseServer, tmp_path: Path
+) -> None:
+    base = http_settings(clickhouse_native, clickhouse_server)
+    cases = [
+        ({"password": "not-the-password"}, "wrong user or password for user 'agile'"),
+        ({"port": clickhouse_server.port}, "is this ClickHouse's HTTP port (8123, 8443 with `secure`)?"),
+        ({"port": clickhouse_server.https_port}, "If it expects HTTPS, set `secure: true`"),
+        (
+            {"port": clickhouse_server.https_port, "secure": True},
+            "TLS certificate of ClickHouse at 127.0.0.1:",
+        ),
+    ]
+    for overrides, expected in cases:
+        with pytest.raises(ClickHouseError) as refused:
+            connect({**base, **overrides}, retry=NO_RETRY)
+        assert expected in str(refused.value), overrides
+        assert "not-the-password" not in str(refused.value)
+
+
+def test_bad_transport_settings_are_refused_before_anything_is_written(
+    clickhouse_native: NativeDatabase, clickhouse_server: ClickHouseServer, tmp_path: Path
+) -> None:
+    lines = to_lines([schema_message("statuses"), record("statuses", STATUSES[0])])
+    for overrides, expected in [
+        ({"protocol": "grpc"}, "protocol"),
+        ({"serverless_proxy_id": "akfd3bhqk3"}, "serverless_proxy_id is set but protocol is not http"),
+    ]:
+        done = run_target({**clickhouse_native.settings, **overrides}, lines, workdir=tmp_path)
+        assert done.returncode == 1
+        assert expected in done.stderr
+    with connect(clickhouse_server.settings(database="default"), retry=NO_RETRY) as admin:
+        rows = admin.query(
+            f"SELECT count() AS n FROM system.tables WHERE database = '{clickhouse_native.database}'"
+        )
+    assert rows[0]["n"] == 0
