@@ -82,6 +82,7 @@ demo: $(STAMP)
 ## bench: benchmarks (not tests); writes tables under benchmarks/results/
 bench: $(STAMP) clickhouse
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.throughput
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .pytest_cache .ruff_cache .demo .meltano .meltano-demo

@@ -51,11 +51,15 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def run(api_url: str, workdir: Path, target_settings: dict[str, Any]) -> PipelineRun:
-    """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names."""
+def run(
+    api_url: str, workdir: Path, target_settings: dict[str, Any], tap_settings: dict[str, Any] | None = None
+) -> PipelineRun:
+    """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names;
+    the tap runs with its defaults plus `tap_settings`."""
     workdir.mkdir(parents=True, exist_ok=True)
     tap_config, target_config = workdir / "tap.json", workdir / "target.json"
-    tap_config.write_text(json.dumps({"api_url": api_url, "token": "sim-token", "org_id": "sim-org"}))
+    tap = {"api_url": api_url, "token": "sim-token", "org_id": "sim-org", **(tap_settings or {})}
+    tap_config.write_text(json.dumps(tap))
     target_config.write_text(json.dumps({**CALENDAR, **target_settings}))
     with (
         (workdir / "tap.log").open("w") as tap_log,

@@ -196,6 +196,27 @@ MUTATIONS = (
         (("            self._replay_after_failover()\n", ""),),
         ("tests/cluster/test_replicated.py::test_replica_1_killed_mid_load_the_run_finishes_on_replica_2",),
     ),
+    Mutation(
+        "search-lookahead",
+        "the issue search no longer reads the next page while the current one goes out",
+        f"{TAP}/streams/issues.py",
+        (
+            (
+                "    def request_records(self, context: dict | None) -> Iterator[dict]:",
+                "    def _request_records_unused(self, context: dict | None) -> Iterator[dict]:",
+            ),
+        ),
+        (
+            "tests/tap/test_adaptive_concurrency.py::test_the_next_search_page_is_read_while_this_one_goes_out",
+        ),
+    ),
+    Mutation(
+        "shared-pause",
+        "a Retry-After pauses only the request that got it, not every worker",
+        f"{TAP}/client.py",
+        (("                    self.run.gate.pause_all(wait)\n", "                    pass\n"),),
+        ("tests/tap/test_adaptive_concurrency.py::test_a_retry_after_pauses_every_worker",),
+    ),
 )
 
 

@@ -29,6 +29,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cloud-org-id", default=None, help="X-Cloud-Org-ID accepted by the server")
     p.add_argument("--iam-token", default=None, help="IAM token (Bearer) accepted with --cloud-org-id")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    p.add_argument(
+        "--capacity", type=int, default=None, help="requests served at once; more get 429 (default: no limit)"
+    )
+    p.add_argument("--capacity-retry-after", type=float, default=1.0, help="Retry-After of those 429s")
+    p.add_argument(
+        "--load-latency-ms",
+        type=float,
+        default=0.0,
+        help="added per other request in service (slows with load)",
+    )
     p.add_argument("--users", type=int, default=None, help="people in the organisation (> 10000: big org)")
     p.add_argument(
         "--drift",
@@ -82,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         faults=plan,
         drift=args.drift,
+        capacity=args.capacity,
+        capacity_retry_after=args.capacity_retry_after,
+        load_latency_ms=args.load_latency_ms,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -101,12 +101,23 @@ class TrackerSimulator:
         latency_ms: float = 0.0,
         faults: FaultPlan | None = None,
         drift: bool = False,
+        capacity: int | None = None,
+        capacity_retry_after: float = 1.0,
+        load_latency_ms: float = 0.0,
     ) -> None:
         self.org = org
         self.host = host
         self.port = port
         self.credentials = Credentials(token, org_id, cloud_org_id, iam_token)
         self.latency_ms = latency_ms
+        #: An API with a capacity: a request arriving while `capacity` are being served is refused at once
+        #: with 429 and `Retry-After: capacity_retry_after` (None = no limit). Each request in service
+        #: also adds `load_latency_ms` to the others' latency (a server slowing down under load).
+        self.capacity = capacity
+        self.capacity_retry_after = capacity_retry_after
+        self.load_latency_ms = load_latency_ms
+        self._admitted = 0
+        self._admitted_lock = threading.Lock()
         self.faults = faults or FaultPlan()
         self.app = App(org, self.credentials, drift=drift)
         self._stats = RequestStats()
@@ -217,12 +228,19 @@ class TrackerSimulator:
         route = self.app.router.match(req.method, req.path)
         template = route.template if route else UNMATCHED
         self._stats.begin(template)
+        if not self._admit():
+            refused = ApiError(
+                429, _ERROR_TEXT[429], headers=[("Retry-After", _seconds(self.capacity_retry_after))]
+            ).response()
+            self._stats.end(429, "capacity")
+            self._write(handler, refused)
+            return
         ended = False
         injected: Injected | None = None
         try:
             injected = self.faults.decide(template, req.method, req.path)
             fault = str(injected.fault) if injected else None
-            delay = self.latency_ms / 1000 + self.faults.delay_seconds()
+            delay = self.latency_ms / 1000 + self.faults.delay_seconds() + self._load_delay()
             if delay:
                 time.sleep(delay)
             if not self.faults.meet(template, req.method, req.path):
@@ -239,8 +257,25 @@ class TrackerSimulator:
             ended = True
             self._write(handler, response)
         finally:
+            with self._admitted_lock:
+                self._admitted -= 1
             if not ended:
                 self._stats.end(500, str(injected.fault) if injected else None)
+
+    def _admit(self) -> bool:
+        """Take a place in service, unless the API is at capacity."""
+        with self._admitted_lock:
+            if self.capacity is not None and self._admitted >= self.capacity:
+                return False
+            self._admitted += 1
+            return True
+
+    def _load_delay(self) -> float:
+        if not self.load_latency_ms:
+            return 0.0
+        with self._admitted_lock:
+            others = self._admitted - 1
+        return max(0, others) * self.load_latency_ms / 1000
 
     def _respond(self, req: Request, route: Any, injected: Injected | None) -> Response:
         with self._served_lock:

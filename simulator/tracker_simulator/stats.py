@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +19,9 @@ class StatsSnapshot:
     in_flight: int
     dropped: int
     faults: dict[str, int] = field(default_factory=dict)
+    #: When requests arrived, and when 429 answers were sent (``time.monotonic()``), in order.
+    arrivals: tuple[float, ...] = ()
+    throttled_at: tuple[float, ...] = ()
 
     def count(self, route: str) -> int:
         return self.by_route.get(route, 0)
@@ -36,11 +40,14 @@ class RequestStats:
             self._by_status: Counter[int] = Counter()
             self._faults: Counter[str] = Counter()
             self._dropped = 0
+            self._arrivals: list[float] = []
+            self._throttled_at: list[float] = []
             self._in_flight = getattr(self, "_in_flight", 0)
             self._peak = self._in_flight
 
     def begin(self, route: str) -> None:
         with self._lock:
+            self._arrivals.append(time.monotonic())
             self._total += 1
             self._by_route[route] += 1
             self._in_flight += 1
@@ -54,6 +61,8 @@ class RequestStats:
                 self._dropped += 1
             else:
                 self._by_status[status] += 1
+                if status == 429:
+                    self._throttled_at.append(time.monotonic())
             if fault:
                 self._faults[fault] += 1
 
@@ -67,4 +76,6 @@ class RequestStats:
                 self._in_flight,
                 self._dropped,
                 dict(self._faults),
+                tuple(self._arrivals),
+                tuple(self._throttled_at),
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from tap_yandex_tracker.transport import bind_abort_event
 
 Fetch = Callable[[dict], list[dict]]
+#: Pages whose changelogs may be in flight at once: the one being emitted and the one fetched ahead.
+PAGES_KEPT = 2
 
 
 class ChangelogPrefetcher:
@@ -27,6 +30,7 @@ class ChangelogPrefetcher:
         self._max_workers = max(1, max_workers)
         self._executor: ThreadPoolExecutor | None = None
         self._futures: dict[str, Future[list[dict]]] = {}
+        self._pages: deque[list[str]] = deque()
         self._lock = threading.Lock()
         self._closed = False
         self._abort = threading.Event()
@@ -45,17 +49,24 @@ class ChangelogPrefetcher:
         return self._executor
 
     def submit_page(self, fetch: Fetch, contexts: Iterable[dict[str, Any]]) -> None:
-        """Start fetching the changelogs of one page with ``fetch`` (the changelog stream's); drop
-        leftovers of the previous page."""
+        """Start fetching the changelogs of one page with ``fetch`` (the changelog stream's). The search
+        runs one page ahead, so the page before stays (its issues are still being emitted); leftovers of
+        the page before that are dropped (issues filtered out downstream, e.g. by stream maps)."""
         with self._lock:
             if self._closed:
                 return
-            for stale in self._futures.values():  # issues filtered out downstream (stream maps)
-                stale.cancel()
-            self._futures = {}
+            if len(self._pages) == PAGES_KEPT:
+                for issue_id in self._pages.popleft():
+                    stale = self._futures.pop(issue_id, None)
+                    if stale is not None:
+                        stale.cancel()
             pool = self._pool()
+            page = []
             for context in contexts:
-                self._futures[context["issue_id"]] = pool.submit(self._run, fetch, self._abort, dict(context))
+                issue_id = context["issue_id"]
+                self._futures[issue_id] = pool.submit(self._run, fetch, self._abort, dict(context))
+                page.append(issue_id)
+            self._pages.append(page)
 
     @staticmethod
     def _run(fetch: Fetch, abort: threading.Event, context: dict[str, Any]) -> list[dict]:
@@ -89,6 +100,7 @@ class ChangelogPrefetcher:
             if cancel:
                 self._abort.set()
             futures, self._futures = self._futures, {}
+            self._pages.clear()
             executor, self._executor = self._executor, None
         if cancel:
             for future in futures.values():

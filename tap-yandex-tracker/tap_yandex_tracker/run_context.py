@@ -29,7 +29,12 @@ class TapRun:
     set_aside: SetAsideIssues = field(default_factory=SetAsideIssues)
 
     def __post_init__(self) -> None:
-        self.gate = RequestGate(self.settings.max_concurrent_requests, self.stats)
+        self.gate = RequestGate(
+            self.settings.max_concurrent_requests,
+            self.stats,
+            adaptive=self.settings.adaptive_concurrency,
+            logger=self.logger,
+        )
         self.authenticator = TrackerAuthenticator(
             token=self.settings.token or None, iam_token=self.settings.iam_token or None
         )

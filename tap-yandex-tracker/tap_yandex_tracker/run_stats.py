@@ -26,6 +26,11 @@ class RunStats:
     scroll_restarts: int = 0
     set_aside: int = 0
     reference_records: int = 0
+    #: Requests in flight: the limit at the end, the highest it reached, its ceiling; requests refused.
+    concurrency: int = 0
+    concurrency_highest: int = 0
+    concurrency_ceiling: int = 0
+    refused: int = 0
     _last_progress: float = field(default_factory=time.monotonic)
     _summary_logged: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -60,7 +65,9 @@ class RunStats:
             f"sync finished: {self.issues} issues, {self.changelog_entries} changelog entries, "
             f"{self.reference_records} reference records, {self.requests} requests, {self.retries} retries, "
             f"{self.scroll_restarts} scroll restarts, {self.changelog_missing} issues without changelog, "
-            f"{self.set_aside} issues set aside, {elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s)"
+            f"{self.set_aside} issues set aside, {elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s); "
+            f"requests in flight: {self.concurrency} at the end, {self.concurrency_highest} at most "
+            f"(ceiling {self.concurrency_ceiling}), {self.refused} refused (429/503)"
         )
 
     def log_summary_once(self, logger: logging.Logger) -> None:

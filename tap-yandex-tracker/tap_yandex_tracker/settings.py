@@ -61,10 +61,18 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_concurrent_requests",
         th.IntegerType,
-        default=4,
+        default=16,
         minimum=1,
         maximum=64,
-        description="Upper bound on requests in flight (changelog fetches run in parallel)",
+        description="Ceiling on requests in flight (changelog fetches run in parallel); the tap finds the "
+        "level the API admits below it (see adaptive_concurrency)",
+    ),
+    th.Property(
+        "adaptive_concurrency",
+        th.BooleanType,
+        default=True,
+        description="Start at 4 requests in flight, grow while answers are healthy, halve on 429/503; "
+        "false pins the level at max_concurrent_requests",
     ),
     th.Property("request_timeout", th.NumberType, default=60, minimum=1, description="Seconds per request"),
     th.Property(
@@ -182,6 +190,7 @@ class TapSettings:
     lookback_minutes: int
     page_size: int
     max_concurrent_requests: int
+    adaptive_concurrency: bool
     request_timeout: float
     max_retries: int
     backoff_base_seconds: float
@@ -206,6 +215,7 @@ class TapSettings:
             lookback_minutes=int(merged["lookback_minutes"]),
             page_size=int(merged["page_size"]),
             max_concurrent_requests=int(merged["max_concurrent_requests"]),
+            adaptive_concurrency=bool(merged["adaptive_concurrency"]),
             request_timeout=float(merged["request_timeout"]),
             max_retries=int(merged["max_retries"]),
             backoff_base_seconds=float(merged["backoff_base_seconds"]),

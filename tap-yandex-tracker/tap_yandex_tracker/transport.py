@@ -2,7 +2,8 @@
 
 * One ``requests.Session`` per thread (a Session is not guaranteed thread-safe), all mounted with
   :class:`GatedAdapter`, so *every* request of the run - SDK paging in the main thread and changelog
-  prefetches in workers - passes one bounded semaphore: at most ``max_concurrent_requests`` in flight.
+  prefetches in workers - passes one gate: at most as many in flight as the adaptive limit allows
+  (concurrency.py), never more than ``max_concurrent_requests``.
 * A 429 with ``Retry-After`` pauses all threads, not just the one that was told to slow down.
 * Worker threads carry an abort event (see :func:`bind_abort_event`): once the run is aborted their next
   request - including the next retry - fails fast instead of hammering the API after a fatal error.
@@ -10,14 +11,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from tap_yandex_tracker.concurrency import AdaptiveLimit
 from tap_yandex_tracker.run_stats import RunStats
+
+#: Answers that mean "too much": the limit on requests in flight is halved.
+THROTTLE_STATUSES = frozenset({429, 503})
 
 
 class RunAbortedError(RuntimeError):
@@ -38,46 +45,92 @@ def check_not_aborted() -> None:
         raise RunAbortedError("the sync was aborted; request not sent")
 
 
-class RequestGate:
-    """The concurrency bound, the shared 429 pause and the abort flag."""
+@dataclass(frozen=True)
+class Ticket:
+    """A place in flight: the limit's generation when it was taken, and whether the limit was in use."""
 
-    def __init__(self, max_concurrent: int, stats: RunStats) -> None:
-        self.max_concurrent = max(1, int(max_concurrent))
-        self._semaphore = threading.BoundedSemaphore(self.max_concurrent)
+    generation: int
+    saturated: bool
+
+
+class RequestGate:
+    """The limit on requests in flight (adaptive, see concurrency.py), the shared 429 pause and the abort
+    flag."""
+
+    def __init__(
+        self,
+        max_concurrent: int,
+        stats: RunStats,
+        *,
+        adaptive: bool = True,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.limiter = AdaptiveLimit(max_concurrent, adaptive=adaptive)
+        self.max_concurrent = self.limiter.ceiling
+        self._cond = threading.Condition()
         self._pause_until = 0.0
-        self._lock = threading.Lock()
         self._local = threading.local()
+        self._logger = logger or logging.getLogger("tap-yandex-tracker")
         self.stats = stats
         self.in_flight = 0
         self.max_in_flight = 0
+        self._publish()
 
     # -- rate limiting -------------------------------------------------------------------------------
     def pause_all(self, seconds: float) -> None:
         """Ask every thread to hold new requests for ``seconds`` (from a ``Retry-After``)."""
-        with self._lock:
+        with self._cond:
             self._pause_until = max(self._pause_until, time.monotonic() + max(0.0, seconds))
 
     def wait_if_paused(self) -> None:
         while True:
             check_not_aborted()
-            remaining = self._pause_until - time.monotonic()
+            with self._cond:
+                remaining = self._pause_until - time.monotonic()
             if remaining <= 0:
                 return
             time.sleep(min(remaining, 0.25))
 
-    def acquire(self) -> None:
-        self.wait_if_paused()
-        while not self._semaphore.acquire(timeout=0.25):
-            check_not_aborted()
-        with self._lock:
+    def acquire(self) -> Ticket:
+        """Wait for a place in flight (and out any pause); the ticket goes back with the answer."""
+        with self._cond:
+            while True:
+                check_not_aborted()
+                paused = self._pause_until - time.monotonic()
+                if paused > 0:
+                    self._cond.wait(min(paused, 0.25))
+                elif self.in_flight < self.limiter.limit:
+                    break
+                else:
+                    self._cond.wait(0.25)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            ticket = Ticket(self.limiter.generation, saturated=self.in_flight >= self.limiter.limit)
         self.stats.add("requests")
+        return ticket
 
-    def release(self) -> None:
-        with self._lock:
+    def release(self, ticket: Ticket, status: int | None) -> None:
+        """The answer's status (None: no answer) moves the limit; the place is given back."""
+        with self._cond:
             self.in_flight -= 1
-        self._semaphore.release()
+            change = None
+            if status in THROTTLE_STATUSES:
+                self.stats.add("refused")
+                change = self.limiter.on_throttle(ticket.generation)
+            elif status is not None and status < 500:
+                change = self.limiter.on_success(saturated=ticket.saturated)
+            if change is not None:
+                self._publish()
+            self._cond.notify_all()
+        if change is not None:
+            self._logger.debug(
+                "requests in flight: limit %d -> %d (%s)", change.old, change.new, change.reason
+            )
+
+    def _publish(self) -> None:
+        self.stats.concurrency = self.limiter.limit
+        self.stats.concurrency_highest = self.limiter.highest
+        self.stats.concurrency_ceiling = self.limiter.ceiling
 
     # -- sessions ----------------------------------------------------------------------------------
     def session(self) -> requests.Session:
@@ -100,11 +153,13 @@ class GatedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.gate.acquire()
+        ticket = self.gate.acquire()
+        status = None
         try:
             response = super().send(request, **kwargs)
             if not kwargs.get("stream"):
                 _ = response.content  # read the body while holding the slot
+            status = response.status_code
             return response
         finally:
-            self.gate.release()
+            self.gate.release(ticket, status)

@@ -197,3 +197,47 @@ def test_stats_count_routes_and_statuses(sim: TrackerSimulator) -> None:
     assert stats.count("GET /{v}/issues/{key}") == 2
     assert stats.count("GET /{v}/issues/{key}/changelog") == 1
     assert stats.by_status == {200: 2, 404: 1, 401: 1}
+
+
+def test_capacity_refuses_what_arrives_beyond_it(sim: TrackerSimulator) -> None:
+    """An API with a capacity of 2: of 5 requests sent at once (each served in 0.3 s) 2 are served and 3
+    refused at once with 429 and Retry-After; once they are done, the next request is served."""
+    sim.capacity, sim.capacity_retry_after, sim.latency_ms = 2, 1.5, 300
+    barrier = threading.Barrier(5)
+    results: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        barrier.wait()
+        response = requests.get(f"{sim.url}/v3/statuses", headers=sim.headers())
+        with lock:
+            results.append((response.status_code, response.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in results) == [200, 200, 429, 429, 429]
+    assert {after for status, after in results if status == 429} == {"1.5"}
+    assert sim.stats.faults == {"capacity": 3}
+    assert requests.get(f"{sim.url}/v3/statuses", headers=sim.headers()).status_code == 200
+
+
+def test_latency_grows_with_load(sim: TrackerSimulator) -> None:
+    sim.latency_ms, sim.load_latency_ms = 50, 200
+    barrier = threading.Barrier(3)
+    elapsed: list[float] = []
+
+    def call() -> None:
+        barrier.wait()
+        started = time.monotonic()
+        requests.get(f"{sim.url}/v3/statuses", headers=sim.headers())
+        elapsed.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(elapsed) >= 0.05 + 0.2  # at least one saw another request in service

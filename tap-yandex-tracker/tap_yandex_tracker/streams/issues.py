@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -145,6 +145,38 @@ class IssuesStream(TrackerStream):
                 self._changelog.fetch_entries, (self.get_child_context(r, None) for r in page)
             )
         yield from page
+
+    def request_records(self, context: dict | None) -> Iterator[dict]:
+        """The SDK's paging loop, one page ahead. While the records of page k go out (each waiting for its
+        changelog), page k+1 is already requested and parsed in a background thread, which also starts
+        its changelog fetches: the workers never run dry at a page boundary, and the search's own round
+        trip is hidden. Errors surface where the SDK's loop would raise them: when page k+1 is taken."""
+        paginator = self.get_new_paginator()
+        decorated_request = self.request_decorator(self._request)
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-search")
+
+        def fetch(prepared: requests.PreparedRequest) -> tuple[requests.PreparedRequest, Any, list[dict]]:
+            response = decorated_request(prepared, context)
+            return prepared, response, list(self.parse_response(response))
+
+        try:
+            with self.get_http_request_counter() as request_counter:
+                request_counter.with_context(context)
+                pending = ahead.submit(fetch, self._prepare_request(context=context, page=paginator))
+                while pending is not None:
+                    prepared, response, records = pending.result()
+                    request_counter.increment()
+                    self.update_sync_costs(prepared, response, context)
+                    if not records and not paginator.continue_if_empty(response):
+                        break
+                    paginator.advance(response)
+                    pending = None
+                    if not paginator.finished:
+                        next_request = self._prepare_request(context=context, page=paginator)
+                        pending = ahead.submit(fetch, next_request)
+                    yield from records
+        finally:
+            ahead.shutdown(wait=False, cancel_futures=True)
 
     def _prefetch_enabled(self) -> bool:
         return any(child.selected for child in self.child_streams)

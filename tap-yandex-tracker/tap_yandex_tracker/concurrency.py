@@ -1,0 +1,97 @@
+"""How many requests the tap keeps in flight: found by the tap itself, never above a ceiling.
+
+Tracker does not document its rate limits; it answers 429 (with `Retry-After`) when a client asks too much.
+A fixed level is either too timid (4 in flight leaves 4x on the table against an API that admits 16) or too
+bold for a busy organisation. So the limit adapts, the way TCP finds a link's capacity:
+
+* **slow start**: from `START` the limit doubles after every window of healthy answers (a window: as many
+  answers as the limit, while the limit was actually in use), by at most `MAX_STEP` (a doubling from 16 to
+  32 against an API that admits 16 would have 16 requests refused at once), until the ceiling or the
+  first refusal;
+* **multiplicative decrease**: a 429 or 503 halves the limit, once per overload (answers to requests that
+  were sent before the last change carry an older generation and are not counted again);
+* **additive increase below what failed**: after a refusal the limit grows by one per window up to just
+  below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
+  `probe_windows` windows; a probe that is refused again doubles the wait before the next one. Against an
+  API with a fixed capacity this settles at it with a refusal once in a long while (each one also costs
+  every worker the server's `Retry-After`, see transport.py).
+
+The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
+distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
+tap spends on an issue's records itself, so more would mostly add load on the API; and should the API admit
+less, the limit finds that below the ceiling by itself. `adaptive_concurrency: false` pins the level at the
+ceiling.
+
+Pure logic: no clock, no threads (the gate in transport.py holds the lock), unit-tested by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+START = 4
+#: The largest step of the slow start.
+MAX_STEP = 4
+#: Windows at the known capacity before one more request is tried in parallel.
+PROBE_WINDOWS = 8
+
+
+@dataclass(frozen=True)
+class LimitChange:
+    old: int
+    new: int
+    reason: str
+
+
+class AdaptiveLimit:
+    """The current limit on requests in flight, and how it reacts to answers."""
+
+    def __init__(self, ceiling: int, *, adaptive: bool = True, start: int = START) -> None:
+        self.ceiling = max(1, int(ceiling))
+        self.adaptive = adaptive
+        self.limit = min(self.ceiling, max(1, start)) if adaptive else self.ceiling
+        self.highest = self.limit
+        #: Bumped at every change: answers to requests sent before it belong to an older generation.
+        self.generation = 0
+        self.known_capacity: int | None = None
+        self.probe_windows = PROBE_WINDOWS
+        self._slow_start = True
+        self._healthy = 0
+
+    def on_success(self, *, saturated: bool) -> LimitChange | None:
+        """A healthy answer. It counts toward growth only if the request was sent while the limit was in
+        use (`saturated`): a limit nobody reaches has proven nothing."""
+        if not self.adaptive or not saturated or self.limit >= self.ceiling:
+            return None
+        self._healthy += 1
+        at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity
+        if self._healthy < self.limit * (self.probe_windows if at_capacity else 1):
+            return None
+        if self._slow_start:
+            new = self.limit + min(self.limit, MAX_STEP)
+        elif at_capacity:
+            new = self.limit + 1  # the probe
+        else:
+            new = min(self.limit + 1, self.known_capacity or self.ceiling)
+        return self._change(min(new, self.ceiling), "healthy answers")
+
+    def on_throttle(self, generation: int) -> LimitChange | None:
+        """A 429 or 503 to a request sent under `generation`."""
+        if not self.adaptive or generation != self.generation:
+            return None
+        old = self.limit
+        if self.known_capacity is not None and old > self.known_capacity:
+            self.probe_windows *= 2  # the probe was refused again: wait longer before the next one
+        self._slow_start = False
+        self.known_capacity = max(1, old - 1)
+        return self._change(max(1, old // 2), "refused (429/503)")
+
+    def _change(self, new: int, reason: str) -> LimitChange | None:
+        old = self.limit
+        self._healthy = 0
+        if new == old:
+            return None
+        self.limit = new
+        self.highest = max(self.highest, new)
+        self.generation += 1
+        return LimitChange(old, new, reason)

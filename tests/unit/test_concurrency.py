@@ -1,0 +1,76 @@
+"""concurrency.py: the adaptive limit on requests in flight, step by step (hand-computed)."""
+
+from __future__ import annotations
+
+from tap_yandex_tracker.concurrency import PROBE_WINDOWS, AdaptiveLimit, LimitChange
+
+
+def healthy(limit: AdaptiveLimit, answers: int) -> list[LimitChange]:
+    changes = [limit.on_success(saturated=True) for _ in range(answers)]
+    return [change for change in changes if change is not None]
+
+
+def test_slow_start_doubles_per_window_by_at_most_four_up_to_the_ceiling() -> None:
+    limit = AdaptiveLimit(14, start=2)
+    assert limit.limit == 2
+    assert healthy(limit, 1) == []
+    assert healthy(limit, 1) == [LimitChange(2, 4, "healthy answers")]  # one window of 2: doubled
+    assert healthy(limit, 4) == [LimitChange(4, 8, "healthy answers")]
+    assert healthy(limit, 8) == [LimitChange(8, 12, "healthy answers")]  # +4 at most
+    assert healthy(limit, 12) == [LimitChange(12, 14, "healthy answers")]  # the ceiling
+    assert healthy(limit, 100) == []
+    assert (limit.limit, limit.highest) == (14, 14)
+
+
+def test_answers_while_the_limit_is_not_reached_prove_nothing() -> None:
+    limit = AdaptiveLimit(16)
+    for _ in range(100):
+        assert limit.on_success(saturated=False) is None
+    assert limit.limit == 4
+
+
+def test_a_refusal_halves_once_per_overload_and_growth_stops_below_it() -> None:
+    limit = AdaptiveLimit(64)
+    healthy(limit, 4 + 8 + 12)  # 4 -> 8 -> 12 -> 16
+    assert limit.limit == 16
+    sent_at_16 = limit.generation
+    assert limit.on_throttle(sent_at_16) == LimitChange(16, 8, "refused (429/503)")
+    assert limit.on_throttle(sent_at_16) is None  # the same overload, answered late
+    assert limit.known_capacity == 15
+    # Additive now: +1 per window (8 answers at 8, 9 at 9, ...) up to 15, then it holds.
+    assert [c.new for c in healthy(limit, 8 + 9 + 10 + 11 + 12 + 13 + 14)] == [9, 10, 11, 12, 13, 14, 15]
+    assert healthy(limit, 15 * PROBE_WINDOWS - 1) == []
+    assert healthy(limit, 1) == [LimitChange(15, 16, "healthy answers")]  # the probe
+
+
+def test_a_refused_probe_doubles_the_wait_before_the_next() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 8
+    limit.on_throttle(limit.generation)  # 8 -> 4, capacity 7
+    healthy(limit, 4 + 5 + 6)  # 7
+    healthy(limit, 7 * PROBE_WINDOWS)  # the probe: 8
+    assert limit.limit == 8
+    assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")
+    assert limit.probe_windows == 2 * PROBE_WINDOWS
+
+
+def test_capacity_two_settles_at_two() -> None:
+    """Against an API that refuses a third request in flight, the limit spends its time at 2."""
+    limit = AdaptiveLimit(16)
+    levels = []
+    for _ in range(2000):
+        if limit.limit > 2:
+            limit.on_throttle(limit.generation)
+        else:
+            limit.on_success(saturated=True)
+        levels.append(limit.limit)
+    assert max(levels[200:]) <= 3
+    assert levels[200:].count(2) > 0.9 * len(levels[200:])
+
+
+def test_fixed_level_when_not_adaptive() -> None:
+    limit = AdaptiveLimit(6, adaptive=False)
+    assert limit.limit == 6
+    assert limit.on_throttle(limit.generation) is None
+    assert healthy(limit, 100) == []
+    assert limit.limit == 6
