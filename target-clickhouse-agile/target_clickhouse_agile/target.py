@@ -10,6 +10,8 @@ import copy
 import json
 import sys
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import IO, Any
 
@@ -228,6 +230,23 @@ class TargetClickhouseAgile(Target):
         conn, self._conn = self._conn, None  # taken first: whoever closes it, closes it once
         if conn is not None:
             conn.close()
+
+    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        """Drain the sinks in parallel, and let every drain end before an error propagates. The SDK's
+        parallel drain (joblib threads) raises the first error while other drains still run; the target
+        then closes every connection, including ones a drain is still inserting through, and that drain's
+        driver error (`'NoneType' object has no attribute 'close'`) could replace the real cause."""
+        sinks = list(sink_list)
+        if parallelism == 1 or len(sinks) <= 1:
+            super()._drain_all(sinks, parallelism)
+            return
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="target-drain") as pool:
+            futures = [pool.submit(self.drain_one, sink) for sink in sinks]
+            wait(futures)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
         """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back
