@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,11 +70,26 @@ def table_name_for_stream(stream_name: str) -> str:
     return name
 
 
+#: Reads of system.tables that race another loader's DDL on 18.16 (see `describe`).
+SYSTEM_TABLES_ATTEMPTS = 5
+UNKNOWN_TABLE = 60
+
+
 def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
     """Column name → parsed type of an existing table, or None when the table does not exist."""
-    exists = conn.query(
+    sql = (
         f"SELECT name FROM system.tables WHERE database = currentDatabase() AND name = {quote_literal(table)}"
     )
+    for attempt in range(SYSTEM_TABLES_ATTEMPTS):
+        try:
+            exists = conn.query(sql)
+            break
+        except ClickHouseError as error:
+            # 18.16 fails a read of system.tables while another loader drops or creates a table of the
+            # database ("Table <db>.<other> doesn't exist", code 60): read again.
+            if error.code != UNKNOWN_TABLE or attempt == SYSTEM_TABLES_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     if not exists:
         return None
     # DESCRIBE keeps declaration order on every version (system.columns has no `position` on 18.16).
