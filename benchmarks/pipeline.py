@@ -8,6 +8,7 @@ process's work to what is measured here. This one joins the two processes with a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -40,6 +41,10 @@ class PipelineRun:
     target: ProcStats
     wall_s: float
     rows: dict[str, int] = field(default_factory=dict)
+    #: Singer RECORD messages the target loaded (from its summary line): the unit of "CPU per record".
+    records: int = 0
+    #: CPU the calling process spent meanwhile: the in-process API simulator's share of the two cores.
+    api_cpu_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -66,7 +71,7 @@ def run(
         (workdir / "target.log").open("w") as target_log,
         (workdir / "states.jsonl").open("w") as states,
     ):
-        started = time.monotonic()
+        started, api_cpu = time.monotonic(), time.process_time()
         tap = subprocess.Popen(
             [_bin("tap-yandex-tracker"), "--config", str(tap_config)], stdout=subprocess.PIPE, stderr=tap_log
         )
@@ -82,7 +87,17 @@ def run(
         tap.stdout.close()  # the target holds the only read end: the tap sees EPIPE if the target dies
         tap_stats = reap(tap, "tap", started, tap_peak)
         target_stats = reap(target, "target", started, target_peak)
-    return PipelineRun(tap_stats, target_stats, time.monotonic() - started)
+    wall = time.monotonic() - started
+    records = loaded_records((workdir / "target.log").read_text(errors="replace"))
+    return PipelineRun(
+        tap_stats, target_stats, wall, records=records, api_cpu_s=time.process_time() - api_cpu
+    )
+
+
+def loaded_records(target_log: str) -> int:
+    """N of the target's last `Summary: N records loaded` line (0 if it has none)."""
+    found = re.findall(r"Summary: (\d+) records loaded", target_log)
+    return int(found[-1]) if found else 0
 
 
 COUNT_SCRIPT = """

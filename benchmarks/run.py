@@ -63,6 +63,8 @@ class Row:
     rows: dict[str, int] = field(default_factory=dict)
     note: str = ""
     schema_s: float = 0.0  # the target on empty input into a fresh database (start-up + schema)
+    records: int = 0  # Singer RECORD messages our target loaded
+    api_cpu_s: float = 0.0  # the in-process simulator's CPU during our run (it shares the two cores)
 
 
 def _parse_list(text: str) -> list[int]:
@@ -425,8 +427,8 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
         f"{args.seed}; simulator in the benchmark process; ClickHouse 18.16 server on loopback.",
         "",
         "Old exporter: changelog export on, upload to ClickHouse 18.16 over HTTP (tables created as "
-        "described in `benchmarks/old_exporter.py`). Ours: default settings (4 requests in flight), "
-        "business hours 09:00-22:00 like the old exporter.",
+        "described in `benchmarks/old_exporter.py`). Ours: default settings (adaptive concurrency, at "
+        "most 16 requests in flight), business hours 09:00-22:00 like the old exporter.",
         "",
         "| issues | latency | system | run | issues exported | wall s | CPU s (old / tap / target) "
         "| peak RSS MB (old / tap / target) | requests | requests/issue (+ search) | rows written |",
@@ -477,6 +479,7 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
             cpu = rss = "-"
             req = f"{old.requests_per_issue / row.requests_per_issue:.1f}x per issue"
         out.append(f"| {row.size} | {row.latency_ms} ms | {row.system} | {wall} | {cpu} | {rss} | {req} |")
+    out += _cpu_per_record_table(rows)
     out += _cluster_table(rows)
     out += ["", "## Notes", ""]
     out += [f"- {row.size} issues, {row.latency_ms} ms, {row.system}: {row.note}" for row in rows if row.note]
@@ -489,6 +492,30 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _cpu_per_record_table(rows: list[Row]) -> list[str]:
+    """CPU per Singer record of our two processes, and what the in-process API simulator took meanwhile
+    (the three share the machine's cores, so the simulator's CPU is part of our wall time here)."""
+    ours = [r for r in rows if r.records and r.processes and r.status == "complete"]
+    if not ours:
+        return []
+    out = [
+        "",
+        "## CPU per record (ours)",
+        "",
+        "| issues | latency | target | Singer records | CPU s per 1,000 records (tap / target) "
+        "| API simulator CPU s |",
+        "|---:|---:|---|---:|---|---:|",
+    ]
+    for row in ours:
+        tap, target = (next(p["cpu_s"] for p in row.processes if p["name"] == n) for n in ("tap", "target"))
+        per_k = f"{tap / row.records * 1000:.3f} / {target / row.records * 1000:.3f}"
+        out.append(
+            f"| {row.size} | {row.latency_ms} ms | {row.system.removeprefix('ours → ')} | {row.records} "
+            f"| {per_k} | {row.api_cpu_s:.1f} |"
+        )
+    return out
 
 
 def _cluster_table(rows: list[Row]) -> list[str]:

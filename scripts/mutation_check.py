@@ -211,6 +211,13 @@ MUTATIONS = (
         ),
     ),
     Mutation(
+        "reference-read-ahead",
+        "the reference collections are read one after another again, not requested together at the start",
+        f"{TAP}/tap.py",
+        (("read_ahead_references(self.streams, self.run.read_ahead)", "pass"),),
+        ("tests/tap/test_read_ahead.py::test_the_collections_are_in_flight_together",),
+    ),
+    Mutation(
         "shared-pause",
         "a Retry-After pauses only the request that got it, not every worker",
         f"{TAP}/client.py",

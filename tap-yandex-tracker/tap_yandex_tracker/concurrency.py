@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-START = 4
+START = 8
 #: The largest step of the slow start.
 MAX_STEP = 4
 #: Windows at the known capacity before one more request is tried in parallel.
@@ -58,10 +58,14 @@ class AdaptiveLimit:
         self._slow_start = True
         self._healthy = 0
 
-    def on_success(self, *, saturated: bool) -> LimitChange | None:
+    def on_success(self, *, saturated: bool, generation: int | None = None) -> LimitChange | None:
         """A healthy answer. It counts toward growth only if the request was sent while the limit was in
-        use (`saturated`): a limit nobody reaches has proven nothing."""
+        use (`saturated`) and at the current limit (`generation`, None = current): a limit nobody reaches
+        has proven nothing, and answers to requests sent before the last step prove only the level below
+        (counting them let the slow start take a second step before a refusal of the first could arrive)."""
         if not self.adaptive or not saturated or self.limit >= self.ceiling:
+            return None
+        if generation is not None and generation != self.generation:
             return None
         self._healthy += 1
         at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity

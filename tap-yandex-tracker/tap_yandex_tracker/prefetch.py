@@ -19,8 +19,9 @@ from typing import Any
 from tap_yandex_tracker.transport import bind_abort_event
 
 Fetch = Callable[[dict], list[dict]]
-#: Pages whose changelogs may be in flight at once: the one being emitted and the one fetched ahead.
-PAGES_KEPT = 2
+#: Pages whose changelogs may be in flight at once: the one being emitted, the two the search holds ready
+#: for it (`streams.issues.SEARCH_PAGES_AHEAD`) and the one it is fetching.
+PAGES_KEPT = 4
 
 
 class ChangelogPrefetcher:
@@ -50,8 +51,8 @@ class ChangelogPrefetcher:
 
     def submit_page(self, fetch: Fetch, contexts: Iterable[dict[str, Any]]) -> None:
         """Start fetching the changelogs of one page with ``fetch`` (the changelog stream's). The search
-        runs one page ahead, so the page before stays (its issues are still being emitted); leftovers of
-        the page before that are dropped (issues filtered out downstream, e.g. by stream maps)."""
+        runs up to three pages ahead of the one being emitted, so those stay; leftovers of older pages are
+        dropped (issues filtered out downstream, e.g. by stream maps)."""
         with self._lock:
             if self._closed:
                 return

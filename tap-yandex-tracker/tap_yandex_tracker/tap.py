@@ -18,10 +18,10 @@ from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.redact import install_redactor, secret_values
 from tap_yandex_tracker.run_context import TapRun
-from tap_yandex_tracker.sdk_metric_totals import child_metric_totals
 from tap_yandex_tracker.settings import CONFIG_SCHEMA, TapSettings, check_settings
 from tap_yandex_tracker.singer_writer import TrackerMessageWriter
-from tap_yandex_tracker.streams import STREAM_TYPES, IssueChangelogStream
+from tap_yandex_tracker.streams import STREAM_TYPES
+from tap_yandex_tracker.streams.reference import read_ahead_references
 
 
 class TapYandexTracker(Tap):
@@ -107,9 +107,15 @@ class TapYandexTracker(Tap):
             raise ExplainedError(message) from error
 
     def sync_all(self) -> None:
-        """The SDK's sync, with the changelog's per-issue METRIC lines summed into one per metric."""
-        with self._explained_failures(), child_metric_totals(frozenset({IssueChangelogStream.name})):
-            super().sync_all()
+        """The SDK's sync, with the reference collections requested together first (read_ahead.py) and
+        the changelog's per-issue METRIC lines summed into one per metric."""
+        try:
+            with self._explained_failures():
+                read_ahead_references(self.streams, self.run.read_ahead)
+                super().sync_all()
+        finally:
+            self.run.read_ahead.close()
+            self.run.metric_totals.log()
 
     def run_connection_test(self) -> bool:
         with self._explained_failures():

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from target_clickhouse_agile.json_codec import dumps_sorted
 from target_clickhouse_agile.metrics.history import normalise_value, parse_timestamp
 from target_clickhouse_agile.metrics.utc import EPOCH, as_utc
 
@@ -120,7 +121,7 @@ def to_float(value: Any) -> float | None:
 
 
 def to_json(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str, sort_keys=True)
+    return dumps_sorted(record)
 
 
 def _lenient(problems: Problems | None, field: str, convert: Callable[[Any], Any], value: Any) -> Any:

@@ -25,8 +25,8 @@ from target_clickhouse_agile.clickhouse import (
     ClickHouseError,
     ColumnType,
     Connection,
+    RowCoercer,
     add_missing_columns,
-    coerce_row,
     connect,
     create_stream_table,
     describe,
@@ -106,6 +106,7 @@ class ClickHouseSink(BatchSink):
             raise RuntimeError(msg)
         self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
         self._positions = {name: n for n, name in enumerate(self._columns)}
+        self._coerce = RowCoercer(self._columns, self.table, strict=self.strict_columns)
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         """The table rows of one record; `raw_record` is what a `raw` column keeps."""
@@ -161,7 +162,9 @@ class ClickHouseSink(BatchSink):
     def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """A row as the INSERT sends it. A value that does not fit a strict column fails here, naming table
         and column; in any other column it is left empty (and reported: `raw` keeps it)."""
-        return coerce_row(row, self.columns, self.table, strict=self.strict_columns, problems=self._problems)
+        if self._columns is None:
+            self.refresh_columns()
+        return self._coerce(row, self._problems)
 
     def column_index(self, column: str) -> int:
         """Where `column` sits in an encoded row."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_yandex_tracker.concurrency import PROBE_WINDOWS, AdaptiveLimit, LimitChange
+from tap_yandex_tracker.concurrency import PROBE_WINDOWS, START, AdaptiveLimit, LimitChange
 
 
 def healthy(limit: AdaptiveLimit, answers: int) -> list[LimitChange]:
@@ -26,11 +26,29 @@ def test_answers_while_the_limit_is_not_reached_prove_nothing() -> None:
     limit = AdaptiveLimit(16)
     for _ in range(100):
         assert limit.on_success(saturated=False) is None
-    assert limit.limit == 4
+    assert limit.limit == START
+
+
+def test_answers_to_requests_sent_before_a_step_do_not_count_toward_the_next() -> None:
+    """At 16 in flight the limit steps to 20; the 16 requests already out answer under the old generation.
+    Counting them would complete the window at 20 after 4 new answers and step to 24 before a refusal of
+    the 17th-20th (sent under the new generation) could arrive."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4 + 8 + 12)  # 4 -> 8 -> 12 -> 16
+    sent_at_16 = limit.generation
+    healthy(limit, 16)
+    assert limit.limit == 20
+    for _ in range(16):  # the answers to the requests sent at 16
+        assert limit.on_success(saturated=True, generation=sent_at_16) is None
+    for _ in range(19):
+        assert limit.on_success(saturated=True, generation=limit.generation) is None
+    assert limit.on_success(saturated=True, generation=limit.generation) == LimitChange(
+        20, 24, "healthy answers"
+    )
 
 
 def test_a_refusal_halves_once_per_overload_and_growth_stops_below_it() -> None:
-    limit = AdaptiveLimit(64)
+    limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4 + 8 + 12)  # 4 -> 8 -> 12 -> 16
     assert limit.limit == 16
     sent_at_16 = limit.generation

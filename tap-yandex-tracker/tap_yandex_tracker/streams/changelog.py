@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from singer_sdk import metrics
+
 from tap_yandex_tracker import schemas
 from tap_yandex_tracker.client import TrackerStream
 from tap_yandex_tracker.errors import TrackerNotFoundError
@@ -35,6 +37,18 @@ class IssueChangelogStream(TrackerStream):
         super().__init__(*args, **kwargs)
         # "Beginning sync of 'issue_changelog'" once per issue would drown the progress lines.
         self.logger.setLevel(logging.WARNING)
+
+    # -- the SDK's meters: summed over the issues, one METRIC line each at the end (sdk_metric_totals.py)
+    def get_record_counter(self, **_: Any) -> metrics.Counter:
+        return self.run.metric_totals.counter(metrics.Metric.RECORD_COUNT, self.name)
+
+    def get_sync_timer(self) -> metrics.Timer:
+        return self.run.metric_totals.timer(metrics.Metric.SYNC_DURATION, self.name)
+
+    def get_http_request_counter(self) -> metrics.Counter:
+        return self.run.metric_totals.counter(
+            metrics.Metric.HTTP_REQUEST_COUNT, self.name, endpoint=self.path
+        )
 
     def get_url_params(self, context: dict | None, next_page_token: Any) -> dict[str, Any]:
         return {} if next_page_token else {"perPage": CHANGELOG_PAGE_SIZE}

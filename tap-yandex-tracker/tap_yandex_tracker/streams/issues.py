@@ -9,9 +9,12 @@ before it is re-read.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import CancelledError
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,11 +35,16 @@ from tap_yandex_tracker.timestamps import (
     to_tracker_filter_ts,
     to_tracker_query_ts,
 )
+from tap_yandex_tracker.transport import bind_first_in_line
 
 #: A refused scroll continuation means "start a new scroll" for every 4xx but these: the status of an
 #: expired or unknown scroll id is not documented (404, 400, 410, 422 ... are all plausible), while these
 #: say something about the credentials or the request rate that a new scroll would not change.
 NOT_A_LOST_SCROLL = (401, 403, 429)
+#: Search pages read ahead of the one whose records go out (their changelogs are fetched meanwhile; see
+#: `prefetch.PAGES_KEPT`). Two, so a record output that lags one page behind the workers never stalls them.
+SEARCH_PAGES_AHEAD = 2
+_LAST_PAGE = object()
 MAX_RESTARTS_WITHOUT_PROGRESS = 5
 _HAS_OR = re.compile(r"\bor\b", re.IGNORECASE)
 ISSUE_NUMBERS = numeric_fields(schemas.ISSUES)
@@ -147,36 +155,60 @@ class IssuesStream(TrackerStream):
         yield from page
 
     def request_records(self, context: dict | None) -> Iterator[dict]:
-        """The SDK's paging loop, one page ahead. While the records of page k go out (each waiting for its
-        changelog), page k+1 is already requested and parsed in a background thread, which also starts
-        its changelog fetches: the workers never run dry at a page boundary, and the search's own round
-        trip is hidden. Errors surface where the SDK's loop would raise them: when page k+1 is taken."""
+        """The SDK's paging loop, run ahead in a thread of its own. The search thread requests page k+1
+        as soon as page k has arrived (and its changelog fetches are started), up to
+        `SEARCH_PAGES_AHEAD` pages beyond the one whose records go out: so the changelog workers never
+        run dry at a page boundary, not even while the record output lags behind them, and the search's
+        own round trips are hidden. Errors surface where the SDK's loop would raise them: when the page
+        after the last good one is taken."""
+        pages: queue.Queue[Any] = queue.Queue(maxsize=SEARCH_PAGES_AHEAD)
+        stop = threading.Event()
+        searcher = threading.Thread(
+            target=self._search_pages, args=(context, pages, stop), name="tracker-search", daemon=True
+        )
+        searcher.start()
+        try:
+            while (page := pages.get()) is not _LAST_PAGE:
+                if isinstance(page, BaseException):
+                    raise page
+                yield from page
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):  # unblock a searcher waiting to hand over a page
+                while True:
+                    pages.get_nowait()
+
+    def _search_pages(self, context: dict | None, pages: queue.Queue[Any], stop: threading.Event) -> None:
+        """The search thread: every page's records into `pages`, then `_LAST_PAGE` (or the error)."""
+
+        def hand_over(item: Any) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    pages.put(item, timeout=0.1)
+                    return True
+            return False
+
+        bind_first_in_line(True)
         paginator = self.get_new_paginator()
         decorated_request = self.request_decorator(self._request)
-        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-search")
-
-        def fetch(prepared: requests.PreparedRequest) -> tuple[requests.PreparedRequest, Any, list[dict]]:
-            response = decorated_request(prepared, context)
-            return prepared, response, list(self.parse_response(response))
-
         try:
             with self.get_http_request_counter() as request_counter:
                 request_counter.with_context(context)
-                pending = ahead.submit(fetch, self._prepare_request(context=context, page=paginator))
-                while pending is not None:
-                    prepared, response, records = pending.result()
+                while not paginator.finished and not stop.is_set():
+                    prepared = self._prepare_request(context=context, page=paginator)
+                    response = decorated_request(prepared, context)
+                    records = list(self.parse_response(response))
                     request_counter.increment()
                     self.update_sync_costs(prepared, response, context)
                     if not records and not paginator.continue_if_empty(response):
                         break
                     paginator.advance(response)
-                    pending = None
-                    if not paginator.finished:
-                        next_request = self._prepare_request(context=context, page=paginator)
-                        pending = ahead.submit(fetch, next_request)
-                    yield from records
-        finally:
-            ahead.shutdown(wait=False, cancel_futures=True)
+                    if records and not hand_over(records):
+                        return
+        except BaseException as error:  # handed to the consumer, raised where the SDK's loop would raise
+            hand_over(error)
+            return
+        hand_over(_LAST_PAGE)
 
     def _prefetch_enabled(self) -> bool:
         return any(child.selected for child in self.child_streams)
@@ -390,12 +422,12 @@ class IssuesStream(TrackerStream):
 
     def _check_queues(self) -> None:
         """Fail early and clearly on a queue that does not exist or that the token cannot see."""
-        for queue in self.settings.queues:
+        for queue_key in self.settings.queues:
             try:
-                self.send_request("GET", f"/queues/{queue}")
+                self.send_request("GET", f"/queues/{queue_key}")
             except TrackerNotFoundError as exc:
                 msg = (
-                    f"queue {queue} does not exist or is not visible to this token "
-                    f"(GET /queues/{queue} returned 404); check the `queues` setting"
+                    f"queue {queue_key} does not exist or is not visible to this token "
+                    f"(GET /queues/{queue_key} returned 404); check the `queues` setting"
                 )
                 raise FatalAPIError(msg) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -10,6 +11,7 @@ from tap_yandex_tracker import schemas
 from tap_yandex_tracker.client import TrackerStream
 from tap_yandex_tracker.errors import TrackerNotFoundError
 from tap_yandex_tracker.pagination import IdCursorPaginator
+from tap_yandex_tracker.read_ahead import ReadAhead
 from tap_yandex_tracker.timestamps import normalise_timestamps, numbers_from_strings, numeric_fields
 
 
@@ -24,6 +26,15 @@ class ReferenceStream(TrackerStream):
         if self.paged and next_page_token is None:
             return {"perPage": self.settings.page_size}
         return {}
+
+    def request_records(self, context: dict | None) -> Iterable[dict]:
+        """The collection read ahead at the start of the sync (read_ahead.py), else read now."""
+        early = self.run.read_ahead.take(self.name, context)
+        yield from self.fetch_ahead(context) if early is None else early
+
+    def fetch_ahead(self, context: dict | None) -> list[dict]:
+        """The whole collection (the SDK's paging loop), as a list: what a read-ahead thread runs."""
+        return list(super().request_records(context))
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         self.run.stats.add("reference_records")
@@ -183,3 +194,28 @@ class SprintsStream(ReferenceStream):
         except TrackerNotFoundError:
             board = (context or {}).get("board_id")
             self.logger.warning("board %s has no sprints endpoint (HTTP 404); skipped", board)
+
+
+def read_ahead_references(streams: Mapping[str, Any], read_ahead: ReadAhead) -> None:
+    """Start reading every reference collection this sync will read (selected, or the parent of a
+    selected child), the sprints of each board as soon as the boards are in."""
+    sprints = streams.get(SprintsStream.name)
+    wants_sprints = isinstance(sprints, SprintsStream) and sprints.selected
+    for stream in streams.values():
+        if not isinstance(stream, ReferenceStream) or stream.parent_stream_type is not None:
+            continue
+        if isinstance(stream, BoardsStream) and wants_sprints:
+            read_ahead.submit(stream.name, _boards_then_sprints(stream, sprints, read_ahead))
+        elif stream.selected:
+            read_ahead.submit(stream.name, stream.fetch_ahead)
+
+
+def _boards_then_sprints(boards: BoardsStream, sprints: Any, read_ahead: ReadAhead) -> Any:
+    def fetch(context: dict | None) -> list[dict]:
+        records = boards.fetch_ahead(context)
+        for record in records:
+            if record.get("id") is not None:
+                read_ahead.submit(sprints.name, sprints.fetch_ahead, boards.get_child_context(record, None))
+        return records
+
+    return fetch

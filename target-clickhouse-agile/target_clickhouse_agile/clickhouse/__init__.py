@@ -30,7 +30,12 @@ from target_clickhouse_agile.clickhouse.tables import (
     describe,
     table_name_for_stream,
 )
-from target_clickhouse_agile.clickhouse.types import CoercionError, ColumnType, coerce_row, find_unencodable
+from target_clickhouse_agile.clickhouse.types import (
+    CoercionError,
+    ColumnType,
+    RowCoercer,
+    find_unencodable,
+)
 from target_clickhouse_agile.clickhouse.workflow_store import save_workflow_map
 
 __all__ = [
@@ -46,10 +51,10 @@ __all__ = [
     "Dialect",
     "MetricsRepository",
     "RetryPolicy",
+    "RowCoercer",
     "adapt_ddl",
     "add_missing_columns",
     "apply_migrations",
-    "coerce_row",
     "connect",
     "create_stream_table",
     "default_directory",

@@ -16,7 +16,7 @@ from typing import Any
 from target_clickhouse_agile.clickhouse.connection import Connection
 from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from target_clickhouse_agile.clickhouse.tables import describe
-from target_clickhouse_agile.clickhouse.types import coerce_row
+from target_clickhouse_agile.clickhouse.types import RowCoercer
 from target_clickhouse_agile.metrics import METRIC_FIELDS, HistoryEvent, IssueSnapshot, events_from_field_rows
 from target_clickhouse_agile.metrics.utc import UTC
 
@@ -115,7 +115,8 @@ class MetricsRepository:
                 for key in retired
             ]
         if payload:
-            self._conn.insert(table, list(columns), [coerce_row(p, columns, table) for p in payload])
+            coerce = RowCoercer(columns, table)
+            self._conn.insert(table, list(columns), [coerce(p) for p in payload])
         if retired and not self._conn.dialect.supports_is_deleted:
             tuples = ", ".join("(" + ", ".join(_sql_value(v) for v in key) + ")" for key in retired)
             self._conn.execute_ddl(
