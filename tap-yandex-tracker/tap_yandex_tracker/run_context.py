@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from tap_yandex_tracker.auth import TrackerAuthenticator
+from tap_yandex_tracker.malloc_arenas import limit_malloc_arenas
 from tap_yandex_tracker.prefetch import ChangelogPrefetcher
 from tap_yandex_tracker.read_ahead import ReadAhead
 from tap_yandex_tracker.run_stats import RunStats
@@ -35,6 +36,7 @@ class TapRun:
     metric_totals: MetricTotals = field(default_factory=MetricTotals)
 
     def __post_init__(self) -> None:
+        limit_malloc_arenas()  # before the first worker thread
         self.gate = RequestGate(
             self.settings.max_concurrent_requests,
             self.stats,

@@ -71,7 +71,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "adaptive_concurrency",
         th.BooleanType,
         default=True,
-        description="Start at 4 requests in flight, grow while answers are healthy, halve on 429/503; "
+        description="Start at 8 requests in flight, grow while answers are healthy, halve on 429/503; "
         "false pins the level at max_concurrent_requests",
     ),
     th.Property("request_timeout", th.NumberType, default=60, minimum=1, description="Seconds per request"),

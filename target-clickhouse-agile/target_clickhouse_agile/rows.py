@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from target_clickhouse_agile.json_codec import dumps_sorted
-from target_clickhouse_agile.metrics.history import normalise_value, parse_timestamp
+from target_clickhouse_agile.metrics.history import is_mapping, normalise_value, parse_timestamp
 from target_clickhouse_agile.metrics.utc import EPOCH, as_utc
 
 CLOSED_CATEGORIES = frozenset({"done", "cancelled"})
@@ -32,7 +32,7 @@ Problems = dict[str, str]
 
 def _ref_attr(value: Any, attr: str) -> str:
     """`value[attr]` for a reference object, '' for anything else (absent fields are omitted by Tracker)."""
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         found = value.get(attr)
         return "" if found is None else text(found)
     return ""
@@ -47,7 +47,7 @@ def _display_list(values: Any) -> list[str]:
     if not isinstance(values, list):
         values = [] if values is None else [values]
     return [
-        (_display_text(_ref_attr(v, "display")) or _ref_key(v)) if isinstance(v, Mapping) else text(v)
+        (_display_text(_ref_attr(v, "display")) or _ref_key(v)) if is_mapping(v) else text(v)
         for v in values
         if v is not None
     ]
@@ -226,13 +226,13 @@ def issue_row(
 
 def _field_id(field: Any) -> str:
     """A change's field: a reference `{id, display}`, or (liberal) the bare id."""
-    return _ref_attr(field, "id") if isinstance(field, Mapping) else text(field)
+    return _ref_attr(field, "id") if is_mapping(field) else text(field)
 
 
 def _display(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return _display_text(_ref_attr(value, "display")) or _ref_key(value)
     if isinstance(value, list):
         return json.dumps(_display_list(value), ensure_ascii=False)
@@ -245,7 +245,7 @@ def changelog_rows(
     """One row per changed field; an entry without fields (a comment, a link) gives one row with ''.
     The first row carries the whole entry as JSON (`raw`), the others ''."""
     event_id = str(_required(record, "id", "issue_changelog"))
-    issue_ref = record.get("issue") if isinstance(record.get("issue"), Mapping) else {}
+    issue_ref = record.get("issue") if is_mapping(record.get("issue")) else {}
     issue_id = str(record.get("issue_id") or _ref_attr(issue_ref, "id"))
     if not issue_id:
         msg = f"issue_changelog record {event_id} has neither 'issue_id' nor 'issue.id'"
@@ -267,7 +267,7 @@ def changelog_rows(
         "_version": epoch_ms(event_time),
     }
     raw = to_json(record if raw_record is None else raw_record)
-    fields = [f for f in record.get("fields") or [] if isinstance(f, Mapping)]
+    fields = [f for f in record.get("fields") or [] if is_mapping(f)]
     if not fields:
         yield {**base, "field_id": "", "from_value": None, "to_value": None,
                "from_display": None, "to_display": None, "raw": raw}  # fmt: skip

@@ -7,6 +7,7 @@ import math
 import re
 from collections import Counter
 
+from tap_yandex_tracker.tap import TapYandexTracker
 from tests.support.configs import tap_config
 from tests.support.tap_runs import run_cli, run_inprocess
 from tests.support.truth import changelog_requests_needed, expected_changelog, expected_issues
@@ -122,3 +123,24 @@ def test_changelog_metrics_are_totals_not_one_line_per_issue(small_sim: TrackerS
     assert totals["sync_duration"] > 0
     issues = [p for p in _metric_points(out.stderr) if p["tags"].get("stream") == "issues"]
     assert any(p["metric"] == "record_count" for p in issues), "other streams' points pass untouched"
+
+
+def test_a_deselected_property_is_left_out_and_the_rest_is_intact(small_sim: TrackerSimulator) -> None:
+    """The tap skips the SDK's per-record selection walk when the catalog deselects nothing; a catalog that
+    deselects one property must still have it removed, from every record, and only it."""
+    everything = run_inprocess(tap_config(small_sim))
+    catalog = TapYandexTracker(config={"token": "x", "org_id": "x"}, validate_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if entry["tap_stream_id"] == "issues" and item["breadcrumb"] == ["properties", "description"]:
+                item["metadata"]["selected"] = False
+    narrowed = run_inprocess(tap_config(small_sim), catalog=catalog)
+
+    assert any("description" in record for record in everything.records["issues"])
+    assert not any("description" in record for record in narrowed.records["issues"])
+    for stream, records in everything.records.items():
+        expected = [
+            {key: value for key, value in record.items() if not (stream == "issues" and key == "description")}
+            for record in records
+        ]
+        assert narrowed.records[stream] == expected, stream

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 import pytest
@@ -51,6 +52,25 @@ def test_normalise_nested() -> None:
         "fields": [{"from": "2022-06-28T07:29:45.753Z", "to": None}],
         "deadline": "2024-01-01",
     }
+
+
+def test_normalise_every_depth_and_container_kind() -> None:
+    """Lists in lists, dict subclasses and strings at the top level take the same rewrite; what is not a
+    zoned timestamp (a date, free text that starts like one, numbers, null) stays as it is."""
+    record = {
+        "a": [["2024-01-05T10:20:30.123+0300", "2024-01-05"]],
+        "b": OrderedDict(c="2024-01-05 10:20:30+00:00", d="2024-01-05 standup notes"),
+        "e": [1, None, True, {"f": "2024-01-05T10:20:30Z"}],
+    }
+    assert normalise_timestamps(record) == {
+        "a": [["2024-01-05T07:20:30.123Z", "2024-01-05"]],
+        "b": {"c": "2024-01-05T10:20:30.000Z", "d": "2024-01-05 standup notes"},
+        "e": [1, None, True, {"f": "2024-01-05T10:20:30.000Z"}],
+    }
+    assert normalise_timestamps(OrderedDict(x="2024-01-05T10:20:30.123+0000")) == {
+        "x": "2024-01-05T10:20:30.123Z"
+    }
+    assert normalise_timestamps("2024-01-05T10:20:30.123+0000") == "2024-01-05T10:20:30.123Z"
 
 
 def test_tracker_bounds() -> None:

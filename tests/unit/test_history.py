@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -13,7 +17,7 @@ from target_clickhouse_agile.metrics import (
     normalise_value,
     parse_timestamp,
 )
-from target_clickhouse_agile.metrics.history import METRIC_FIELDS
+from target_clickhouse_agile.metrics.history import METRIC_FIELDS, is_mapping
 
 # -- parse_timestamp ------------------------------------------------------------------------------------
 
@@ -58,7 +62,18 @@ def test_parse_timestamp_datetimes() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "yesterday", "2024-13-01T00:00:00Z", "2024-01-05T25:00:00Z", "2024-01-05T10:20:30+3", "20240105"],
+    [
+        *(
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-05T25:00:00Z",
+            "2024-01-05T10:20:30+3",
+            "20240105",
+        ),
+        # The canonical form's shape with something wrong inside: the fast path must not accept it.
+        *("2024-02-30T10:20:30.123Z", "2024-01-05T10:20:30.12aZ", "2024-01-05T10:2x:30.123Z"),
+    ],
 )
 def test_parse_timestamp_rejects_garbage(bad: str) -> None:
     with pytest.raises(ValueError, match="Unrecognised timestamp"):
@@ -199,3 +214,11 @@ def test_events_from_field_rows_group_by_event() -> None:
         "status": FieldChange("inProgress", "open"),
     }
     assert events[1].at == datetime(2024, 1, 7, 9, tzinfo=timezone.utc)
+
+
+def test_is_mapping_agrees_with_the_abc() -> None:
+    """The fast test must give the ABC's answer for every kind of JSON value and for other mappings."""
+    values: list[Any] = [{}, {"id": "1"}, OrderedDict(a=1), MappingProxyType({"a": 1}), "", "x", 0, 1.5, True]
+    values += [None, [], [{"id": "1"}], ("a",), b"bytes"]
+    for value in values:
+        assert is_mapping(value) is isinstance(value, Mapping), repr(value)

@@ -135,13 +135,30 @@ def _exact(kind: type, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return fast
 
 
-def _scalar_converter(base: str) -> Callable[[Any], Any]:
+def _scalar_kind(base: str) -> type | None:
+    """The Python type of a scalar column's values, where values of that type need no conversion."""
     if base in ("String", "FixedString", "UUID", "Enum8", "Enum16"):
-        return _exact(str, _to_string)
+        return str
     if base.startswith(("Int", "UInt")):
-        return _exact(int, _to_int)
+        return int
     if base.startswith(("Float", "Decimal")):
-        return _exact(float, _to_float)
+        return float
+    return None
+
+
+_CONVERT_TO: dict[type, Callable[[Any], Any]] = {str: _to_string, int: _to_int, float: _to_float}
+
+
+def passes_unchanged(column: ColumnType) -> type | None:
+    """The type whose values `converter(column)` returns as they are (`None`: every value is converted), so
+    that a loop over many values can skip the call for them."""
+    return None if column.item is not None else _scalar_kind(column.base)
+
+
+def _scalar_converter(base: str) -> Callable[[Any], Any]:
+    kind = _scalar_kind(base)
+    if kind is not None:
+        return _exact(kind, _CONVERT_TO[kind])
     if base in ("DateTime", "DateTime64"):
         return _to_datetime
     if base in ("Date", "Date32"):
@@ -194,6 +211,10 @@ def coerce(value: Any, column: ColumnType) -> Any:
     return converter(column)(value)
 
 
+class _Unmatched:
+    """No value is of this type."""
+
+
 class RowCoercer:
     """Rows of one table as tuples in `columns` order. A value that does not fit fails, naming its table
     and column, when the column is in `strict` (all columns when `strict` is None); any other column gets
@@ -205,11 +226,21 @@ class RowCoercer:
         self.table = table
         self._strict = strict
         self._columns = [(name, converter(column), column) for name, column in columns.items()]
+        # Per column: the type that passes unchanged (a type no value has where every value is converted).
+        self._fast = [
+            (name, passes_unchanged(column) or _Unmatched, convert) for name, convert, column in self._columns
+        ]
 
     def __call__(self, row: Mapping[str, Any], problems: dict[str, str] | None = None) -> tuple[Any, ...]:
         get = row.get
         try:
-            return tuple([convert(get(name)) for name, convert, _ in self._columns])
+            # Most values already have their column's type: tested inline, a call per value cost more.
+            return tuple(
+                [
+                    value if type(value := get(name)) is kind else convert(value)
+                    for name, kind, convert in self._fast
+                ]
+            )
         except (CoercionError, ValueError, TypeError, OverflowError):
             return self._one_by_one(row, problems)
 
