@@ -83,6 +83,7 @@ demo: $(STAMP)
 bench: $(STAMP) clickhouse
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.throughput
+	$(BIN)/python -m benchmarks.cpu_versus
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .pytest_cache .ruff_cache .demo .meltano .meltano-demo

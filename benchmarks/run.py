@@ -203,6 +203,8 @@ def run_ours(
         rows,
         note,
         schema_s,
+        records=result.records,
+        api_cpu_s=result.api_cpu_s,
     )
 
 

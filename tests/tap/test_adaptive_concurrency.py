@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tap_yandex_tracker.concurrency import MAX_STEP
 from tests.support.configs import tap_config
 from tests.support.tap_runs import SyncOutput, run_cli
 from tests.support.truth import expected_changelog, expected_issues
@@ -51,13 +52,15 @@ def test_without_a_limit_the_tap_reaches_its_ceiling(sim_factory: Any) -> None:
 
 def test_an_api_that_admits_16_is_met_near_16_with_few_refusals(sim_factory: Any) -> None:
     """Ceiling 32 above the API's capacity of 16: the limit goes past 16 only to probe, and under 2% of the
-    requests are refused."""
+    requests are refused. On a machine busy with other work the server sees fewer requests in service than
+    the tap has in flight (they wait for a CPU on either side), so the slow start may take one more step of
+    `MAX_STEP` before the first refusal: at most 24, never the ceiling."""
     sim = sim_factory(issues=400, seed=62)
     sim.latency_ms, sim.capacity, sim.capacity_retry_after = 20, 16, 0.2
     out = sync(sim, max_concurrent_requests=32)
     seen = summary(out)
     stats = sim.stats
-    assert 16 <= seen["highest"] <= 20
+    assert 16 <= seen["highest"] <= 16 + 2 * MAX_STEP < seen["ceiling"]
     assert seen["refused"] == stats.by_status.get(429, 0) > 0
     assert seen["refused"] < 0.02 * stats.total
     assert_exact(sim, out)

@@ -1,0 +1,172 @@
+"""`python -m benchmarks.cpu_versus [--base REV]`: CPU per Singer record of this tree against an earlier
+revision, measured on the same machine in the same minutes.
+
+CPU seconds measured on different days are not comparable on a shared machine (the same code measured
+20-40 % apart between two runs an hour apart), so a claim such as "half the CPU per record" is checked
+here by running both versions in alternating rounds: the base revision's tap and target (extracted with
+`git archive`, put first on `PYTHONPATH` as `scripts/mutation_check.py` does) and this tree's, each
+`tap | target` into the same ClickHouse 18.16 server from the same simulated organisation (0 ms latency:
+the pipeline is CPU-bound). Per version the least disturbed round (lowest CPU) is reported; the default
+base is the last commit before the throughput work (issue 17). Results: `benchmarks/results/cpu_versus.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import pipeline
+from tests.support.clickhouse import ClickHouseServer, ensure_installed
+from tracker_simulator import TrackerSimulator, generate_organisation
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+#: "Deployment parity", the commit before "Throughput, part 1".
+DEFAULT_BASE = "03b1f91"
+EXTRACTED = ("tap-yandex-tracker", "target-clickhouse-agile", "migrations")
+
+
+@dataclass
+class Round:
+    version: str
+    tap_cpu_s: float
+    target_cpu_s: float
+    wall_s: float
+    records: int
+    tap_rss_mb: float
+    target_rss_mb: float
+
+    @property
+    def cpu_s(self) -> float:
+        return self.tap_cpu_s + self.target_cpu_s
+
+
+def extract(revision: str, into: Path) -> Path:
+    """The tap, target and migrations of `revision` under `into` (nothing in the working tree changes)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision, *EXTRACTED],
+        capture_output=True,
+        check=True,
+    ).stdout
+    into.mkdir(parents=True)
+    archive_path = into / "source.tar"
+    archive_path.write_bytes(archive)
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def run_round(
+    version: str, source: Path | None, sim_url: str, workdir: Path, server: ClickHouseServer
+) -> Round:
+    previous = os.environ.get("PYTHONPATH")
+    if source is not None:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(source / "tap-yandex-tracker"), str(source / "target-clickhouse-agile")]
+        )
+    try:
+        target = {"host": server.host, "port": server.port, "database": workdir.name}
+        run = pipeline.run(sim_url, workdir, target)
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+    if not run.ok:
+        log = (workdir / "target.log").read_text(errors="replace")[-2000:]
+        raise SystemExit(f"{version}: tap exit {run.tap.returncode}, target {run.target.returncode}\n{log}")
+    return Round(
+        version,
+        run.tap.cpu_s,
+        run.target.cpu_s,
+        run.wall_s,
+        run.records,
+        run.tap.max_rss_mb,
+        run.target.max_rss_mb,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cpu_versus", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--base", default=DEFAULT_BASE, help="git revision to compare with")
+    parser.add_argument("--issues", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-cpu-versus-"))
+    base_source = extract(args.base, scratch / "base")
+    ensure_installed()
+    server = ClickHouseServer(scratch / "clickhouse")
+    server.start()
+    rounds: list[Round] = []
+    try:
+        org = generate_organisation(args.issues, seed=args.seed)
+        with TrackerSimulator(org) as sim:
+            for index in range(args.rounds):
+                for version, source in ((args.base, base_source), ("this tree", None)):
+                    slug = "base" if source is not None else "tree"
+                    rounds.append(run_round(version, source, sim.url, scratch / f"{slug}_{index}", server))
+                    r = rounds[-1]
+                    print(
+                        f"round {index + 1} {version}: CPU tap {r.tap_cpu_s:.2f} s, target "
+                        f"{r.target_cpu_s:.2f} s, wall {r.wall_s:.1f} s, {r.records} records",
+                        flush=True,
+                    )
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    report = render(rounds, args)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cpu_versus.md").write_text(report)
+    print(report)
+    return 0
+
+
+def render(rounds: list[Round], args: argparse.Namespace) -> str:
+    records = max(r.records for r in rounds)  # the same organisation: the same records for both versions
+    best = {version: min((r for r in rounds if r.version == version), key=lambda r: r.cpu_s) for version in
+            dict.fromkeys(r.version for r in rounds)}  # fmt: skip
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# CPU per record: this tree against an earlier revision",
+        "",
+        f"Generated by `python -m benchmarks.cpu_versus {' '.join(sys.argv[1:])}` on {now}: {args.issues} "
+        f"issues ({records} Singer records), 0 ms latency, {args.rounds} alternating rounds per version, "
+        "tap | target into ClickHouse 18.16 on loopback; the round with the lowest CPU of each version.",
+        "",
+        "| version | tap CPU s | target CPU s | CPU ms per 1,000 records (tap + target) | wall s "
+        "| peak RSS MB (tap / target) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for version, r in best.items():
+        per_k = r.cpu_s / records * 1_000_000  # ms per 1,000 records
+        lines.append(
+            f"| {version} | {r.tap_cpu_s:.2f} | {r.target_cpu_s:.2f} | {per_k:.0f} | {r.wall_s:.1f} "
+            f"| {r.tap_rss_mb:.0f} / {r.target_rss_mb:.0f} |"
+        )
+    base, tree = best[args.base], best["this tree"]
+    lines += [
+        "",
+        f"This tree uses {tree.cpu_s / base.cpu_s:.2f}x the base's CPU per record "
+        f"(tap {tree.tap_cpu_s / base.tap_cpu_s:.2f}x, target {tree.target_cpu_s / base.target_cpu_s:.2f}x).",
+        "",
+        "All rounds (CPU s tap / target, wall s):",
+        "",
+        *(f"- {r.version}: {r.tap_cpu_s:.2f} / {r.target_cpu_s:.2f}, {r.wall_s:.1f}" for r in rounds),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
