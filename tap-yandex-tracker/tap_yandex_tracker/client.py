@@ -11,6 +11,7 @@ import json
 import random
 import typing as t
 from collections.abc import Generator, Iterable, Iterator
+from functools import cached_property
 from typing import Any
 
 import requests
@@ -206,15 +207,11 @@ class TrackerStream(RESTStream):
                     time_extracted=utc_now(),
                 )
 
-    @property
+    @cached_property
     def _selects_everything(self) -> bool:
         """Nothing deselected: a property missing from the mask inherits its parent's selection, so every
         entry being true means every property of every record is selected."""
-        cached: bool | None = getattr(self, "_selects_everything_cache", None)
-        if cached is None:
-            level_none = self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
-            cached = self._selects_everything_cache = level_none and all(self.mask.values())
-        return cached
+        return self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and all(self.mask.values())
 
     # -- retries -------------------------------------------------------------------------------------
     def backoff_max_tries(self) -> int:

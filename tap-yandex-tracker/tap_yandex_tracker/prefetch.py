@@ -107,8 +107,10 @@ class ChangelogPrefetcher:
         """The emitter is at ``issue_id`` (lock held): the window moves up to it, or past it once taken.
         Issues before it that were never asked for (filtered out downstream) no longer hold the window."""
         number = self._numbers.pop(issue_id, None) if taken else self._numbers.get(issue_id)
-        reached = None if number is None else number + 1 if taken else number
-        if reached is not None and reached > self._reached:
+        if number is None:
+            return
+        reached = number + 1 if taken else number
+        if reached > self._reached:
             self._reached = reached
             self._start_within_window()
 
