@@ -41,12 +41,15 @@ def assert_exact(sim: TrackerSimulator, out: SyncOutput) -> None:
 
 
 def test_without_a_limit_the_tap_reaches_its_ceiling(sim_factory: Any) -> None:
+    """The tap's own count must reach the ceiling exactly. The server's count of requests in service is a
+    sample of 16 threads on 2 cores: on a busy machine one of them may still be on its way when another
+    returns, so the server is held to "past the last step below the ceiling, never above it"."""
     sim = sim_factory(issues=200, seed=61)
-    sim.latency_ms = 20
+    sim.latency_ms = 50
     out = sync(sim)
     seen = summary(out)
     assert seen == {"final": 16, "highest": 16, "ceiling": 16, "refused": 0}
-    assert sim.stats.peak_concurrency == 16
+    assert 16 - MAX_STEP < sim.stats.peak_concurrency <= 16
     assert_exact(sim, out)
 
 
