@@ -232,6 +232,13 @@ MUTATIONS = (
         ("tests/tap/test_sync.py::test_a_deselected_property_is_left_out_and_the_rest_is_intact",),
     ),
     Mutation(
+        "no-keep-alive",
+        "the tap's HTTP adapter opens a connection for every request",
+        f"{TAP}/keepalive.py",
+        (("        if answer.will_close:\n", "        if True:\n"),),
+        ("tests/tap/test_keepalive.py::test_connections_are_kept_alive",),
+    ),
+    Mutation(
         "shared-pause",
         "a Retry-After pauses only the request that got it, not every worker",
         f"{TAP}/client.py",

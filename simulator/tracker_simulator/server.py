@@ -1,4 +1,5 @@
-"""The HTTP server: a real socket, HTTP/1.1 keep-alive, one thread per connection.
+"""The HTTP server: a real socket, HTTP/1.1 keep-alive, one thread per connection; optionally HTTPS
+(`tls`) and gzip-compressed, chunked answers (`compress`), as Yandex's API front ends send them.
 
 ``TCP_NODELAY`` is set on accepted sockets because small JSON responses would otherwise wait for the
 client's delayed ACK (Nagle), adding ~40 ms per request and making benchmarks measure the kernel instead
@@ -8,8 +9,10 @@ of the client. Faults are applied here, around the (socket-free) :class:`App`.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -57,12 +60,15 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "TrackerSimulator/1.0"
-    timeout = 120  # idle keep-alive connections are closed after this
     server: _Server
 
     def setup(self) -> None:
+        self.timeout = self.server.simulator.idle_timeout  # idle keep-alive connections close after this
         super().setup()
+        self.server.simulator._stats.connected()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()  # here, in the connection's thread, not in the accept loop
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
@@ -104,6 +110,9 @@ class TrackerSimulator:
         capacity: int | None = None,
         capacity_retry_after: float = 1.0,
         load_latency_ms: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+        compress: bool = False,
+        idle_timeout: float = 120.0,
     ) -> None:
         self.org = org
         self.host = host
@@ -116,6 +125,12 @@ class TrackerSimulator:
         self.capacity = capacity
         self.capacity_retry_after = capacity_retry_after
         self.load_latency_ms = load_latency_ms
+        #: Serve HTTPS with this server-side context (the url becomes https://).
+        self.tls = tls
+        #: Answer a client that accepts gzip with a gzip-compressed, chunked body (nginx's way).
+        self.compress = compress
+        #: Seconds an idle kept-alive connection stays open.
+        self.idle_timeout = idle_timeout
         self._admitted = 0
         self._admitted_lock = threading.Lock()
         self.faults = faults or FaultPlan()
@@ -135,6 +150,10 @@ class TrackerSimulator:
             return self
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             name=f"tracker-sim-{self.port}",
@@ -162,7 +181,7 @@ class TrackerSimulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
     # -- conveniences for tests and benchmarks ---------------------------------------------------
     def headers(self, *, lang: str | None = "en", org_type: str = "org") -> dict[str, str]:
@@ -224,7 +243,10 @@ class TrackerSimulator:
     def _serve(self, handler: _Handler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length > 0 else b""
-        req = Request.build(handler.command, handler.path, handler.headers, body, f"{self.host}:{self.port}")
+        scheme = "https" if self.tls is not None else "http"
+        req = Request.build(
+            handler.command, handler.path, handler.headers, body, f"{self.host}:{self.port}", scheme
+        )
         route = self.app.router.match(req.method, req.path)
         template = route.template if route else UNMATCHED
         self._stats.begin(template)
@@ -255,7 +277,10 @@ class TrackerSimulator:
             # counted before the bytes leave, so a client that has its answer sees it in the stats
             self._stats.end(response.status, fault)
             ended = True
-            self._write(handler, response)
+            if self.compress and "gzip" in (handler.headers.get("Accept-Encoding") or ""):
+                self._write_compressed(handler, response)
+            else:
+                self._write(handler, response)
         finally:
             with self._admitted_lock:
                 self._admitted -= 1
@@ -307,6 +332,21 @@ class TrackerSimulator:
         handler.send_header("Content-Length", str(len(response.body)))
         handler.end_headers()
         handler.wfile.write(response.body)
+
+    @staticmethod
+    def _write_compressed(handler: _Handler, response: Response) -> None:
+        """gzip, sent in chunks of 8 KiB (Transfer-Encoding: chunked, no Content-Length)."""
+        handler.send_response(response.status)
+        for name, value in response.headers:
+            handler.send_header(name, value)
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        body = gzip.compress(response.body, compresslevel=1)
+        for start in range(0, len(body), 8192):
+            piece = body[start : start + 8192]
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        handler.wfile.write(b"0\r\n\r\n")
 
 
 def _seconds(value: float | None) -> str:

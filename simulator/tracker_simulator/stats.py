@@ -22,6 +22,8 @@ class StatsSnapshot:
     #: When requests arrived, and when 429 answers were sent (``time.monotonic()``), in order.
     arrivals: tuple[float, ...] = ()
     throttled_at: tuple[float, ...] = ()
+    #: TCP connections accepted (a client that keeps its connections alive opens few).
+    connections: int = 0
 
     def count(self, route: str) -> int:
         return self.by_route.get(route, 0)
@@ -42,6 +44,7 @@ class RequestStats:
             self._dropped = 0
             self._arrivals: list[float] = []
             self._throttled_at: list[float] = []
+            self._connections = 0
             self._in_flight = getattr(self, "_in_flight", 0)
             self._peak = self._in_flight
 
@@ -52,6 +55,10 @@ class RequestStats:
             self._by_route[route] += 1
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
+
+    def connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def end(self, status: int | None, fault: str | None = None) -> None:
         """``status`` None means the connection was dropped without a response."""
@@ -78,4 +85,5 @@ class RequestStats:
                 dict(self._faults),
                 tuple(self._arrivals),
                 tuple(self._throttled_at),
+                self._connections,
             )

@@ -47,9 +47,12 @@ class Request:
     headers: Any  # email.message.Message: case-insensitive lookups
     body: bytes
     host: str
+    scheme: str = "http"
 
     @classmethod
-    def build(cls, method: str, target: str, headers: Any, body: bytes, default_host: str) -> Request:
+    def build(
+        cls, method: str, target: str, headers: Any, body: bytes, default_host: str, scheme: str = "http"
+    ) -> Request:
         path, _, query = target.partition("?")
         return cls(
             method,
@@ -58,12 +61,13 @@ class Request:
             headers,
             body,
             headers.get("Host") or default_host,
+            scheme,
         )
 
     @property
     def base(self) -> str:
         """Base URL of ``self`` links: the host the client addressed."""
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

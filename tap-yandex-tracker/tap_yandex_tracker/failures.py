@@ -38,6 +38,12 @@ def explain(error: BaseException, settings: TapSettings) -> str | None:
             f"({retries} retries): raise the `request_timeout` setting, or check the network and the "
             "API's status"
         )
+    if isinstance(error, requests.exceptions.SSLError):
+        return (
+            f"TLS with the Tracker API at {api_url} failed ({_tls_reason(error)}): if a proxy or gateway "
+            "of your network signs the connection, point REQUESTS_CA_BUNDLE at its CA certificates "
+            "(a PEM file); otherwise check the `api_url` setting and the system clock"
+        )
     if isinstance(error, requests.exceptions.ConnectionError):
         reason = _connection_reason(error)
         return (
@@ -66,6 +72,15 @@ def _connection_reason(error: requests.exceptions.ConnectionError) -> str:
             tail = text[position:].split(")")[0].split("'")[0].strip(' ,"')
             return tail.replace("[", "").replace("]", "") or type(error).__name__
     return type(error).__name__
+
+
+def _tls_reason(error: requests.exceptions.SSLError) -> str:
+    """``certificate verify failed: self-signed certificate in certificate chain`` ... in one phrase."""
+    text = str(error)
+    start = text.find("certificate verify failed")
+    if start < 0:
+        return _first_line(text)[:200] or "SSLError"
+    return text[start:].split(" (_ssl")[0].split("')")[0].strip(" ,\"'")
 
 
 def read_state_file(handle: IO[str]) -> dict[str, Any]:

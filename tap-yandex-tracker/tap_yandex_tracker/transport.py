@@ -1,9 +1,10 @@
 """HTTP plumbing shared by every stream and every changelog worker thread.
 
 * One ``requests.Session`` per thread (a Session is not guaranteed thread-safe), all mounted with
-  :class:`GatedAdapter`, so *every* request of the run - SDK paging in the main thread and changelog
-  prefetches in workers - passes one gate: at most as many in flight as the adaptive limit allows
-  (concurrency.py), never more than ``max_concurrent_requests``.
+  :class:`GatedAdapter` (keepalive.py's adapter: one kept-alive connection per thread and host), so
+  *every* request of the run - SDK paging in the main thread and changelog prefetches in workers -
+  passes one gate: at most as many in flight as the adaptive limit allows (concurrency.py), never more
+  than ``max_concurrent_requests``.
 * A 429 with ``Retry-After`` pauses all threads, not just the one that was told to slow down.
 * Worker threads carry an abort event (see :func:`bind_abort_event`): once the run is aborted their next
   request - including the next retry - fails fast instead of hammering the API after a fatal error.
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from tap_yandex_tracker.concurrency import AdaptiveLimit
+from tap_yandex_tracker.keepalive import KeepAliveAdapter
 from tap_yandex_tracker.run_stats import RunStats
 
 #: Answers that mean "too much": the limit on requests in flight is halved.
@@ -184,19 +185,19 @@ class RequestGate:
         if session is None:
             session = requests.Session()
             self.environment.apply(session)
-            adapter = GatedAdapter(self, pool_connections=2, pool_maxsize=self.max_concurrent + 2)
+            adapter = GatedAdapter(self)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
         return session
 
 
-class GatedAdapter(HTTPAdapter):
+class GatedAdapter(KeepAliveAdapter):
     """Holds a gate slot for the whole exchange, body download included."""
 
-    def __init__(self, gate: RequestGate, **kwargs: Any) -> None:
+    def __init__(self, gate: RequestGate) -> None:
         self.gate = gate
-        super().__init__(**kwargs)
+        super().__init__()
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         ticket = self.gate.acquire()
