@@ -70,7 +70,8 @@ class KeepAliveAdapter(BaseAdapter):
         url = urlsplit(str(request.url))
         scheme, host = url.scheme.lower(), url.hostname or ""
         key = (scheme, host, url.port or DEFAULT_PORTS.get(scheme, 80))
-        headers = {**request.headers, "Accept-Encoding": ACCEPT_ENCODING}
+        headers = request.headers.copy()  # case-insensitive: replaces an `accept-encoding` of any spelling
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
         conn = self._connection(key, verify, cert, connect_timeout, request)
         if conn.sock is not None and _closed_by_peer(conn.sock):
             self._drop(key)  # the server closed it while it was idle: a new one, as urllib3 does

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import Connection
@@ -106,7 +107,11 @@ class MetricsRepository:
         """
         columns = self._table_columns(table)
         version = time.time_ns()
-        payload = [{**{f.name: getattr(r, f.name) for f in fields(r)}, "_version": version} for r in rows]
+        payload: list[dict[str, Any]] = []
+        if rows:  # one dataclass per table: its field names once, not once per row
+            names = [f.name for f in fields(rows[0])]
+            values = attrgetter(*names)
+            payload = [dict(zip(names, values(r), strict=True), _version=version) for r in rows]
         retired = sorted(retired)
         key_columns = ("issue_id", *DERIVED_TABLES[table])
         if retired and self._conn.dialect.supports_is_deleted:
