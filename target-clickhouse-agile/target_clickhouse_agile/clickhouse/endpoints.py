@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
 
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
 Endpoint = tuple[str, int]
+T = TypeVar("T")
 
 
 class Endpoints:
@@ -64,6 +66,24 @@ class Endpoints:
         """Every endpoint, starting with the one in use (the order to try when connecting)."""
         with self._lock:
             return [*self.all[self._index :], *self.all[: self._index]]
+
+    def on_first_reachable(self, use: Callable[[Endpoint], None], attempt: Callable[[], T]) -> T:
+        """`attempt()` on the endpoint in use, or else on the next one that can be reached, each tried once
+        in order (`use(endpoint)` points the caller's connection at it first). An endpoint that cannot be
+        reached is left for the next (`failed`); any other error is the caller's. None reachable: one
+        error naming them all, itself a connection failure (retried later with back-off, see retry.py)."""
+        last: ClickHouseError | None = None
+        for endpoint in self.order_from_current():
+            use(endpoint)
+            try:
+                return attempt()
+            except ClickHouseError as error:
+                if not (error.connection_failed and self.several):
+                    raise
+                last = error
+                self.failed(endpoint, str(error))
+        assert last is not None
+        raise none_answers(self, last)
 
 
 _shared: dict[tuple[object, ...], Endpoints] = {}

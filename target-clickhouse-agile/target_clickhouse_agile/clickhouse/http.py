@@ -32,7 +32,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.dialect import parse_version
-from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for, none_answers
+from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for
 from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
     UNKNOWN_DATABASE,
@@ -242,28 +242,17 @@ class HttpConnection(Connection):
         endpoints = self._endpoints
         for attempt in range(len(endpoints.all)):
             try:
-                return self._retry.run(lambda: self._on_first_reachable(request))
+                return self._retry.run(lambda: self._endpoints.on_first_reachable(self._switch_to, request))
             except _LostMidwayError as lost:
                 if not (endpoints.several and attempt < len(endpoints.all) - 1):
                     raise lost.error from None
                 endpoints.failed((self.host, self.port), lost.reason)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _on_first_reachable(self, request: Callable[[], T]) -> T:
-        last: ClickHouseError | None = None
-        for endpoint in self._endpoints.order_from_current():
-            if (self.host, self.port) != endpoint:
-                self.host, self.port = endpoint
-                logger.info("using ClickHouse at %s", self.address)
-            try:
-                return request()
-            except ClickHouseError as error:
-                if not (error.connection_failed and self._endpoints.several):
-                    raise
-                last = error
-                self._endpoints.failed(endpoint, str(error))
-        assert last is not None
-        raise none_answers(self._endpoints, last)
+    def _switch_to(self, endpoint: Endpoint) -> None:
+        if (self.host, self.port) != endpoint:
+            self.host, self.port = endpoint
+            logger.info("using ClickHouse at %s", self.address)
 
     # -- messages ------------------------------------------------------------------------------------
 

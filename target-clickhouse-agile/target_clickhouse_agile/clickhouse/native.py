@@ -25,7 +25,7 @@ from clickhouse_driver import errors as driver_errors
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.dialect import parse_version
-from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for, none_answers
+from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for
 from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
     UNKNOWN_DATABASE,
@@ -136,6 +136,8 @@ class NativeConnection(Connection):
         return Client(self.host, port=self.port, database=database, **self._client_kwargs)
 
     def _switch_to(self, endpoint: Endpoint) -> None:
+        if (self.host, self.port) == endpoint:
+            return
         self._client.disconnect()
         self.host, self.port = endpoint
         self._client = self._new_client(self.database)
@@ -207,20 +209,7 @@ class NativeConnection(Connection):
 
     def _ensure_connected(self) -> None:
         """Connected to the endpoint in use; an unreachable one is left for the next (each tried once)."""
-        last: ClickHouseError | None = None
-        for endpoint in self._endpoints.order_from_current():
-            if (self.host, self.port) != endpoint:
-                self._switch_to(endpoint)
-            try:
-                self._connect_here()
-                return
-            except ClickHouseError as error:
-                if not (error.connection_failed and self._endpoints.several):
-                    raise
-                last = error
-                self._endpoints.failed(endpoint, str(error))
-        assert last is not None
-        raise none_answers(self._endpoints, last)
+        self._endpoints.on_first_reachable(self._switch_to, self._connect_here)
 
     def _connect_here(self) -> None:
         # What the driver's `force_connect` does, minus its "query in flight" flag (set until a query ends).
