@@ -18,14 +18,20 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
 
 class CompiledSchemaValidator(BaseJSONSchemaValidator):
-    """Validates with a compiled schema; an invalid schema is reported by the SDK's own validator."""
+    """Validates with a compiled schema. A schema that does not compile is reported by the SDK's own
+    validator (its `InvalidJSONSchema` says what is wrong); one that compiles is not checked against the
+    meta-schema as well: that check cost more than the compilation itself, at every start, and whatever
+    it alone would refuse (a `format` that is not a string, say) changes nothing the target checks."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         super().__init__(schema)
-        JSONSchemaValidator(schema)  # raises the SDK's InvalidJSONSchema for a broken schema
-        self._check = fastjsonschema.compile(
-            _open(copy.deepcopy(schema)), use_default=False, use_formats=True, formats=_FORMATS
-        )
+        try:
+            self._check = fastjsonschema.compile(
+                _open(copy.deepcopy(schema)), use_default=False, use_formats=True, formats=_FORMATS
+            )
+        except Exception:
+            JSONSchemaValidator(schema)  # raises the SDK's InvalidJSONSchema, naming the problem
+            raise
 
     def validate(self, record: dict[str, Any]) -> None:
         try:
