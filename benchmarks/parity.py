@@ -64,6 +64,11 @@ RULES: dict[str, tuple[str, str]] = {
         "drops the whole issue when the second field is a reference",
         "`convert_datetime(Reference)` raises TypeError: the issue gets no rows at all",
     ),
+    "drops_untransported": (
+        "drops the whole issue when a changelog entry has no `transport`",
+        "an entry of the documented older shape (no `transport`) with a changed field fails its pydantic "
+        "changelog model (`transport: str`, changelog export on): ValidationError, the issue gets no rows",
+    ),
     "interval_from_field": (
         "takes the visit's start from `statusStartTime.from`",
         "start = statusStartTime.from (createdAt if null), end = statusStartTime.to",
@@ -148,13 +153,29 @@ def _trunc_seconds(start_ms: int, end_ms: int) -> int:
 
 
 def model(
-    created: int, initial: str, events: Iterable[Event], rules: frozenset[str], calendars: Calendars
+    created: int,
+    initial: str,
+    events: Iterable[Event],
+    rules: frozenset[str],
+    calendars: Calendars,
+    legacy_before: int | None = None,
 ) -> dict[str, Values] | None:
     """Per status, the values the given rules produce from one issue's served changelog (None: dropped).
 
     With no rule on this is our definition (any status change is a transition at statusStartTime.to or
     updatedAt, ordered by time then changelog order, clamped to createdAt; every entered status has a row).
+    `legacy_before`: entries older than this are served in the older shape, without `transport`.
     """
+    events = list(events)
+    if (
+        "drops_untransported" in rules
+        and legacy_before is not None
+        and any(
+            event.at < legacy_before and any(old or new for _field, old, new in event.changes)
+            for event in events
+        )
+    ):
+        return None  # its changelog export builds a model per changed field: transport=None fails it
     calendar = calendars.get("utc_clock" in rules, "calendar" in rules)
     entries: Counter[str] = Counter({initial: 1})
     exits: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -264,7 +285,14 @@ def compare(
     for idx, record in enumerate(org.records):
         history = org.history(idx)
         for step, rules in enumerate(steps):
-            result = model(record.created, history.initial.status, history.events, rules, calendars)
+            result = model(
+                record.created,
+                history.initial.status,
+                history.events,
+                rules,
+                calendars,
+                legacy_before=org.legacy_before,
+            )
             if result is None:
                 dropped[step].add(record.id)
                 continue
