@@ -239,6 +239,18 @@ MUTATIONS = (
         ("tests/tap/test_keepalive.py::test_connections_are_kept_alive",),
     ),
     Mutation(
+        "no-idle-checkpoint",
+        "the target waits for the end of the input (or checkpoint_seconds) instead of using the tap's pauses",
+        f"{TARGET}/target.py",
+        (
+            (
+                "        if rows_pending or state_pending or self.load_context.has_dirty_issues():\n",
+                "        if False:\n",
+            ),
+        ),
+        ("tests/target/test_idle_checkpoint.py::test_a_pause_of_the_tap_is_used_for_a_checkpoint",),
+    ),
+    Mutation(
         "shared-pause",
         "a Retry-After pauses only the request that got it, not every worker",
         f"{TAP}/client.py",

@@ -45,6 +45,10 @@ class LoadContext:
         with self._lock:
             self._dirty.update(issue_ids)
 
+    def has_dirty_issues(self) -> bool:
+        with self._lock:
+            return bool(self._dirty)
+
     def take_dirty_issues(self) -> set[str]:
         with self._lock:
             dirty, self._dirty = self._dirty, set()

@@ -212,7 +212,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.NumberType,
         default=300,
         description="Longest time between checkpoints: every sink is flushed, metrics rebuilt and the "
-        "latest STATE written at least this often (a failed run replays at most this much).",
+        "latest STATE written at least this often (a failed run replays at most this much). While the "
+        "tap pauses (a slow API), a checkpoint is also made, at most every 5 s.",
     ),
     th.Property(
         "store_state",

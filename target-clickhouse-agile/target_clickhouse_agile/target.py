@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, InvalidJSONSchema
 from singer_sdk.sinks import Sink
 
-from target_clickhouse_agile import error_reporting
+from target_clickhouse_agile import error_reporting, idle_input
 from target_clickhouse_agile.clickhouse import (
     Connection,
     MetricsRepository,
@@ -60,6 +60,9 @@ SINK_CLASSES: dict[str, type[Sink]] = {
 
 
 DRAIN_PARALLELISM = 2
+#: While the input waits for the tap, a checkpoint at most this often (ClickHouse prefers a few large
+#: INSERTs to many small ones; a pause of the tap is usually a fraction of a second).
+IDLE_CHECKPOINT_SECONDS = 5.0
 
 
 class TargetClickhouseAgile(Target):
@@ -86,6 +89,7 @@ class TargetClickhouseAgile(Target):
         self._refresher: MetricsRefresher | None = None
         self._started = time.monotonic()
         self._issues_refreshed = 0
+        self._state_written: dict | None = None
 
     @cached_property
     def settings(self) -> TargetSettings:
@@ -215,10 +219,35 @@ class TargetClickhouseAgile(Target):
         error propagates: an in-process caller (the serverless handler, a test) must be able to open
         embedded ClickHouse again, and chdb serves one data directory per process."""
         try:
-            super().listen(file_input)
+            super().listen(file_input if file_input is not None else self._stdin_lines())
         except BaseException:
             self._close_connections()
             raise
+
+    def _stdin_lines(self) -> IO[str]:
+        """stdin, read so that a pause of the tap can be used for a checkpoint (idle_input.py); stdin as
+        it is when it has no file descriptor (a caller's in-memory stream)."""
+        stdin = sys.stdin
+        try:
+            fd = stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            return stdin
+        encoding, errors = stdin.encoding or "utf-8", stdin.errors or "strict"
+        return cast(IO[str], idle_input.lines(fd, self._checkpoint_if_due, encoding=encoding, errors=errors))
+
+    def _checkpoint_if_due(self) -> None:
+        """The tap has nothing more for now: a checkpoint (rows, metrics, STATE) if there is anything to
+        write and the last one is `IDLE_CHECKPOINT_SECONDS` old (or `checkpoint_seconds`, if shorter).
+        Behind a slow API the metrics then keep pace with the rows and the STATE with the tap, and
+        little is left to do once the tap ends; a pipeline the target has to catch up with never waits."""
+        interval = min(IDLE_CHECKPOINT_SECONDS, self.settings.checkpoint_seconds)
+        if self._max_record_age_in_minutes * 60 < interval:
+            return
+        rows_pending = any(sink.current_size for sink in self._sinks_active.values())
+        state_pending = self._latest_state is not None and self._latest_state != self._state_written
+        if rows_pending or state_pending or self.load_context.has_dirty_issues():
+            self.logger.debug("input paused: checkpoint")
+            self.drain_all()
 
     def _close_connections(self) -> None:
         for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
@@ -273,6 +302,7 @@ class TargetClickhouseAgile(Target):
                     self.load_context.statsd.upload_status(ok=False)
                     raise
             self._write_state_message(copy.deepcopy(pending_state))
+            self._state_written = copy.deepcopy(pending_state)
             if self.load_context.journal is not None:
                 self.load_context.journal.clear()
         if pending_state or is_endofpipe:
