@@ -6,8 +6,9 @@ CPU seconds measured on different days are not comparable on a shared machine (t
 here by running both versions in alternating rounds: the base revision's tap and target (extracted with
 `git archive`, put first on `PYTHONPATH` as `scripts/mutation_check.py` does) and this tree's, each
 `tap | target` into the same ClickHouse 18.16 server from the same simulated organisation (0 ms latency:
-the pipeline is CPU-bound). Per version the least disturbed round (lowest CPU) is reported; the default
-base is the last commit before the throughput work (issue 17). Results: `benchmarks/results/cpu_versus.md`.
+the pipeline is CPU-bound). The headline is the median over rounds of this tree's CPU over the base's
+in the same round; the least disturbed round (lowest CPU) of each version is shown too. The default base
+is the last commit before the throughput work (issue 17). Results: `benchmarks/results/cpu_versus.md`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--base", default=DEFAULT_BASE, help="git revision to compare with")
     parser.add_argument("--issues", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="bench-cpu-versus-"))
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def paired_ratios(rounds: list[Round], base: str) -> list[float]:
+    """Per round, this tree's CPU over the base's: the two ran back to back, so a machine that slows
+    down for a minute moves both; the best round of each alone can pair a lucky minute with a bad one."""
+    bases = [r for r in rounds if r.version == base]
+    trees = [r for r in rounds if r.version != base]
+    return [t.cpu_s / b.cpu_s for b, t in zip(bases, trees, strict=True)]
+
+
 def render(rounds: list[Round], args: argparse.Namespace) -> str:
     records = max(r.records for r in rounds)  # the same organisation: the same records for both versions
     best = {version: min((r for r in rounds if r.version == version), key=lambda r: r.cpu_s) for version in
@@ -155,9 +165,12 @@ def render(rounds: list[Round], args: argparse.Namespace) -> str:
             f"| {r.tap_rss_mb:.0f} / {r.target_rss_mb:.0f} |"
         )
     base, tree = best[args.base], best["this tree"]
+    pairs = paired_ratios(rounds, args.base)
     lines += [
         "",
-        f"This tree uses {tree.cpu_s / base.cpu_s:.2f}x the base's CPU per record "
+        f"Paired rounds (this tree's CPU over the base's in the same round, run one after the other): "
+        f"{', '.join(f'{r:.2f}' for r in pairs)}; median **{statistics.median(pairs):.2f}x**. "
+        f"Best rounds: this tree uses {tree.cpu_s / base.cpu_s:.2f}x the base's CPU per record "
         f"(tap {tree.tap_cpu_s / base.tap_cpu_s:.2f}x, target {tree.target_cpu_s / base.target_cpu_s:.2f}x).",
         "",
         "All rounds (CPU s tap / target, wall s):",
