@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from requests import PreparedRequest, Response
 from requests import exceptions as rex
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
 
@@ -41,7 +42,8 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, se
 ACCEPT_ENCODING = "gzip, deflate"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-Key = tuple[str, str, int]
+#: (scheme, host, port, TLS settings): a connection verified one way is never reused for another.
+Key = tuple[str, str, int, tuple[Any, Any]]
 
 
 class KeepAliveAdapter(BaseAdapter):
@@ -69,7 +71,7 @@ class KeepAliveAdapter(BaseAdapter):
         connect_timeout, read_timeout = _timeouts(timeout)
         url = urlsplit(str(request.url))
         scheme, host = url.scheme.lower(), url.hostname or ""
-        key = (scheme, host, url.port or DEFAULT_PORTS.get(scheme, 80))
+        key = (scheme, host, url.port or DEFAULT_PORTS.get(scheme, 80), _tls_key(verify, cert))
         headers = request.headers.copy()  # case-insensitive: replaces an `accept-encoding` of any spelling
         headers["Accept-Encoding"] = ACCEPT_ENCODING
         conn = self._connection(key, verify, cert, connect_timeout, request)
@@ -113,7 +115,7 @@ class KeepAliveAdapter(BaseAdapter):
     ) -> http.client.HTTPConnection:
         conn = self._connections.get(key)
         if conn is None:
-            scheme, host, port = key
+            scheme, host, port, _tls = key
             if scheme == "https":
                 context = self._tls_context(verify, cert, request)
                 conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
@@ -145,7 +147,7 @@ class KeepAliveAdapter(BaseAdapter):
     def _tls_context(self, verify: bool | str, cert: Any, request: PreparedRequest) -> ssl.SSLContext:
         """requests' meaning of `verify` (True: certifi's bundle, a path: that bundle or directory,
         False: no check) and `cert` (a client certificate: one file, or certificate and key)."""
-        cache_key = (verify, tuple(cert) if isinstance(cert, (list, tuple)) else cert)
+        cache_key = _tls_key(verify, cert)
         context = self._tls.get(cache_key)
         if context is not None:
             return context
@@ -164,8 +166,9 @@ class KeepAliveAdapter(BaseAdapter):
                 certfile, keyfile = (cert[0], cert[1]) if isinstance(cert, (list, tuple)) else (cert, None)
                 context.load_cert_chain(certfile, keyfile)
         except (OSError, ssl.SSLError) as error:
+            # Not a requests exception: a missing or unreadable file is not worth a retry (as in requests).
             msg = f"cannot use the TLS settings (CA bundle {verify!r}, client certificate {cert!r}): {error}"
-            raise rex.SSLError(msg, request=request) from error
+            raise OSError(msg) from error
         self._tls[cache_key] = context
         return context
 
@@ -180,13 +183,17 @@ class KeepAliveAdapter(BaseAdapter):
         response.request = request
         response.connection = self
         try:
-            response.raw = io.BytesIO(decoded(body, response.headers.get("Content-Encoding", "")))
+            raw = io.BytesIO(decoded(body, response.headers.get("Content-Encoding", "")))
         except zlib.error as error:
             raise rex.ContentDecodingError(
                 f"the answer's body does not decode as {response.headers['Content-Encoding']}: {error}",
                 request=request,
                 response=response,
             ) from error
+        response.raw = raw
+        if "Set-Cookie" in response.headers:  # what requests reads cookies from (the session keeps them)
+            raw._original_response = answer  # type: ignore[attr-defined]
+            extract_cookies_to_jar(response.cookies, request, raw)
         return response
 
 
@@ -201,10 +208,13 @@ def joined_headers(pairs: Iterable[tuple[str, str]]) -> CaseInsensitiveDict[str]
 
 
 def decoded(body: bytes, content_encoding: str) -> bytes:
-    """The body without its content codings (gzip, deflate; applied in order, so undone in reverse)."""
+    """The body without its content codings (gzip, deflate; applied in order, so undone in reverse). An
+    empty body stays empty (HEAD, 204 and 304 answers carry the coding of a body they do not send)."""
+    if not body:
+        return body
     for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
         if coding in ("gzip", "x-gzip"):
-            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            body = _gunzip(body)
         elif coding == "deflate":
             try:
                 body = zlib.decompress(body)
@@ -213,6 +223,25 @@ def decoded(body: bytes, content_encoding: str) -> bytes:
         elif coding != "identity":
             raise zlib.error(f"unsupported content coding {coding!r}")
     return body
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Every gzip member of `body` (a stream may hold several, one after the other); bytes after the last
+    member that are not another one are an error, as they are to urllib3."""
+    pieces = []
+    while body:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pieces.append(inflater.decompress(body))
+        if not inflater.eof:
+            raise zlib.error("gzip stream cut short")
+        body = inflater.unused_data
+        if body and not body.startswith(b"\x1f\x8b"):
+            raise zlib.error("bytes after the gzip stream")
+    return b"".join(pieces)
+
+
+def _tls_key(verify: bool | str, cert: Any) -> tuple[Any, Any]:
+    return (verify, tuple(cert) if isinstance(cert, (list, tuple)) else cert)
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

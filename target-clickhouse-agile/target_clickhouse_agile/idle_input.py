@@ -3,9 +3,9 @@
 Behind a slow API the tap writes a few records, then waits for its next answers; the target used to wait
 with it, holding rows, metrics and the STATE until `checkpoint_seconds` (5 minutes) or the end of the input,
 and did all of that work after the tap had finished. Reading the pipe here, the target knows when the
-next line has not arrived: `on_idle` is called then, and every half second while the pause lasts, and
-the target uses the pause for a checkpoint (target.py decides whether one is due). From a file, or when
-lines keep coming, nothing changes: the input is never found waiting.
+next line has kept it waiting a quarter of a second: `on_idle` is called then, and every half second while
+the pause lasts, and the target uses the pause for a checkpoint (target.py decides whether one is due).
+From a file, or while lines keep coming, nothing changes: the input never waits that long.
 
 Lines are decoded as `sys.stdin` would have decoded them (its encoding, its error handler), so a line
 reads the same whichever way it came in. Reads are whole pipe buffers, never a line at a time; a line
@@ -19,7 +19,10 @@ import select
 from collections.abc import Callable, Iterator
 
 READ_SIZE = 1 << 16
-#: While the input waits, how often `on_idle` is asked again (it decides itself whether to act).
+#: How long the next line must keep the input waiting before it counts as a pause of the tap: a reader
+#: that is only faster than a busy writer finds the pipe empty between two of its writes all the time.
+IDLE_AFTER_SECONDS = 0.25
+#: While the pause lasts, how often `on_idle` is asked again (it decides itself whether to act).
 IDLE_EVERY_SECONDS = 0.5
 
 
@@ -29,10 +32,12 @@ def lines(
     *,
     encoding: str = "utf-8",
     errors: str = "strict",
+    idle_after: float = IDLE_AFTER_SECONDS,
     idle_every: float = IDLE_EVERY_SECONDS,
 ) -> Iterator[str]:
     """The lines of `fd` to its end (the last one without its newline, if it has none). When the next
-    line is not there yet, `on_idle()` is called, and again every `idle_every` seconds while it is not."""
+    line has kept the input waiting `idle_after` seconds, `on_idle()` is called, and again every
+    `idle_every` seconds while it has not arrived."""
     buffer = bytearray()
     start = 0  # where the next line starts in `buffer`
     searched = 0  # up to where `buffer` is known to hold no newline
@@ -47,7 +52,7 @@ def lines(
             del buffer[:start]
             searched -= start
             start = 0
-        timeout = 0.0
+        timeout = idle_after
         while not _readable(fd, timeout):
             on_idle()
             timeout = idle_every

@@ -244,7 +244,7 @@ class TargetClickhouseAgile(Target):
         if self._max_record_age_in_minutes * 60 < interval:
             return
         rows_pending = any(sink.current_size for sink in self._sinks_active.values())
-        state_pending = self._latest_state is not None and self._latest_state != self._state_written
+        state_pending = bool(self._latest_state) and self._latest_state != self._state_written
         if rows_pending or state_pending or self.load_context.has_dirty_issues():
             self.logger.debug("input paused: checkpoint")
             self.drain_all()

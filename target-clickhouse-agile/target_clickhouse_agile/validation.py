@@ -20,8 +20,10 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 class CompiledSchemaValidator(BaseJSONSchemaValidator):
     """Validates with a compiled schema. A schema that does not compile is reported by the SDK's own
     validator (its `InvalidJSONSchema` says what is wrong); one that compiles is not checked against the
-    meta-schema as well: that check cost more than the compilation itself, at every start, and whatever
-    it alone would refuse (a `format` that is not a string, say) changes nothing the target checks."""
+    meta-schema as well: that check cost more than the compilation itself, at every start. What the
+    meta-schema alone would refuse is then met per record, liberally: a `format` that is not a string is
+    ignored, and a field under an impossible rule (`maxLength: -1`) is set aside and reported as drift
+    (sinks.py), failing the record only when the field is required."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         super().__init__(schema)

@@ -155,6 +155,31 @@ class CannedServer:
         self.sock.close()
 
 
+def test_answers_without_a_body_and_cookies_are_read_as_requests_reads_them(http: requests.Session) -> None:
+    head = CannedServer(
+        b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\nSet-Cookie: k=v; Path=/\r\n\r\n"
+    )
+    try:
+        answer = http.get(f"{head.url}/v3/statuses", timeout=5)
+    finally:
+        head.close()
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert answer.cookies.get("k") == http.cookies.get("k") == "v"
+
+
+def test_a_ca_bundle_that_is_not_there_is_not_retried(
+    sim_factory: Any, certificates: dict[str, Path]
+) -> None:
+    sim = sim_factory(issues=5, seed=77, tls=server_context(certificates))
+    with requests.Session() as session:
+        session.mount("https://", KeepAliveAdapter())
+        with pytest.raises(OSError, match="CA bundle") as caught:
+            session.get(
+                f"{sim.url}/v3/statuses", headers=sim.headers(), verify="/nonexistent/ca.pem", timeout=5
+            )
+    assert not isinstance(caught.value, requests.exceptions.RequestException)  # the SDK would retry those
+
+
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [

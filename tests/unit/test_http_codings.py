@@ -28,6 +28,18 @@ def test_gzip_deflate_and_raw_deflate_are_undone() -> None:
     assert decoded(body, "") == decoded(body, "identity") == body
 
 
+def test_an_empty_body_stays_empty_whatever_its_coding_says() -> None:
+    assert decoded(b"", "gzip") == b""  # HEAD, 204 and 304 answers
+
+
+def test_every_member_of_a_gzip_stream_is_read() -> None:
+    assert decoded(gzip.compress(b"part1") + gzip.compress(b"part2"), "gzip") == b"part1part2"
+    with pytest.raises(zlib.error):
+        decoded(gzip.compress(b"part1") + b"trailing", "gzip")
+    with pytest.raises(zlib.error):
+        decoded(gzip.compress(b"x" * 1000)[:-12], "gzip")
+
+
 def test_codings_applied_in_order_are_undone_in_reverse() -> None:
     body = b"x" * 1000
     assert decoded(gzip.compress(zlib.compress(body)), "deflate, gzip") == body

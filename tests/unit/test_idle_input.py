@@ -55,7 +55,7 @@ def test_the_hook_runs_while_the_writer_pauses_and_not_while_lines_are_waiting(p
     os.write(write_end, b"1\n2\n3\n")
     idle: list[int] = []
     seen: list[str] = []
-    reader = lines(read_end, lambda: idle.append(len(seen)))
+    reader = lines(read_end, lambda: idle.append(len(seen)), idle_after=0.05)
     seen += [next(reader), next(reader), next(reader)]
     assert idle == []  # three lines were there: never waited
     write_later(write_end, [b"4\n", b"5\n"], pause=0.2)
@@ -63,6 +63,15 @@ def test_the_hook_runs_while_the_writer_pauses_and_not_while_lines_are_waiting(p
         seen.append(line)
     assert seen == ["1\n", "2\n", "3\n", "4\n", "5\n"]
     assert idle[:2] == [3, 4]  # before line 4 and before line 5 the input was found waiting
+
+
+def test_a_writer_that_only_hesitates_is_not_a_pause(pipe: tuple[int, int]) -> None:
+    """A reader faster than a busy writer finds the pipe empty between writes: not an idle input."""
+    read_end, write_end = pipe
+    write_later(write_end, [b"%d\n" % n for n in range(20)], pause=0.005)
+    idle: list[int] = []
+    assert len(list(lines(read_end, lambda: idle.append(1), idle_after=0.5))) == 20
+    assert idle == []
 
 
 def test_undecodable_bytes_follow_the_error_handler(pipe: tuple[int, int]) -> None:
