@@ -180,8 +180,12 @@ class TrackerSimulator:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     # -- conveniences for tests and benchmarks ---------------------------------------------------
     def headers(self, *, lang: str | None = "en", org_type: str = "org") -> dict[str, str]:
@@ -243,9 +247,8 @@ class TrackerSimulator:
     def _serve(self, handler: _Handler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length > 0 else b""
-        scheme = "https" if self.tls is not None else "http"
         req = Request.build(
-            handler.command, handler.path, handler.headers, body, f"{self.host}:{self.port}", scheme
+            handler.command, handler.path, handler.headers, body, f"{self.host}:{self.port}", self.scheme
         )
         route = self.app.router.match(req.method, req.path)
         template = route.template if route else UNMATCHED
@@ -277,10 +280,8 @@ class TrackerSimulator:
             # counted before the bytes leave, so a client that has its answer sees it in the stats
             self._stats.end(response.status, fault)
             ended = True
-            if self.compress and "gzip" in (handler.headers.get("Accept-Encoding") or ""):
-                self._write_compressed(handler, response)
-            else:
-                self._write(handler, response)
+            gzipped = self.compress and "gzip" in (handler.headers.get("Accept-Encoding") or "")
+            self._write(handler, response, gzipped=gzipped)
         finally:
             with self._admitted_lock:
                 self._admitted -= 1
@@ -325,20 +326,17 @@ class TrackerSimulator:
         return response
 
     @staticmethod
-    def _write(handler: _Handler, response: Response) -> None:
+    def _write(handler: _Handler, response: Response, *, gzipped: bool = False) -> None:
+        """The answer as is (with Content-Length), or `gzipped` and sent in chunks of 8 KiB
+        (Transfer-Encoding: chunked, no Content-Length)."""
         handler.send_response(response.status)
         for name, value in response.headers:
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(response.body)))
-        handler.end_headers()
-        handler.wfile.write(response.body)
-
-    @staticmethod
-    def _write_compressed(handler: _Handler, response: Response) -> None:
-        """gzip, sent in chunks of 8 KiB (Transfer-Encoding: chunked, no Content-Length)."""
-        handler.send_response(response.status)
-        for name, value in response.headers:
-            handler.send_header(name, value)
+        if not gzipped:
+            handler.send_header("Content-Length", str(len(response.body)))
+            handler.end_headers()
+            handler.wfile.write(response.body)
+            return
         handler.send_header("Content-Encoding", "gzip")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
