@@ -257,6 +257,20 @@ MUTATIONS = (
         (("                    self.run.gate.pause_all(wait)\n", "                    pass\n"),),
         ("tests/tap/test_adaptive_concurrency.py::test_a_retry_after_pauses_every_worker",),
     ),
+    Mutation(
+        "state-ahead-of-records",
+        "the tap's writer puts a STATE before the records collected ahead of it",
+        f"{TAP}/singer_writer.py",
+        (("            data += self._held_state\n", "            data[:0] = self._held_state\n"),),
+        ("tests/unit/test_singer_writer.py::test_state_interval_zero_writes_every_state_at_once",),
+    ),
+    Mutation(
+        "sigterm-mid-write",
+        "a SIGTERM inside a write of the tap's writer is handled at once (half a block on stdout)",
+        f"{TAP}/singer_writer.py",
+        (('        if getattr(self._depth, "value", 0) == 0:\n', "        if True:\n"),),
+        ("tests/unit/test_singer_writer.py::test_a_signal_during_a_write_is_handled_after_it",),
+    ),
 )
 
 

@@ -35,6 +35,7 @@ from tap_yandex_tracker.errors import (
 from tap_yandex_tracker.pagination import TrackerLinkPaginator
 from tap_yandex_tracker.run_context import TapRun
 from tap_yandex_tracker.settings import TapSettings
+from tap_yandex_tracker.singer_writer import FlushedSync
 from tap_yandex_tracker.timestamps import normalise_timestamps
 
 if t.TYPE_CHECKING:
@@ -45,7 +46,7 @@ if t.TYPE_CHECKING:
 RETRY_STATUSES = (409, 429)
 
 
-class TrackerStream(RESTStream):
+class TrackerStream(FlushedSync, RESTStream):
     """Base class of all Tracker streams."""
 
     records_jsonpath = "$[*]"

@@ -98,6 +98,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="scrollTTLMillis of the issue search; an expired scroll is restarted transparently",
     ),
     th.Property(
+        "state_interval_seconds",
+        th.NumberType,
+        default=0.5,
+        minimum=0,
+        description="Shortest time between two STATE messages while records flow (every stream and the "
+        "run still end with one); 0 = a STATE after every issue, as plain singer-sdk taps do",
+    ),
+    th.Property(
         "sentry_dsn",
         th.StringType,
         secret=True,
@@ -196,6 +204,7 @@ class TapSettings:
     backoff_base_seconds: float
     backoff_max_seconds: float
     scroll_ttl_ms: int
+    state_interval_seconds: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TapSettings:
@@ -221,6 +230,7 @@ class TapSettings:
             backoff_base_seconds=float(merged["backoff_base_seconds"]),
             backoff_max_seconds=float(merged["backoff_max_seconds"]),
             scroll_ttl_ms=int(merged["scroll_ttl_ms"]),
+            state_interval_seconds=float(merged["state_interval_seconds"]),
         )
 
     @property

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from types import FrameType
 from typing import Any, ClassVar
 
 from singer_sdk import Stream, Tap
@@ -19,7 +20,7 @@ from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.redact import install_redactor, secret_values
 from tap_yandex_tracker.run_context import TapRun
 from tap_yandex_tracker.settings import CONFIG_SCHEMA, TapSettings, check_settings
-from tap_yandex_tracker.singer_writer import TrackerMessageWriter
+from tap_yandex_tracker.singer_writer import PacedStateWriter, TrackerMessageWriter
 from tap_yandex_tracker.streams import STREAM_TYPES
 from tap_yandex_tracker.streams.reference import read_ahead_references
 
@@ -50,6 +51,9 @@ class TapYandexTracker(Tap):
         errors = check_settings(self.config, self.logger)
         if errors and kwargs.get("validate_config", True):
             raise ConfigValidationError("Config validation failed", errors=errors)
+        self._state_writer = PacedStateWriter(self.message_writer)  # see singer_writer.py
+        if isinstance(self.message_writer, TrackerMessageWriter):
+            self.message_writer.state_interval_s = self.run.settings.state_interval_seconds
 
     @cached_property
     def run(self) -> TapRun:
@@ -116,6 +120,15 @@ class TapYandexTracker(Tap):
         finally:
             self.run.read_ahead.close()
             self.run.metric_totals.log()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: the SDK writes a STATE and exits; never halfway through a write of ours."""
+        writer = self.message_writer
+        if isinstance(writer, TrackerMessageWriter) and writer.defer_while_writing(
+            lambda: super(TapYandexTracker, self)._handle_termination(signum, frame)
+        ):
+            return
+        super()._handle_termination(signum, frame)
 
     def run_connection_test(self) -> bool:
         with self._explained_failures():

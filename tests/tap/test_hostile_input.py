@@ -76,7 +76,7 @@ def test_a_server_ignoring_the_order_never_gets_a_bookmark_past_unread_issues(
     small_sim: TrackerSimulator,
 ) -> None:
     small_sim.ignore_sort = True
-    out = run_cli(tap_config(small_sim, page_size=10, lookback_minutes=0))
+    out = run_cli(tap_config(small_sim, page_size=10, lookback_minutes=0, state_interval_seconds=0))
     issues = expected_issues(small_sim.org)
     assert set(out.ids("issues")) == set(issues)
     updated = [r["updatedAt"] for r in out.records["issues"]]
@@ -87,8 +87,9 @@ def test_a_server_ignoring_the_order_never_gets_a_bookmark_past_unread_issues(
 
 
 def test_a_well_behaved_server_keeps_the_bookmark_moving(small_sim: TrackerSimulator) -> None:
-    """The guard costs nothing when the order is right: STATEs advance with the records (resumable)."""
-    out = run_cli(tap_config(small_sim, page_size=10, lookback_minutes=0))
+    """The guard costs nothing when the order is right: STATEs advance with the records (resumable).
+    One STATE per issue (`state_interval_seconds: 0`), so every point a run could resume from is checked."""
+    out = run_cli(tap_config(small_sim, page_size=10, lookback_minutes=0, state_interval_seconds=0))
     assert_no_state_skips_unread_issues(out, timedelta(0))
     bookmarks = [b for kind, b in _bookmarks_and_issues(out) if kind == "state" and b is not None]
     assert len(set(bookmarks)) > 10, "mid-run STATEs carry a moving bookmark"

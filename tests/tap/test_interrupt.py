@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import tempfile
@@ -17,28 +18,41 @@ from tracker_simulator import TrackerSimulator
 
 
 def _run_until_killed(config: dict, sig: signal.Signals, after_issues: int) -> SyncOutput:
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, tempfile.TemporaryFile("w+") as stderr_file:
         process = subprocess.Popen(
-            tap_args(config, None, Path(directory)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            tap_args(config, None, Path(directory)), stdout=subprocess.PIPE, stderr=stderr_file, text=True
         )
         lines: list[str] = []
         issues = 0
+        bookmarked = False  # a STATE with an issues bookmark came out (they are paced, ~2 per second)
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if '"type":"RECORD","stream":"issues"' in line.replace(" ", ""):
+            compact = line.replace(" ", "")
+            if '"type":"RECORD","stream":"issues"' in compact:
                 issues += 1
-                if issues >= after_issues:
-                    break
+            elif '"type":"STATE"' in compact:
+                issues_state = json.loads(line)["value"].get("bookmarks", {}).get("issues", {})
+                bookmarked = bookmarked or bool(issues_state.get("replication_key_value"))
+            if issues >= after_issues and bookmarked:
+                break
         process.send_signal(sig)
-        # It stops by itself (no worker thread keeps it alive): the timeout only guards against a hang.
-        rest, stderr = process.communicate(timeout=120)
-    return SyncOutput(parse_json_lines("".join(lines) + rest), stderr, process.returncode)
+        # The rest through the same reader (it may hold part of a line already). It stops by itself (no
+        # worker thread keeps it alive): the timeout only guards against a hang.
+        lines.extend(process.stdout.read().splitlines(keepends=True))
+        process.wait(timeout=120)
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
+    text = "".join(lines)
+    whole = text.splitlines()[:-1] if sig == signal.SIGKILL else text.splitlines()
+    for line in whole:  # only SIGKILL may cut the last line short; nothing is ever cut or doubled
+        json.loads(line)
+    return SyncOutput(parse_json_lines(text), stderr, process.returncode)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_resume_after_kill_covers_everything(small_sim: TrackerSimulator, sig: signal.Signals) -> None:
-    small_sim.latency_ms = 3
+    small_sim.latency_ms = 15  # a run of ~2 s: several paced STATEs before the end
     config = tap_config(small_sim, page_size=20, max_concurrent_requests=2)
     first = _run_until_killed(config, sig, after_issues=60)
     issues = expected_issues(small_sim.org)

@@ -10,9 +10,10 @@ from singer_sdk import Stream, Tap
 
 from tap_yandex_tracker import schemas
 from tap_yandex_tracker.run_context import TapRun
+from tap_yandex_tracker.singer_writer import FlushedSync
 
 
-class SkippedIssuesStream(Stream):
+class SkippedIssuesStream(FlushedSync, Stream):
     """One record per change of an issue's status: ``set_aside``, ``recovered`` or ``deleted``."""
 
     name = "skipped_issues"
