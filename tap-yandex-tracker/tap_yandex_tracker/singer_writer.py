@@ -7,19 +7,23 @@ message. At 10k+ issues that costs more than the HTTP work. This writer
 * drops a SCHEMA message identical to the previous one of the same stream (a no-op for any target);
 * serialises RECORD and STATE messages with orjson (`json_codec`; the SDK's simplejson path with decimal
   support was the single largest cost per record) as UTF-8;
-* collects its output and writes it to stdout in blocks of 64 KiB, and at least every 0.5 s (a background
-  flusher covers the moments the tap waits for the API). ``PYTHONUNBUFFERED=1``, which many container
-  images set, would otherwise make every message its own system call: ~10 % of the tap's CPU;
+* collects its output and writes it to stdout in blocks of 64 KiB, and within ~0.75 s otherwise (a
+  background flusher covers the moments the tap waits for the API). ``PYTHONUNBUFFERED=1``, which many
+  container images set, would otherwise make every message its own system call: ~10 % of the tap's CPU;
 * paces STATE: the newest STATE goes out with the timed flushes (``state_interval_seconds``), at the end
   of every top-level stream and at exit, instead of once per issue (a deep copy and a comparison each).
   A STATE is serialised when the SDK writes it and lands after everything written before it, so a STATE
   on the pipe never covers a record that is not on the pipe before it; an interrupted run resumes from
-  the last STATE it printed, ~0.5 s of work behind at most. ``state_interval_seconds: 0`` restores one
-  STATE per issue.
+  the last STATE it printed, about a second of work behind at most. ``state_interval_seconds: 0``
+  restores one STATE per issue. (A SIGKILL now cuts a block rather than a line: the target reports the
+  cut last line and checkpoints nothing after the last whole STATE, as before.)
+* stops writing for good after a failed write (a full disk, a closed pipe): the error is raised in the
+  main thread, and no STATE is ever written after output that was lost.
 
 SIGTERM/SIGINT: the SDK's handler writes a STATE and raises SystemExit wherever the main thread is. Raised
 halfway through a write, that would drop collected records that the STATE then covers, or duplicate half a
-line; so while the main thread is inside the writer, the handler is deferred to the moment it leaves.
+line; so while the main thread is inside the writer, the handler is deferred to the moment it leaves
+(``TapYandexTracker._handle_termination``), and it writes everything, its STATE last, before exiting.
 
 A stdout without a byte stream (a test's StringIO) gets every message at once, as text.
 """
@@ -27,6 +31,8 @@ A stdout without a byte stream (a test's StringIO) gets every message at once, a
 from __future__ import annotations
 
 import atexit
+import contextlib
+import select
 import sys
 import threading
 import time
@@ -50,10 +56,14 @@ class TrackerMessageWriter(SingerWriter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._schemas: dict[str, tuple[Any, ...]] = {}
-        #: Re-entrant: a deferred SIGTERM handler writes a STATE from inside the main thread's write.
+        #: Re-entrant: a signal handler may write while the main thread holds the lock (the moments
+        #: around a write where the handler is not deferred).
         self._lock = threading.RLock()
         self._depth = threading.local()
         self._deferred: Callable[[], None] | None = None
+        self._failure: OSError | None = None
+        self._stop_flusher = threading.Event()
+        self._exit_hook = False
         self._pending = bytearray()
         self._held_state: bytes | None = None
         self._last_state: bytes | None = None
@@ -98,10 +108,20 @@ class TrackerMessageWriter(SingerWriter):
         with self._writing():
             self._flush(with_state=True)
 
+    def close(self) -> None:
+        """The end of a run (or of a command that wrote messages): flush and stop the flusher thread. A
+        later message starts a new one."""
+        try:
+            self.flush()
+        finally:
+            self._stop_flusher.set()
+            self._flusher = None
+
     def defer_while_writing(self, handler: Callable[[], None]) -> bool:
         """For a signal handler (it runs in the main thread): when the main thread is inside a write, run
         `handler` once that write is complete and return True; otherwise return False (run it now)."""
         if getattr(self._depth, "value", 0) == 0:
+            self._deferred = None  # an earlier deferral is superseded by this run of the handler
             return False
         self._deferred = handler
         return True
@@ -109,12 +129,19 @@ class TrackerMessageWriter(SingerWriter):
     # -- internals -------------------------------------------------------------------------------------
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """The lock, plus this thread's nesting depth (see :meth:`defer_while_writing`)."""
+        """The lock, plus this thread's nesting depth (see :meth:`defer_while_writing`). After a failed
+        write nothing is written any more: the failure is raised again."""
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             depth = getattr(self._depth, "value", 0)
             self._depth.value = depth + 1
             try:
                 yield
+            except BaseException:
+                if depth == 0:
+                    self._deferred = None  # the run ends with this error; a deferred exit adds nothing
+                raise
             finally:
                 self._depth.value = depth
         main = threading.current_thread() is threading.main_thread()
@@ -144,7 +171,8 @@ class TrackerMessageWriter(SingerWriter):
             self._flush(with_state=False)
 
     def _flush(self, *, with_state: bool) -> None:
-        """Called holding the lock: what was collected (and the held STATE) onto stdout."""
+        """Called holding the lock: what was collected (and the held STATE) onto stdout. A failed write
+        is kept (see :meth:`_writing`): what it lost may never be covered by a later STATE."""
         data, self._pending = self._pending, bytearray()
         self._last_flush = time.monotonic()
         if with_state and self._held_state is not None:
@@ -152,24 +180,37 @@ class TrackerMessageWriter(SingerWriter):
             self._last_state, self._held_state = self._held_state, None
             self._last_state_at = self._last_flush
         if data:
-            self._write_out(data)
+            try:
+                self._write_out(data)
+            except OSError as error:
+                self._failure = error
+                raise
 
     def _start_flusher(self) -> None:
         """A daemon thread flushes what waits while the main thread waits for the API (a slow page, a
-        Retry-After pause), so the target sees records and STATE within ~0.5 s; at exit, one last flush."""
-        self._flusher = threading.Thread(target=self._flush_periodically, name="stdout-flusher", daemon=True)
+        Retry-After pause), so the target sees records and STATE within ~0.75 s. The run ends with
+        :meth:`close`; an exit that skips it (an unexpected error) still gets a last flush."""
+        if not self._exit_hook:
+            atexit.register(self._flush_at_exit)
+            self._exit_hook = True
+        self._stop_flusher = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_periodically, args=(self._stop_flusher,), name="stdout-flusher", daemon=True
+        )
         self._flusher.start()
-        atexit.register(self.flush)
 
-    def _flush_periodically(self) -> None:
-        while True:
-            time.sleep(FLUSH_INTERVAL_S / 2)
+    def _flush_periodically(self, stop: threading.Event) -> None:
+        while not stop.wait(FLUSH_INTERVAL_S / 2):
             try:
                 with self._writing():
                     if self._pending or self._held_state is not None:
                         self._flush_if_due()
-            except OSError:  # stdout is gone (the target exited): the main thread reports it
+            except OSError:  # kept by _flush and raised in the main thread at its next message
                 return
+
+    def _flush_at_exit(self) -> None:
+        with contextlib.suppress(OSError):  # nothing is left to report it to
+            self.flush()
 
     @staticmethod
     def _text_stdout() -> bool:
@@ -187,7 +228,10 @@ class TrackerMessageWriter(SingerWriter):
         view = memoryview(data)
         while view:
             written = out.write(view)
-            view = view[written if written is not None else 0 :]
+            if written is None:  # a non-blocking stdout that is full: wait until it takes more
+                select.select([], [out], [])
+                continue
+            view = view[written:]
         out.flush()
 
 

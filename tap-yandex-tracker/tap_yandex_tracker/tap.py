@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -117,22 +118,45 @@ class TapYandexTracker(Tap):
             with self._explained_failures():
                 read_ahead_references(self.streams, self.run.read_ahead)
                 super().sync_all()
+                self._close_output()  # the run's output, its last STATE included, is on stdout
+        except BaseException:
+            with contextlib.suppress(OSError):  # what was written still reaches the target, if it can
+                self._close_output()
+            raise
         finally:
             self.run.read_ahead.close()
             self.run.metric_totals.log()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: the SDK writes a STATE and exits; never halfway through a write of ours."""
+        """SIGTERM/SIGINT: as the SDK, write the latest STATE and exit 0, but never halfway through a
+        write of ours (deferred to its end), and with everything collected on stdout, the STATE last."""
         writer = self.message_writer
-        if isinstance(writer, TrackerMessageWriter) and writer.defer_while_writing(
-            lambda: super(TapYandexTracker, self)._handle_termination(signum, frame)
-        ):
+        if not isinstance(writer, TrackerMessageWriter):
+            super()._handle_termination(signum, frame)
             return
-        super()._handle_termination(signum, frame)
+        if writer.defer_while_writing(lambda: self._handle_termination(signum, frame)):
+            return
+        self.state_writer.write_state(self.state)
+        writer.close()
+        super(Tap, self)._handle_termination(signum, frame)  # the SDK's log line and exit, once written
+
+    def write_schemas(self) -> None:
+        """``--test=schema``: the SCHEMA messages, on stdout when this returns."""
+        try:
+            super().write_schemas()
+        finally:
+            self._close_output()
+
+    def _close_output(self) -> None:
+        if isinstance(self.message_writer, TrackerMessageWriter):
+            self.message_writer.close()
 
     def run_connection_test(self) -> bool:
-        with self._explained_failures():
-            return super().run_connection_test()
+        try:
+            with self._explained_failures():
+                return super().run_connection_test()
+        finally:
+            self._close_output()
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(self, run=self.run) for stream_type in STREAM_TYPES]

@@ -55,6 +55,7 @@ def test_resume_after_kill_covers_everything(small_sim: TrackerSimulator, sig: s
     small_sim.latency_ms = 15  # a run of ~2 s: several paced STATEs before the end
     config = tap_config(small_sim, page_size=20, max_concurrent_requests=2)
     first = _run_until_killed(config, sig, after_issues=60)
+    assert first.returncode == (0 if sig == signal.SIGTERM else -signal.SIGKILL), first.stderr[-2000:]
     issues = expected_issues(small_sim.org)
     assert 60 <= len(set(first.ids("issues"))) < len(issues)
     state = first.last_state

@@ -4,6 +4,7 @@ Real pipes and a real signal; the SDK's message classes as the SDK passes them."
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
 
 from tap_yandex_tracker import singer_writer
 from tap_yandex_tracker.singer_writer import BLOCK_BYTES, TrackerMessageWriter
+from tap_yandex_tracker.tap import TapYandexTracker
 
 
 def record(n: int, padding: int = 0) -> RecordMessage:
@@ -61,9 +63,14 @@ class PipeStdout:
                 self._arrived += chunk
                 self._changed.notify_all()
 
-    def read(self, timeout: float, at_least: int = 0) -> bytes:
+    def read(self, timeout: float, lines: int = 1) -> bytes:
+        """What arrived since the last call, once it holds `lines` whole lines (or `timeout` passed)."""
+
+        def enough() -> bool:
+            return self._arrived.count(b"\n", self._taken) >= lines
+
         with self._changed:
-            self._changed.wait_for(lambda: len(self._arrived) - self._taken > at_least, timeout)
+            self._changed.wait_for(enough, timeout)
             data = bytes(self._arrived[self._taken :])
             self._taken = len(self._arrived)
         return data
@@ -82,68 +89,120 @@ def pipe() -> Iterator[PipeStdout]:
     out.close()
 
 
-def test_records_wait_for_a_block_or_the_flusher(pipe: PipeStdout, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def writer(monkeypatch: pytest.MonkeyPatch) -> Iterator[TrackerMessageWriter]:
+    """A writer, closed (its flusher stopped) after the test."""
+    made = TrackerMessageWriter()
+    yield made
+    made.close()
+
+
+def test_records_wait_for_a_block_or_the_flusher(
+    pipe: PipeStdout, writer: TrackerMessageWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdout", pipe.stream)
-    writer = TrackerMessageWriter()
+    monkeypatch.setattr(singer_writer, "FLUSH_INTERVAL_S", 2.0)
     writer.write_message(record(1))
     writer.write_message(record(2))
+    assert pipe.read(timeout=0.2) == b""  # collected, not written one by one
     # The main thread now does nothing (waits for the API): the background flusher delivers them.
-    assert kinds(pipe.read(timeout=5)) == [("RECORD", 1), ("RECORD", 2)]
+    assert kinds(pipe.read(timeout=10, lines=2)) == [("RECORD", 1), ("RECORD", 2)]
 
 
-def test_a_full_block_goes_out_at_once(pipe: PipeStdout, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_block_goes_out_at_once(
+    pipe: PipeStdout, writer: TrackerMessageWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdout", pipe.stream)
     monkeypatch.setattr(singer_writer, "FLUSH_INTERVAL_S", 3600.0)  # no timed flush: blocks only
-    writer = TrackerMessageWriter()
     count = BLOCK_BYTES // 1000 + 3
     for n in range(count):
         writer.write_message(record(n, padding=1000))
-    block = pipe.read(timeout=10, at_least=BLOCK_BYTES - 1)
+    sizes = [len(singer_writer.dumps_line(record(n, padding=1000).to_dict())) for n in range(count)]
+    whole_lines = next(n for n in range(count) if sum(sizes[: n + 1]) >= BLOCK_BYTES) + 1  # filled 64 KiB
+    block = pipe.read(timeout=10, lines=whole_lines)
     assert len(block) >= BLOCK_BYTES
+    assert block.endswith(b"\n")
     assert pipe.read(timeout=0.3) == b""  # the rest waits for the next block or flush
     writer.flush()
-    assert [n for _, n in kinds(block + pipe.read(timeout=10))] == list(range(count))
+    assert [n for _, n in kinds(block + pipe.read(timeout=10, lines=count - whole_lines))] == list(
+        range(count)
+    )
 
 
 def test_state_is_paced_and_never_ahead_of_its_records(
-    pipe: PipeStdout, monkeypatch: pytest.MonkeyPatch
+    pipe: PipeStdout, writer: TrackerMessageWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdout", pipe.stream)
-    writer = TrackerMessageWriter()
     writer.state_interval_s = 3600  # never due by time in this test: only flush() writes it
     writer.write_message(record(1))
     writer.write_message(state(1))
     writer.write_message(record(2))
     writer.write_message(state(2))
-    assert ("STATE", "n1") not in kinds(pipe.read(timeout=1))  # records may come; the STATE waits
+    early = kinds(pipe.read(timeout=1.5, lines=2))  # the flusher may write the records; the STATE waits
+    assert all(kind == "RECORD" for kind, _ in early)
     writer.flush()  # end of a stream / of the run
     writer.write_message(state(2))  # the same STATE again: dropped
     writer.flush()
-    rest = kinds(pipe.read(timeout=0.2))
-    assert rest[-1] == ("STATE", "n2")
-    assert [k for k in rest if k[0] == "STATE"] == [("STATE", "n2")]
+    everything = early + kinds(pipe.read(timeout=10, lines=3 - len(early)))
+    assert everything == [("RECORD", 1), ("RECORD", 2), ("STATE", "n2")]
+    assert pipe.read(timeout=0.2) == b""
 
 
-def test_state_comes_with_the_flushes_when_due(pipe: PipeStdout, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_comes_with_the_flushes_when_due(
+    pipe: PipeStdout, writer: TrackerMessageWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdout", pipe.stream)
-    writer = TrackerMessageWriter()
     writer.write_message(record(1))
     writer.write_message(state(1))
     # Held, then due after state_interval_s (0.5 s): the flusher writes it after its record.
-    assert kinds(pipe.read(timeout=5) + pipe.read(timeout=1)) == [("RECORD", 1), ("STATE", "n1")]
+    assert kinds(pipe.read(timeout=10, lines=2)) == [("RECORD", 1), ("STATE", "n1")]
 
 
 def test_state_interval_zero_writes_every_state_at_once(
-    pipe: PipeStdout, monkeypatch: pytest.MonkeyPatch
+    pipe: PipeStdout, writer: TrackerMessageWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "stdout", pipe.stream)
-    writer = TrackerMessageWriter()
+    monkeypatch.setattr(singer_writer, "FLUSH_INTERVAL_S", 3600.0)  # only the STATEs flush
     writer.state_interval_s = 0
     for n in (1, 2):
         writer.write_message(record(n))
         writer.write_message(state(n))
     expected = [("RECORD", 1), ("STATE", "n1"), ("RECORD", 2), ("STATE", "n2")]
-    assert kinds(pipe.read(timeout=0.05)) == expected
+    assert kinds(pipe.read(timeout=10, lines=4)) == expected
+
+
+def test_after_a_failed_write_nothing_more_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails (a full disk) loses its block: no later STATE may be written after it."""
+    failing = FailingFile()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(failing, encoding="utf-8"))
+    writer = TrackerMessageWriter()
+    writer.state_interval_s = 0
+    writer.write_message(record(1))
+    with pytest.raises(OSError, match="No space left"):
+        writer.write_message(state(1))
+    failing.full = False
+    with pytest.raises(OSError, match="No space left"):
+        writer.write_message(record(2))
+    with pytest.raises(OSError, match="No space left"):
+        writer.write_message(state(2))
+    assert failing.data == b""
+
+
+class FailingFile(io.RawIOBase):
+    """A raw stdout on a full disk (until `full` is cleared)."""
+
+    def __init__(self) -> None:
+        self.full = True
+        self.data = b""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: Any) -> int:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.data += bytes(chunk)
+        return len(chunk)
 
 
 def test_a_text_stdout_gets_every_message_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,17 +215,22 @@ def test_a_text_stdout_gets_every_message_at_once(monkeypatch: pytest.MonkeyPatc
 
 
 class SignallingFile(io.RawIOBase):
-    """A raw stdout whose every write raises SIGUSR1 in this process first (the handler runs right after
-    the write returns, inside the writer) and takes at most 100 bytes (a pipe cut short by a signal)."""
+    """A raw stdout whose writes first raise `signum` in this process (the first `times` of them; the
+    handler runs right after the write returns, inside the writer) and take at most 100 bytes each (a
+    pipe cut short by a signal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, signum: int = signal.SIGUSR1, times: int = 10**9) -> None:
         self.data = bytearray()
+        self.signum = signum
+        self.times = times
 
     def writable(self) -> bool:
         return True
 
     def write(self, chunk: Any) -> int:
-        os.kill(os.getpid(), signal.SIGUSR1)
+        if self.times > 0:
+            self.times -= 1
+            os.kill(os.getpid(), self.signum)
         taken = bytes(chunk[:100])
         self.data += taken
         return len(taken)
@@ -197,3 +261,27 @@ def test_a_signal_during_a_write_is_handled_after_it(monkeypatch: pytest.MonkeyP
     assert handled_at
     assert handled_at[-1] == len(raw.data)
     assert not writer.defer_while_writing(lambda: None)  # outside a write: run it now
+
+
+def test_the_tap_exits_on_sigterm_after_the_write_with_its_state_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tap's own handler (`TapYandexTracker._handle_termination`), installed by the SDK for SIGTERM:
+    a SIGTERM inside a write exits 0 once the write is complete, with the tap's STATE written last."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    config = {"api_url": "http://127.0.0.1:9", "token": "t", "org_id": "o", "state_interval_seconds": 0}
+    try:
+        tap = TapYandexTracker(config=config)
+        raw = SignallingFile(signal.SIGTERM, times=1)
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+        tap.write_message(record(1, padding=500))  # collected
+        with pytest.raises(SystemExit) as exited:
+            tap.state_writer.write_state(state(1).value)  # written at once: the SIGTERM comes inside
+        assert exited.value.code == 0
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    messages = [json.loads(line) for line in raw.data.decode().splitlines()]  # whole lines only
+    assert [m["type"] for m in messages] == ["RECORD", "STATE", "STATE"]
+    assert messages[1]["value"] == state(1).value
+    assert messages[2]["value"] == tap.state  # the handler's STATE, after the write it interrupted
