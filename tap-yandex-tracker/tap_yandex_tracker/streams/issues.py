@@ -360,14 +360,17 @@ class IssuesStream(TrackerStream):
                 self.run.logger.warning("issue %s is still set aside: %s", key, error)
                 continue
             self.run.prefetcher.put(issue_id, entries)
-            self.run.set_aside.resolve(issue_id, "recovered", record.get("key"))
-            self._save_set_aside(context)
-            self.run.logger.info("issue %s set aside earlier loads now", record.get("key"))
             self._retrying = True
             try:
                 yield record
             finally:
                 self._retrying = False
+            # Only now, with the issue and its changelog written: the issue lies behind the bookmark, so a
+            # STATE without it in `set_aside` before that (the changelog's own STATE comes first) would
+            # let a run stopped in between never read it again.
+            self.run.set_aside.resolve(issue_id, "recovered", record.get("key"))
+            self._save_set_aside(context)
+            self.run.logger.info("issue %s set aside earlier loads now", record.get("key"))
 
     def _save_set_aside(self, context: dict | None) -> None:
         self.run.set_aside.save(self.get_context_state(context))
