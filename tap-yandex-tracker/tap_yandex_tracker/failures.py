@@ -9,6 +9,7 @@ traceback: that is a bug, and the traceback is the report.
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import IO, Any
 
@@ -16,6 +17,7 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_yandex_tracker.settings import TapSettings
+from tap_yandex_tracker.singer_writer import OutputError
 
 
 class ExplainedError(Exception):
@@ -59,6 +61,16 @@ def explain(error: BaseException, settings: TapSettings) -> str | None:
         return _first_line(str(error))
     if isinstance(error, ConfigValidationError):
         return "invalid settings: " + "; ".join(error.errors or [str(error)])
+    if isinstance(error, OutputError):
+        if error.errno == errno.EPIPE:
+            return (
+                "the tap's output was closed: whatever reads its stdout (the target) stopped first, and "
+                "its own log says why. No STATE was written after the lost records: fix that and run again"
+            )
+        return (
+            f"cannot write the tap's output ({error.strerror}): check where stdout goes (a full disk?). "
+            "No STATE was written after the lost records: run again once it is fixed"
+        )
     return None
 
 

@@ -50,6 +50,11 @@ FLUSH_INTERVAL_S = 0.5
 BLOCK_BYTES = 64 * 1024
 
 
+class OutputError(OSError):
+    """Writing to stdout failed (the reader exited: EPIPE; a full disk): what the write held is lost, and
+    nothing is written after it, so no STATE covers it."""
+
+
 class TrackerMessageWriter(SingerWriter):
     """SCHEMA de-duplication, block writes and paced STATE."""
 
@@ -183,8 +188,8 @@ class TrackerMessageWriter(SingerWriter):
             try:
                 self._write_out(data)
             except OSError as error:
-                self._failure = error
-                raise
+                self._failure = OutputError(error.errno, error.strerror or str(error))
+                raise self._failure from error
 
     def _start_flusher(self) -> None:
         """A daemon thread flushes what waits while the main thread waits for the API (a slow page, a

@@ -70,3 +70,21 @@ def test_resume_after_kill_covers_everything(small_sim: TrackerSimulator, sig: s
     assert entries == set(expected_changelog(small_sim.org))
     # the resumed run starts near the bookmark, not from scratch
     assert len(second.ids("issues")) < len(issues)
+
+
+def test_a_reader_that_stops_early_gets_a_clear_error(small_sim: TrackerSimulator) -> None:
+    """The target died: the tap's next write meets a closed pipe. Exit 1 with one line that says so."""
+    small_sim.latency_ms = 5
+    with tempfile.TemporaryDirectory() as directory, tempfile.TemporaryFile("w+") as stderr_file:
+        process = subprocess.Popen(
+            tap_args(tap_config(small_sim), None, Path(directory)), stdout=subprocess.PIPE, stderr=stderr_file
+        )
+        assert process.stdout is not None
+        process.stdout.readline()  # the first message, then the reader is gone
+        process.stdout.close()
+        process.wait(timeout=120)
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
+    assert process.returncode == 1
+    assert "the tap's output was closed: whatever reads its stdout (the target) stopped first" in stderr
+    assert "Traceback" not in stderr
