@@ -301,8 +301,9 @@ class TargetClickhouseAgile(Target):
                 except Exception:
                     self.load_context.statsd.upload_status(ok=False)
                     raise
-            self._write_state_message(copy.deepcopy(pending_state))
-            self._state_written = copy.deepcopy(pending_state)
+            written = copy.deepcopy(pending_state)  # neither the message nor the comparison changes it
+            self._write_state_message(written)
+            self._state_written = written
             if self.load_context.journal is not None:
                 self.load_context.journal.clear()
         if pending_state or is_endofpipe:
