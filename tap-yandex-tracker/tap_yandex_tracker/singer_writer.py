@@ -243,14 +243,14 @@ class TrackerMessageWriter(SingerWriter):
 class PacedStateWriter(StateWriter):
     """The SDK's StateWriter deep-copies and compares the whole state on every write (once per issue);
     this one hands the state to :class:`TrackerMessageWriter`, which serialises it (a snapshot) and paces
-    it. Any other message writer gets the SDK's behaviour."""
+    it. The tap installs it only over its own writer."""
+
+    def __init__(self, message_writer: TrackerMessageWriter) -> None:
+        super().__init__(message_writer)
+        self._writer = message_writer
 
     def write_state(self, state: Any) -> None:
-        writer = self._message_writer
-        if isinstance(writer, TrackerMessageWriter):
-            writer.write_state(state)
-        else:
-            super().write_state(state)
+        self._writer.write_state(state)
 
 
 class FlushedSync:
@@ -261,7 +261,6 @@ class FlushedSync:
         try:
             super().sync(context)  # type: ignore[misc]
         finally:
-            if context is None:
-                flush = getattr(self._tap.message_writer, "flush", None)  # type: ignore[attr-defined]
-                if flush is not None:
-                    flush()
+            writer = self._tap.message_writer  # type: ignore[attr-defined]
+            if context is None and isinstance(writer, TrackerMessageWriter):
+                writer.flush()

@@ -52,8 +52,8 @@ class TapYandexTracker(Tap):
         errors = check_settings(self.config, self.logger)
         if errors and kwargs.get("validate_config", True):
             raise ConfigValidationError("Config validation failed", errors=errors)
-        self._state_writer = PacedStateWriter(self.message_writer)  # see singer_writer.py
-        if isinstance(self.message_writer, TrackerMessageWriter):
+        if isinstance(self.message_writer, TrackerMessageWriter):  # see singer_writer.py
+            self._state_writer = PacedStateWriter(self.message_writer)
             self.message_writer.state_interval_s = self.run.settings.state_interval_seconds
 
     @cached_property
