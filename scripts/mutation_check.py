@@ -100,9 +100,8 @@ MUTATIONS = (
         (
             ("            self._refresh_metrics()\n", ""),
             (
-                "            self._write_state_message(copy.deepcopy(pending_state))\n",
-                "            self._write_state_message(copy.deepcopy(pending_state))\n"
-                "        self._refresh_metrics()\n",
+                "            self._write_state_message(written)\n",
+                "            self._write_state_message(written)\n            self._refresh_metrics()\n",
             ),
         ),
         ("tests/target/test_checkpoint_order.py::test_metrics_not_rebuilt_no_state",),
@@ -299,6 +298,10 @@ def apply(root: Path, mutation: Mutation) -> None:
             msg = f"{mutation.name}: the code to mutate is found {found} times in {mutation.file} (want 1)"
             raise SystemExit(msg)
         text = text.replace(original, mutated)
+    try:  # a mutant that does not even compile would be "caught" by any test that imports it
+        compile(text, str(path), "exec")
+    except SyntaxError as error:
+        raise SystemExit(f"{mutation.name}: the mutated {mutation.file} does not compile ({error})") from None
     path.write_text(text, encoding="utf-8")
 
 
