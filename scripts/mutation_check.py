@@ -273,6 +273,13 @@ MUTATIONS = (
             "tests/unit/test_singer_writer.py::test_the_tap_exits_on_sigterm_after_the_write_with_its_state_last",
         ),
     ),
+    Mutation(
+        "changelog-state",
+        "the tap's own child sync of the changelog ends an issue without the STATE the SDK's would write",
+        f"{TAP}/streams/changelog.py",
+        (("            self._write_state_message()\n", "            pass\n"),),
+        ("tests/tap/test_sync.py::test_the_changelog_child_sync_writes_what_the_sdks_own_would",),
+    ),
 )
 
 

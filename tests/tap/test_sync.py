@@ -7,6 +7,9 @@ import math
 import re
 from collections import Counter
 
+import pytest
+
+from tap_yandex_tracker.streams import IssueChangelogStream
 from tap_yandex_tracker.tap import TapYandexTracker
 from tests.support.configs import tap_config
 from tests.support.tap_runs import run_cli, run_inprocess
@@ -144,3 +147,50 @@ def test_a_deselected_property_is_left_out_and_the_rest_is_intact(small_sim: Tra
             for record in records
         ]
         assert narrowed.records[stream] == expected, stream
+
+
+def _comparable(messages: list[dict]) -> list[dict]:
+    """The messages without the moments of a run: when each record was extracted, when the run started
+    (the bookmark's signpost)."""
+    comparable = []
+    for message in messages:
+        message = {key: value for key, value in message.items() if key != "time_extracted"}
+        if message["type"] == "STATE":
+            message["value"]["bookmarks"].get("issues", {}).pop("replication_key_signpost", None)
+        comparable.append(message)
+    return comparable
+
+
+def test_the_changelog_child_sync_writes_what_the_sdks_own_would(
+    small_sim: TrackerSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`IssueChangelogStream.sync_issue` stands in for the SDK's per-issue child sync: the same messages in
+    the same order (SCHEMA once, entries, the STATE after each issue's changelog), the same metric totals."""
+    calls = Counter()
+    sync_issue = IssueChangelogStream.sync_issue
+
+    def counted(stream: IssueChangelogStream, context: dict) -> None:
+        calls["sync_issue"] += 1
+        sync_issue(stream, context)
+
+    monkeypatch.setattr(IssueChangelogStream, "sync_issue", counted)
+    config = tap_config(small_sim, state_interval_seconds=0)
+    direct = run_cli(config)
+    assert direct.returncode == 0, direct.stderr[-2000:]
+    in_process = run_inprocess(config)
+    assert calls["sync_issue"] == len(in_process.records["issues"]) == len(expected_issues(small_sim.org))
+
+    monkeypatch.setattr(IssueChangelogStream, "syncs_issue_directly", property(lambda _: False))
+    calls.clear()
+    through_sdk = run_inprocess(config)
+    assert calls["sync_issue"] == 0, "the SDK's own child sync this time"
+
+    assert _comparable(in_process.messages) == _comparable(through_sdk.messages)
+    assert sum(1 for m in through_sdk.messages if m["type"] == "STATE") > len(expected_issues(small_sim.org))
+    totals = {
+        p["metric"]: p["value"]
+        for p in _metric_points(direct.stderr)
+        if p["tags"].get("stream") == "issue_changelog"
+    }
+    assert totals["record_count"] == len(through_sdk.records["issue_changelog"])
+    assert totals["sync_duration"] > 0

@@ -221,6 +221,16 @@ class IssuesStream(TrackerStream):
     def get_child_context(self, record: dict, context: dict | None) -> dict:
         return {"issue_id": record["id"], "issue_key": record.get("key")}
 
+    def _sync_children(self, child_context: dict | None) -> None:
+        """Each issue's changelog through `IssueChangelogStream.sync_issue` rather than the SDK's whole
+        child-stream sync (its per-issue cost was as large as reading the changelog); the SDK's way
+        whenever that does not apply."""
+        changelog = self._changelog
+        if child_context is not None and self.child_streams == [changelog] and changelog.syncs_issue_directly:
+            changelog.sync_issue(child_context)
+        else:
+            super()._sync_children(child_context)
+
     def post_process(self, row: dict, context: dict | None = None) -> dict | None:
         return row  # already normalised in parse_response
 
