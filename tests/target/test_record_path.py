@@ -45,17 +45,26 @@ def tap_messages(sim_factory: Any) -> list[dict[str, Any]]:
     return run_inprocess(tap_config(sim, state_interval_seconds=0)).messages
 
 
-def test_plain_streams_load_what_the_sdks_record_path_loads(
-    clickhouse_server: ClickHouseServer, tap_messages: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loaded = Counter()
+@pytest.fixture
+def loaded(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Records that went straight to their sink, per stream."""
+    counts: Counter = Counter()
     load_record = record_path.load_record
 
     def counted(sink: Any, record: dict[str, Any]) -> None:
-        loaded[sink.stream_name] += 1
+        counts[sink.stream_name] += 1
         load_record(sink, record)
 
     monkeypatch.setattr(target_module, "load_record", counted)
+    return counts
+
+
+def test_plain_streams_load_what_the_sdks_record_path_loads(
+    clickhouse_server: ClickHouseServer,
+    tap_messages: list[dict[str, Any]],
+    loaded: Counter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with fresh_database(clickhouse_server, "direct") as direct:
         direct_states = run_target(direct.settings, tap_messages)
         direct_tables = _tables(direct.settings)
@@ -75,16 +84,8 @@ def test_plain_streams_load_what_the_sdks_record_path_loads(
 
 
 def test_a_stream_map_still_applies(
-    clickhouse_native: Any, tap_messages: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    clickhouse_native: Any, tap_messages: list[dict[str, Any]], loaded: Counter
 ) -> None:
-    loaded = Counter()
-    load_record = record_path.load_record
-
-    def counted(sink: Any, record: dict[str, Any]) -> None:
-        loaded[sink.stream_name] += 1
-        load_record(sink, record)
-
-    monkeypatch.setattr(target_module, "load_record", counted)
     config = {**clickhouse_native.settings, "stream_maps": {"issues": {"summary": "summary.upper()"}}}
     run_target(config, tap_messages)
     summaries = {
