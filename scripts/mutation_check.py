@@ -277,7 +277,7 @@ MUTATIONS = (
         "changelog-state",
         "the tap's own child sync of the changelog ends an issue without the STATE the SDK's would write",
         f"{TAP}/streams/changelog.py",
-        (("            self._write_state_message()\n", "            pass\n"),),
+        (("started)\n            self._write_state_message()\n", "started)\n            pass\n"),),
         ("tests/tap/test_sync.py::test_the_changelog_child_sync_writes_what_the_sdks_own_would",),
     ),
 )

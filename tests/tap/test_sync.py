@@ -161,12 +161,10 @@ def _comparable(messages: list[dict]) -> list[dict]:
     return comparable
 
 
-def test_the_changelog_child_sync_writes_what_the_sdks_own_would(
-    small_sim: TrackerSimulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`IssueChangelogStream.sync_issue` stands in for the SDK's per-issue child sync: the same messages in
-    the same order (SCHEMA once, entries, the STATE after each issue's changelog), the same metric totals."""
-    calls = Counter()
+@pytest.fixture
+def sync_issue_calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """How often `IssueChangelogStream.sync_issue` stood in for the SDK's child sync."""
+    calls: Counter = Counter()
     sync_issue = IssueChangelogStream.sync_issue
 
     def counted(stream: IssueChangelogStream, context: dict) -> None:
@@ -174,23 +172,69 @@ def test_the_changelog_child_sync_writes_what_the_sdks_own_would(
         sync_issue(stream, context)
 
     monkeypatch.setattr(IssueChangelogStream, "sync_issue", counted)
-    config = tap_config(small_sim, state_interval_seconds=0)
-    direct = run_cli(config)
-    assert direct.returncode == 0, direct.stderr[-2000:]
-    in_process = run_inprocess(config)
-    assert calls["sync_issue"] == len(in_process.records["issues"]) == len(expected_issues(small_sim.org))
+    return calls
+
+
+#: Tap settings under which both child syncs must write the same messages.
+CHILD_SYNC_CASES = {
+    "defaults": {},
+    "a stream map filters the changelog": {
+        "stream_maps": {"issue_changelog": {"__filter__": "type != 'IssueWorkflow'"}}
+    },
+    "a stream map aliases the changelog": {"stream_maps": {"issue_changelog": {"__alias__": "history"}}},
+}
+
+
+@pytest.mark.parametrize("case", [*CHILD_SYNC_CASES, "a STATE every 3 records"])
+def test_the_changelog_child_sync_writes_what_the_sdks_own_would(
+    small_sim: TrackerSimulator, sync_issue_calls: Counter, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """`IssueChangelogStream.sync_issue` stands in for the SDK's per-issue child sync: the same messages in
+    the same order (SCHEMA once, entries, the STATEs the SDK writes within and after each issue's
+    changelog), with stream maps applied the same way."""
+    if case == "a STATE every 3 records":
+        monkeypatch.setattr(IssueChangelogStream, "STATE_MSG_FREQUENCY", 3)
+    config = tap_config(small_sim, state_interval_seconds=0, **CHILD_SYNC_CASES.get(case, {}))
+    direct = run_inprocess(config)
+    assert sync_issue_calls["sync_issue"] == len(expected_issues(small_sim.org))
 
     monkeypatch.setattr(IssueChangelogStream, "syncs_issue_directly", property(lambda _: False))
-    calls.clear()
+    sync_issue_calls.clear()
     through_sdk = run_inprocess(config)
-    assert calls["sync_issue"] == 0, "the SDK's own child sync this time"
+    assert not sync_issue_calls, "the SDK's own child sync this time"
 
-    assert _comparable(in_process.messages) == _comparable(through_sdk.messages)
-    assert sum(1 for m in through_sdk.messages if m["type"] == "STATE") > len(expected_issues(small_sim.org))
+    assert _comparable(direct.messages) == _comparable(through_sdk.messages)
+    states = sum(1 for m in through_sdk.messages if m["type"] == "STATE")
+    assert states > len(expected_issues(small_sim.org))
+    changelog = [m for m in direct.messages if m["type"] == "RECORD" and "issue_id" in m["record"]]
+    assert changelog, "the changelog was written"
+    if case != "defaults":
+        assert {m["stream"] for m in changelog} == {"history" if "aliases" in case else "issue_changelog"}
+        if "filters" in case:
+            assert not [m for m in changelog if m["record"]["type"] == "IssueWorkflow"]
+
+
+def test_the_changelog_child_sync_sums_the_sdks_metrics(
+    small_sim: TrackerSimulator, sync_issue_calls: Counter
+) -> None:
+    out = run_cli(tap_config(small_sim))
+    assert out.returncode == 0, out.stderr[-2000:]
     totals = {
         p["metric"]: p["value"]
-        for p in _metric_points(direct.stderr)
+        for p in _metric_points(out.stderr)
         if p["tags"].get("stream") == "issue_changelog"
     }
-    assert totals["record_count"] == len(through_sdk.records["issue_changelog"])
+    assert totals["record_count"] == len(out.records["issue_changelog"]) > 0
     assert totals["sync_duration"] > 0
+
+
+def test_a_changelog_made_incremental_by_the_catalog_takes_the_sdks_child_sync(
+    small_sim: TrackerSimulator, sync_issue_calls: Counter
+) -> None:
+    catalog = TapYandexTracker(config={"token": "x", "org_id": "x"}, validate_config=False).catalog_dict
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "issue_changelog")
+    entry["replication_key"] = "updatedAt"
+    entry["replication_method"] = "INCREMENTAL"
+    out = run_inprocess(tap_config(small_sim), catalog=catalog)
+    assert not sync_issue_calls, "a bookmark is the SDK's to keep"
+    assert out.last_state["bookmarks"]["issue_changelog"]["replication_key_value"]

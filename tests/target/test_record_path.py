@@ -4,6 +4,7 @@ metadata, flattening) must still take the SDK's path and be honoured."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from typing import Any
 
@@ -81,6 +82,45 @@ def test_plain_streams_load_what_the_sdks_record_path_loads(
     assert direct_states == sdk_states
     assert direct_tables["issue_changelog"], "the load wrote rows"
     assert direct_tables == sdk_tables
+
+
+def test_a_schema_changed_mid_stream_between_checkpoints_loses_nothing(
+    clickhouse_server: ClickHouseServer,
+    tap_messages: list[dict[str, Any]],
+    loaded: Counter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A SCHEMA that changes a stream's schema halfway replaces its sink (the SDK archives the old one and
+    drops it at the next checkpoint): later records must go to the new sink, not the cached old one."""
+    changelog_at = [
+        n for n, m in enumerate(tap_messages) if m["type"] == "RECORD" and m["stream"] == "issue_changelog"
+    ]
+    schema = next(m for m in tap_messages if m["type"] == "SCHEMA" and m["stream"] == "issue_changelog")
+    changed = copy.deepcopy(schema)
+    changed["schema"]["properties"]["note"] = {"type": ["null", "string"]}
+    middle = changelog_at[len(changelog_at) // 2]
+    messages = [*tap_messages[:middle], changed, *tap_messages[middle:]]
+
+    handled = Counter()
+    handle_max_record_age = TargetClickhouseAgile._handle_max_record_age
+
+    def checkpoint_every_50_records(target: TargetClickhouseAgile) -> None:
+        handled["records"] += 1
+        if handled["records"] % 50 == 0:
+            target.drain_all()
+        handle_max_record_age(target)
+
+    monkeypatch.setattr(TargetClickhouseAgile, "_handle_max_record_age", checkpoint_every_50_records)
+    with fresh_database(clickhouse_server, "direct") as direct:
+        run_target(direct.settings, messages)
+        direct_tables = _tables(direct.settings)
+    assert loaded["issue_changelog"] == len(changelog_at)
+    assert len(direct_tables["issue_changelog"]) >= len(changelog_at), "one row per entry and changed field"
+
+    monkeypatch.setattr(target_module, "plain_sink", lambda *_: None)
+    with fresh_database(clickhouse_server, "sdk") as through_sdk:
+        run_target(through_sdk.settings, messages)
+        assert direct_tables == _tables(through_sdk.settings)
 
 
 def test_a_stream_map_still_applies(

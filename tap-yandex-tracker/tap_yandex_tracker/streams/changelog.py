@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from singer_sdk import metrics
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 
 from tap_yandex_tracker import error_reporting, schemas
 from tap_yandex_tracker.client import TrackerStream
@@ -59,10 +60,12 @@ class IssueChangelogStream(TrackerStream):
     # -- one issue's history, as the issues stream's child ---------------------------------------------
     @property
     def syncs_issue_directly(self) -> bool:
-        """Whether `sync_issue` may stand in for the SDK's child sync: the stream is selected and nothing
-        asks for what only the SDK's sync does (a dry run's record limit, BATCH messages)."""
+        """Whether `sync_issue` may stand in for the SDK's child sync: the stream is selected, replicated
+        in full (as discovered) and nothing asks for what only the SDK's sync does (a bookmark, a dry
+        run's record limit, BATCH messages)."""
         return (
             self.selected
+            and self.replication_method == REPLICATION_FULL_TABLE  # a catalog may say otherwise
             and self.ABORT_AT_RECORD_COUNT is None
             and self.get_batch_config(self.config) is None
         )
@@ -75,7 +78,8 @@ class IssueChangelogStream(TrackerStream):
         value (none: full table), two meters, the state-partition lookups. That cost ~110 us per issue,
         as much as reading its changelog. Here: the SCHEMA once, then exactly the per-record steps of the
         SDK's `_sync_records` that act on this stream (post-process, RECORD through the stream maps; no
-        bookmark to advance in full-table mode), its STATE at the end as the SDK writes it, and the same
+        bookmark to advance in full-table mode), its STATEs as the SDK writes them (every
+        `STATE_MSG_FREQUENCY` records and at the end), and the same
         `record_count` / `sync_duration` totals (sdk_metric_totals.py). Errors are logged and reported
         as the SDK's sync reports them.
         """
@@ -92,6 +96,8 @@ class IssueChangelogStream(TrackerStream):
                     if record is not None:
                         self._write_record_message(record)
                         count += 1
+                        if count % self.STATE_MSG_FREQUENCY == 0:
+                            self._write_state_message()
             except Exception:
                 self.logger.error("An unhandled error occurred while syncing '%s'", self.name)
                 raise
