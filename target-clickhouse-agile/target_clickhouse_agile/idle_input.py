@@ -7,6 +7,10 @@ next line has kept it waiting a quarter of a second: `on_idle` is called then, a
 the pause lasts, and the target uses the pause for a checkpoint (target.py decides whether one is due).
 From a file, or while lines keep coming, nothing changes: the input never waits that long.
 
+The pipe is read by a thread of its own, up to `READ_AHEAD_BYTES` ahead of the line being processed: a
+shell pipe holds 64 KiB, so while the target made a checkpoint (a second of inserts and metrics) the tap
+stood still, blocked writing. `meltano run` buffers its tap's output for the target the same way (10 MiB).
+
 Lines are decoded as `sys.stdin` would have decoded them (its encoding, its error handler), so a line
 reads the same whichever way it came in. Reads are whole pipe buffers, never a line at a time; a line
 of any length (a changelog record can be megabytes) is searched for its end once.
@@ -15,10 +19,13 @@ of any length (a changelog record can be megabytes) is searched for its end once
 from __future__ import annotations
 
 import os
-import select
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 
 READ_SIZE = 1 << 16
+#: Input read while the target is busy, at most (see the module docstring): a few seconds of a fast tap.
+READ_AHEAD_BYTES = 4 << 20
 #: How long the next line must keep the input waiting before it counts as a pause of the tap: a reader
 #: that is only faster than a busy writer finds the pipe empty between two of its writes all the time.
 IDLE_AFTER_SECONDS = 0.25
@@ -34,38 +41,93 @@ def lines(
     errors: str = "strict",
     idle_after: float = IDLE_AFTER_SECONDS,
     idle_every: float = IDLE_EVERY_SECONDS,
+    read_ahead: int = READ_AHEAD_BYTES,
 ) -> Iterator[str]:
     """The lines of `fd` to its end (the last one without its newline, if it has none). When the next
     line has kept the input waiting `idle_after` seconds, `on_idle()` is called, and again every
-    `idle_every` seconds while it has not arrived."""
+    `idle_every` seconds while it has not arrived. A read error of `fd` is raised where the line would be."""
+    source = _ReadAhead(fd, read_ahead)
     buffer = bytearray()
     start = 0  # where the next line starts in `buffer`
     searched = 0  # up to where `buffer` is known to hold no newline
-    while True:
-        end = buffer.find(b"\n", max(start, searched))
-        if end >= 0:
-            yield buffer[start : end + 1].decode(encoding, errors)
-            start = searched = end + 1
-            continue
-        searched = len(buffer)
-        if start:  # keep only the unfinished line
-            del buffer[:start]
-            searched -= start
-            start = 0
-        timeout = idle_after
-        while not _readable(fd, timeout):
-            on_idle()
-            timeout = idle_every
-        chunk = os.read(fd, READ_SIZE)
-        if not chunk:
-            if buffer:
-                yield buffer.decode(encoding, errors)
-            return
-        buffer += chunk
+    try:
+        while True:
+            end = buffer.find(b"\n", max(start, searched))
+            if end >= 0:
+                yield buffer[start : end + 1].decode(encoding, errors)
+                start = searched = end + 1
+                continue
+            searched = len(buffer)
+            if start:  # keep only the unfinished line
+                del buffer[:start]
+                searched -= start
+                start = 0
+            timeout = idle_after
+            while (chunk := source.take(timeout)) is None:
+                on_idle()
+                timeout = idle_every
+            if not chunk:
+                if buffer:
+                    yield buffer.decode(encoding, errors)
+                return
+            buffer += chunk
+    finally:
+        source.close()
 
 
-def _readable(fd: int, timeout: float) -> bool:
-    """Whether a read of `fd` would return at once (data or its end), waiting `timeout` seconds at most."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    return bool(poller.poll(timeout * 1000))
+class _ReadAhead:
+    """A daemon thread reading `fd` into chunks, at most `limit` bytes ahead of whoever takes them."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self._fd = fd
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._held = 0
+        self._ended = False
+        self._closed = False
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, name="target-input", daemon=True).start()
+
+    def take(self, timeout: float) -> bytes | None:
+        """The next chunk; `b""` at the end of the input; None if nothing came within `timeout` seconds."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._chunks or self._ended, timeout):
+                return None
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._held -= len(chunk)
+                self._changed.notify_all()
+                return chunk
+            if self._error is not None:
+                raise self._error
+            return b""
+
+    def close(self) -> None:
+        """No more takes: the thread stops at its next chunk (a read in progress is left to end)."""
+        with self._changed:
+            self._closed = True
+            self._chunks.clear()
+            self._changed.notify_all()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    self._changed.wait_for(lambda: self._held < self._limit or self._closed)
+                    if self._closed:
+                        return
+                chunk = os.read(self._fd, READ_SIZE)
+                with self._changed:
+                    if chunk:
+                        self._chunks.append(chunk)
+                        self._held += len(chunk)
+                    else:
+                        self._ended = True
+                    self._changed.notify_all()
+                if not chunk:
+                    return
+        except BaseException as error:  # raised in the consumer, where the read would have failed
+            with self._changed:
+                self._error, self._ended = error, True
+                self._changed.notify_all()

@@ -78,3 +78,37 @@ def test_undecodable_bytes_follow_the_error_handler(pipe: tuple[int, int]) -> No
     read_end, write_end = pipe
     write_later(write_end, [b'"\xff"\n'], pause=0)
     assert list(lines(read_end, lambda: None, errors="surrogateescape")) == ['"\udcff"\n']
+
+
+def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tuple[int, int]) -> None:
+    """A shell pipe holds 64 KiB: without reading ahead, a tap writing while the target checkpoints would
+    block. Up to `read_ahead` bytes it does not; beyond that it waits for the target again."""
+    read_end, write_end = pipe
+    line = b"x" * 1023 + b"\n"
+    wrote_ahead = threading.Event()
+
+    def writer() -> None:
+        os.write(write_end, line)
+        for _ in range(512):  # 512 KiB more, within the read-ahead
+            os.write(write_end, line)
+        wrote_ahead.set()
+        for _ in range(2048):  # 2 MiB beyond it
+            os.write(write_end, line)
+        os.close(write_end)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    reader = lines(read_end, lambda: None, read_ahead=1 << 20)
+    assert next(reader) == line.decode()
+    assert wrote_ahead.wait(timeout=10), "the writer went on while no line was taken"
+    thread.join(timeout=0.5)
+    assert thread.is_alive(), "but not beyond the read-ahead"
+    assert sum(1 for _ in reader) == 512 + 2048
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_read_error_surfaces_where_the_line_was_expected(pipe: tuple[int, int]) -> None:
+    _read_end, write_end = pipe
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        next(lines(write_end, lambda: None))  # the write end of a pipe cannot be read
