@@ -213,7 +213,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=300,
         description="Longest time between checkpoints: every sink is flushed, metrics rebuilt and the "
         "latest STATE written at least this often (a failed run replays at most this much). While the "
-        "tap pauses (a slow API), a checkpoint is also made, at most every 5 s.",
+        "tap pauses (a slow API), a checkpoint is also made, at most every 5 s; when a batch fills up "
+        "(`batch_size_rows` or 8 MiB of rows), at most every second.",
     ),
     th.Property(
         "store_state",
