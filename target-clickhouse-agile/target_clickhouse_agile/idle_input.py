@@ -9,7 +9,7 @@ From a file, or while lines keep coming, nothing changes: the input never waits 
 
 The pipe is read by a thread of its own, up to `READ_AHEAD_BYTES` ahead of the line being processed: a
 shell pipe holds 64 KiB, so while the target made a checkpoint (a second of inserts and metrics) the tap
-stood still, blocked writing. `meltano run` buffers its tap's output for the target the same way (10 MiB).
+stood still, blocked writing, with its requests in flight idle.
 
 Lines are decoded as `sys.stdin` would have decoded them (its encoding, its error handler), so a line
 reads the same whichever way it came in. Reads are whole pipe buffers, never a line at a time; a line
