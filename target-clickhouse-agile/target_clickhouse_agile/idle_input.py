@@ -19,7 +19,9 @@ of any length (a changelog record can be megabytes) is searched for its end once
 from __future__ import annotations
 
 import os
+import select
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -46,7 +48,7 @@ def lines(
     """The lines of `fd` to its end (the last one without its newline, if it has none). When the next
     line has kept the input waiting `idle_after` seconds, `on_idle()` is called, and again every
     `idle_every` seconds while it has not arrived. A read error of `fd` is raised where the line would be."""
-    source = _ReadAhead(fd, read_ahead)
+    source = _ReadAhead(fd, max(read_ahead, READ_SIZE))
     buffer = bytearray()
     start = 0  # where the next line starts in `buffer`
     searched = 0  # up to where `buffer` is known to hold no newline
@@ -117,7 +119,11 @@ class _ReadAhead:
                     self._changed.wait_for(lambda: self._held < self._limit or self._closed)
                     if self._closed:
                         return
-                chunk = os.read(self._fd, READ_SIZE)
+                try:
+                    chunk = os.read(self._fd, READ_SIZE)
+                except BlockingIOError:  # a non-blocking stdin with nothing in it yet
+                    _wait_readable(self._fd)
+                    continue
                 with self._changed:
                     if chunk:
                         self._chunks.append(chunk)
@@ -131,3 +137,11 @@ class _ReadAhead:
             with self._changed:
                 self._error, self._ended = error, True
                 self._changed.notify_all()
+
+
+def _wait_readable(fd: int) -> None:
+    """Wait until `fd` has data (or its end), half a second at most."""
+    try:
+        select.select([fd], [], [], 0.5)
+    except (OSError, ValueError):  # a descriptor select cannot watch (pipes on Windows)
+        time.sleep(0.05)

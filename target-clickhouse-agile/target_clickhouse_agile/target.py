@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from functools import cached_property
+from types import FrameType
 from typing import IO, Any, cast
 
 from singer_sdk import Target
@@ -64,10 +65,10 @@ DRAIN_PARALLELISM = 2
 #: While the input waits for the tap, a checkpoint at most this often (ClickHouse prefers a few large
 #: INSERTs to many small ones; a pause of the tap is usually a fraction of a second).
 IDLE_CHECKPOINT_SECONDS = 5.0
-#: A sink that fills up makes a checkpoint when the last one is at least this old (else that sink alone is
-#: inserted, as the SDK does): while the input never pauses, metrics and STATE keep pace with the rows
-#: instead of waiting for `checkpoint_seconds`, and ClickHouse still gets at most one INSERT per table and
-#: second.
+#: A sink that fills up makes a checkpoint when the last one ended at least this long ago (else that sink's
+#: rows alone are inserted, as the SDK does): while the input never pauses, metrics and STATE keep pace
+#: with the rows instead of waiting for `checkpoint_seconds`, and a small `batch_size_rows` does not turn
+#: every batch into a checkpoint.
 FULL_CHECKPOINT_SECONDS = 1.0
 
 
@@ -96,6 +97,9 @@ class TargetClickhouseAgile(Target):
         self._started = time.monotonic()
         self._issues_refreshed = 0
         self._state_written: dict | None = None
+        self._checkpoint_done_at = time.monotonic()
+        self._checkpoints_running = 0
+        self._termination: int | None = None  # a signal received during a checkpoint, handled after it
         #: Per stream: its sink when its records go in as they come (record_path.py), else None.
         self._plain_sinks: dict[str, ClickHouseSink | None] = {}
 
@@ -219,7 +223,7 @@ class TargetClickhouseAgile(Target):
     def _drain_full(self, sink: ClickHouseSink) -> None:
         """A full sink: a checkpoint (every sink, metrics, STATE) if the last one is
         `FULL_CHECKPOINT_SECONDS` old, else that sink's rows alone."""
-        checkpoint = self._max_record_age_in_minutes * 60 >= FULL_CHECKPOINT_SECONDS
+        checkpoint = time.monotonic() - self._checkpoint_done_at >= FULL_CHECKPOINT_SECONDS
         self.logger.info(
             "Target sink for '%s' is full (%d records): %s",
             sink.stream_name,
@@ -323,6 +327,29 @@ class TargetClickhouseAgile(Target):
                 raise error
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        """A checkpoint (`_checkpoint`). A termination signal received meanwhile is handled once it is
+        complete: the SDK's handler would start a checkpoint of its own inside this one (which writes no
+        STATE, the outer one holds it) and exit, so the rows of this one would be written, its STATE not."""
+        self._checkpoints_running += 1
+        try:
+            self._checkpoint(is_endofpipe=is_endofpipe)
+        finally:
+            self._checkpoints_running -= 1
+            self._checkpoint_done_at = time.monotonic()
+        if self._termination is not None and not self._checkpoints_running:
+            signum, self._termination = self._termination, None
+            self._handle_termination(signum, None)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM / SIGINT: the SDK's handler (a last checkpoint, then exit 0), after the checkpoint under
+        way if there is one (see `drain_all`)."""
+        if self._checkpoints_running:
+            self.logger.info("Received termination signal %d: stopping after this checkpoint", signum)
+            self._termination = signum
+            return
+        super()._handle_termination(signum, frame)
+
+    def _checkpoint(self, *, is_endofpipe: bool) -> None:
         """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back
         until the metrics of the touched issues are rebuilt, so a checkpoint never covers an issue
         whose metrics are stale."""

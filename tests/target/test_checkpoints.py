@@ -3,13 +3,18 @@ first): the metrics step must skip the issue until its record arrives, not fail 
 
 from __future__ import annotations
 
+import io
+import json
+import signal
+from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
 
 from target_clickhouse_agile import target as target_module
+from target_clickhouse_agile.target import TargetClickhouseAgile
 from tests.support.clickhouse import NativeDatabase
-from tests.support.singer import record, run_target, schema_message, state
+from tests.support.singer import record, run_target, schema_message, state, to_lines
 from tests.target.test_target_metrics import ISSUE_ID, dev1_messages, query, target_settings  # noqa: F401
 
 
@@ -45,3 +50,37 @@ def test_a_full_sink_makes_a_checkpoint_unless_the_last_is_recent(
     assert written == (steps if every_state else steps[-1:])
     flow = query(clickhouse_native.settings, "SELECT issue_id FROM issue_flow FINAL")
     assert [row["issue_id"] for row in flow] == [ISSUE_ID]
+
+
+def test_a_termination_signal_during_a_checkpoint_waits_for_its_state(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a checkpoint rebuilds metrics: the SDK's handler would run a checkpoint of its own
+    inside it (which has no STATE to write) and exit, leaving the rows of the outer one written and its
+    STATE not. The signal is handled once the checkpoint is complete: its STATE, then exit 0."""
+    monkeypatch.setattr(target_module, "FULL_CHECKPOINT_SECONDS", 0.0)
+    messages: list[dict[str, Any]] = []
+    for message in (m for m in dev1_messages() if m["type"] != "STATE"):
+        messages.append(message)
+        if message["type"] == "RECORD":
+            messages.append(state({"step": sum(1 for m in messages if m["type"] == "RECORD")}))
+    target = TargetClickhouseAgile(config={**clickhouse_native.settings, "batch_size_rows": 1})
+    refresh = TargetClickhouseAgile._refresh_metrics
+    checkpoints = []
+
+    def signal_in_the_second_checkpoint(self: TargetClickhouseAgile) -> None:
+        checkpoints.append(1)
+        if len(checkpoints) == 2:  # the first whose STATE (step 1) is pending
+            self._handle_termination(signal.SIGTERM, None)
+        refresh(self)
+
+    monkeypatch.setattr(TargetClickhouseAgile, "_refresh_metrics", signal_in_the_second_checkpoint)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(SystemExit) as stopped:
+        target.listen(io.StringIO(to_lines(messages)))
+    assert stopped.value.code == 0
+    written = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert written, "the STATE of the checkpoint under way was written"
+    assert all(value == {"step": 1} for value in written), written  # (the last checkpoint repeats it)
+    rows = query(clickhouse_native.settings, "SELECT count() AS n FROM statuses")
+    assert rows[0]["n"] == 2, "the two records the STATE covers are in ClickHouse"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -85,30 +87,58 @@ def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tu
     block. Up to `read_ahead` bytes it does not; beyond that it waits for the target again."""
     read_end, write_end = pipe
     line = b"x" * 1023 + b"\n"
+    written = [0]  # lines the writer got rid of
     wrote_ahead = threading.Event()
 
     def writer() -> None:
-        os.write(write_end, line)
-        for _ in range(512):  # 512 KiB more, within the read-ahead
+        for _ in range(1 + 512 + 2048):  # 512 KiB within the read-ahead, then 2 MiB beyond it
             os.write(write_end, line)
-        wrote_ahead.set()
-        for _ in range(2048):  # 2 MiB beyond it
-            os.write(write_end, line)
+            written[0] += 1
+            if written[0] == 513:
+                wrote_ahead.set()
         os.close(write_end)
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    reader = lines(read_end, lambda: None, read_ahead=1 << 20)
+    limit = 1 << 20
+    reader = lines(read_end, lambda: None, read_ahead=limit)
     assert next(reader) == line.decode()
-    assert wrote_ahead.wait(timeout=10), "the writer went on while no line was taken"
-    thread.join(timeout=0.5)
-    assert thread.is_alive(), "but not beyond the read-ahead"
-    assert sum(1 for _ in reader) == 512 + 2048
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    assert wrote_ahead.wait(timeout=30), "the writer went on while no line was taken"
+    while True:  # until the writer is held back
+        before = written[0]
+        time.sleep(0.3)
+        if written[0] == before:
+            break
+    # read ahead, one read in flight, the pipe's own buffer: never the whole input
+    assert written[0] * len(line) <= limit + 64 * 1024 + 64 * 1024 + len(line)
+    assert written[0] < 1 + 512 + 2048
+    rest: list[str] = []
+    consumer = threading.Thread(target=lambda: rest.extend(reader), daemon=True)
+    consumer.start()
+    consumer.join(timeout=60)
+    assert len(rest) == 512 + 2048, "and the rest comes once lines are taken again"
 
 
-def test_a_read_error_surfaces_where_the_line_was_expected(pipe: tuple[int, int]) -> None:
-    _read_end, write_end = pipe
-    with pytest.raises(OSError, match="Bad file descriptor"):
-        next(lines(write_end, lambda: None))  # the write end of a pipe cannot be read
+def test_a_read_error_surfaces_after_the_lines_read_before_it() -> None:
+    """A connection reset after two lines: both lines, then the error, where the third line was expected."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sender = socket.create_connection(listener.getsockname())
+    receiver, _ = listener.accept()
+    try:
+        sender.sendall(b"1\n2\n")
+        reader = lines(receiver.fileno(), lambda: None)
+        assert [next(reader), next(reader)] == ["1\n", "2\n"]
+        sender.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sender.close()  # with linger 0: a reset, not an end of input
+        with pytest.raises(ConnectionResetError):
+            next(reader)
+    finally:
+        for sock in (sender, receiver, listener):
+            sock.close()
+
+
+def test_a_non_blocking_input_is_waited_for(pipe: tuple[int, int]) -> None:
+    read_end, write_end = pipe
+    os.set_blocking(read_end, False)
+    write_later(write_end, [b'{"a": 1}\n'], pause=0.2)
+    assert list(lines(read_end, lambda: None)) == ['{"a": 1}\n']
