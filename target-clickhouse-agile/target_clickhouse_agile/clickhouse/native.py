@@ -173,7 +173,18 @@ class NativeConnection(Connection):
     def query(self, sql: str) -> list[dict[str, Any]]:
         rows, types = self._call(sql, lambda: self._client.execute(sql, with_column_types=True))
         names = [name for name, _ in types]
-        return [dict(zip(names, (_utc(value) for value in row), strict=True)) for row in rows]
+        # Only a column whose type holds a DateTime can hold an aware datetime: the others are taken as
+        # they are (a value-by-value check was most of the cost of reading a history back).
+        timed = [n for n, (_, kind) in enumerate(types) if "DateTime" in kind]
+        if not timed:
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        result = []
+        for row in rows:
+            values = list(row)
+            for n in timed:
+                values[n] = _utc(values[n])
+            result.append(dict(zip(names, values, strict=True)))
+        return result
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         data = [tuple(row) for row in rows]
