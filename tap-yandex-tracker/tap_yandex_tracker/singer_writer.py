@@ -1,8 +1,9 @@
-"""Singer message output tuned for one child sync per issue.
+"""Singer message output tuned for a STATE after every issue.
 
-The SDK syncs ``issue_changelog`` once per issue, and every child sync re-sends the identical SCHEMA
-(deep-copied and serialised each time), writes a STATE (deep-copied again) and flushes stdout after every
-message. At 10k+ issues that costs more than the HTTP work. This writer
+Every issue's changelog ends with a STATE (the SDK's child sync writes one, and so does
+`IssueChangelogStream.sync_issue`); the SDK's writer deep-copies and compares each, flushes stdout after
+every message, and its child sync re-sends the identical SCHEMA each time. At 10k+ issues that cost more
+than the HTTP work. This writer
 
 * drops a SCHEMA message identical to the previous one of the same stream (a no-op for any target);
 * serialises RECORD and STATE messages with orjson (`json_codec`; the SDK's simplejson path with decimal
