@@ -7,6 +7,7 @@ same tables as a clean run.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,19 +25,31 @@ ISSUES_BEFORE_STOP = 60
 
 
 def stop_server_after_first_rows(database: NativeDatabase) -> Callable[[subprocess.Popen[bytes]], None]:
-    """A `while_running` hook: poll until the target has stored some issues (and so has checkpointed at
-    least once, since it drains every 0.2 s), then stop the server and keep it down until the target exits."""
+    """A `while_running` hook: poll until the target has stored some issues and made a checkpoint that
+    covers issues (its STATE is in `target_state`: with `store_state` the target saves each STATE there
+    just before printing it), then stop the server and keep it down until the target exits. (Counting
+    stored issues alone raced: a burst of the tap's output could be inserted before any STATE covering
+    issues had reached the target.)"""
 
     def hook(target: subprocess.Popen[bytes]) -> None:
         with connect(database.settings, retry=NO_RETRY) as conn:
             while target.poll() is None:
-                if _issue_count(conn) >= ISSUES_BEFORE_STOP:
+                if _issue_count(conn) >= ISSUES_BEFORE_STOP and _checkpointed_issues(conn):
                     break
                 time.sleep(0.05)
         database.server.stop()
         target.wait(timeout=120)
 
     return hook
+
+
+def _checkpointed_issues(conn: Connection) -> bool:
+    """Whether a STATE with an issues bookmark has been saved (0 while the table is not there yet)."""
+    try:
+        rows = conn.query("SELECT state FROM target_state")
+    except ClickHouseError:
+        return False
+    return any(issues_bookmark(json.loads(row["state"])) for row in rows)
 
 
 def _issue_count(conn: Connection) -> int:
@@ -57,7 +70,9 @@ def test_server_stopped_mid_load_then_rerun_from_last_state(
     sim_factory: SimulatorFactory, clickhouse_native: NativeDatabase, tmp_path: Path
 ) -> None:
     sim = sim_factory(issues=300, seed=31, latency_ms=15)
-    settings = target_config(clickhouse_native.settings, checkpoint_seconds=0.2, batch_size_rows=50)
+    settings = target_config(
+        clickhouse_native.settings, checkpoint_seconds=0.2, batch_size_rows=50, store_state=True
+    )
     tap = tap_config(sim, page_size=20, max_concurrent_requests=2)
     failed = run_pipeline(
         tap,
