@@ -22,14 +22,13 @@ from target_clickhouse_agile.sinks import ClickHouseSink
 
 
 def plain_sink(
-    stream_maps: Mapping[str, Sequence[StreamMap]], sinks: Mapping[str, Sink], stream: Any
+    stream_maps: Mapping[str, Sequence[StreamMap]], sinks: Mapping[str, Sink], stream: str
 ) -> ClickHouseSink | None:
     """The sink of `stream` when its records are loaded as they come (else None: the SDK's path)."""
-    maps = stream_maps.get(stream) if isinstance(stream, str) else None
-    sink = sinks.get(stream) if maps is not None else None
-    if sink is None or not isinstance(sink, ClickHouseSink) or sink.include_sdc_metadata_properties:
-        return None
+    maps, sink = stream_maps.get(stream), sinks.get(stream)
     if maps is None or len(maps) != 1:
+        return None
+    if not isinstance(sink, ClickHouseSink) or sink.include_sdc_metadata_properties:
         return None
     only = maps[0]
     if type(only) is not SameRecordTransform or only.flattening_enabled or only.stream_alias != stream:

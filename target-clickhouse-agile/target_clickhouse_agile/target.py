@@ -208,10 +208,9 @@ class TargetClickhouseAgile(Target):
         if not isinstance(stream, str) or not isinstance(record, dict):
             super()._process_record_message(message_dict)
             return
-        sink = self._plain_sinks.get(stream)
-        replaced = sink is not None and self._sinks_active.get(stream) is not sink
-        if replaced or stream not in self._plain_sinks:
-            sink = self._plain_sinks[stream] = plain_sink(self.mapper.stream_maps, self._sinks_active, stream)
+        if stream not in self._plain_sinks:  # (only a SCHEMA replaces a sink or maps: it clears them all)
+            self._plain_sinks[stream] = plain_sink(self.mapper.stream_maps, self._sinks_active, stream)
+        sink = self._plain_sinks[stream]
         if sink is None:
             super()._process_record_message(message_dict)
             return
