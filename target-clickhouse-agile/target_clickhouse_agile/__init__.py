@@ -7,3 +7,7 @@ import os
 # driver) asks for lazily filled ones; the few dates we (de)serialise then cost a dict entry each.
 # It must be set before the driver's first import, which is why it lives in the package's root.
 os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1")
+
+from target_clickhouse_agile.sdk_import import import_sdk_without_numpy
+
+import_sdk_without_numpy()  # before any module of the package imports the SDK
