@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
+from tap_yandex_tracker.auth import TrackerAuthenticator
 from tap_yandex_tracker.errors import retry_after_seconds
 from tap_yandex_tracker.pagination import ScrollPaginator
 from tap_yandex_tracker.redact import Scrubber, representations, scrub_record
@@ -179,3 +180,24 @@ def test_unknown_issue_fields_go_to_custom_fields() -> None:
         "custom_fields": {"qaEngineer": {"id": "7"}, "6063181a59590573909db929--branch": "b"},
     }
     assert set(pruned) <= set(ISSUES["properties"])
+
+
+@pytest.mark.parametrize(
+    ("token", "iam_token", "header"), [("t0k", None, "OAuth t0k"), (None, "iam1", "Bearer iam1")]
+)
+def test_authenticator_sets_the_header_and_leaves_the_url_alone(
+    token: str | None, iam_token: str | None, header: str
+) -> None:
+    url = "https://api.tracker.yandex.net/v3/issues/a%2Fb/changelog?perPage=100&id=x%20y"
+    request = requests.Request("GET", url, headers={"X-Org-ID": "1"}).prepare()
+    authenticated = TrackerAuthenticator(token=token, iam_token=iam_token)(request)
+    assert authenticated.url == url
+    assert authenticated.headers["Authorization"] == header
+    assert authenticated.headers["X-Org-ID"] == "1"
+
+
+def test_authenticator_with_query_parameters_still_adds_them() -> None:
+    auth = TrackerAuthenticator(token="t0k", iam_token=None)
+    auth.auth_params["lang"] = "en"
+    request = requests.Request("GET", "https://api.tracker.yandex.net/v3/myself?x=1").prepare()
+    assert auth(request).url == "https://api.tracker.yandex.net/v3/myself?x=1&lang=en"

@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlencode
 
+import requests
 from singer_sdk import metrics
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 
@@ -41,6 +43,7 @@ class IssueChangelogStream(TrackerStream):
         # "Beginning sync of 'issue_changelog'" once per issue would drown the progress lines.
         self.logger.setLevel(logging.WARNING)
         self._schema_sent = False  # by `sync_issue`, once per run
+        self._get_template: requests.PreparedRequest | None = None  # by `prepared_get`
 
     # -- the SDK's meters: summed over the issues, one METRIC line each at the end (sdk_metric_totals.py)
     def get_record_counter(self, **_: Any) -> metrics.Counter:
@@ -110,7 +113,7 @@ class IssueChangelogStream(TrackerStream):
     def fetch_entries(self, context: dict) -> list[dict]:
         """All entries of one issue (runs in worker threads); ``[]`` if the issue vanished meanwhile."""
         try:
-            return list(self.request_records(context))
+            return self.request_entries(context)
         except TrackerNotFoundError:
             self.run.stats.add("changelog_missing")
             self.run.logger.warning(
@@ -119,6 +122,51 @@ class IssueChangelogStream(TrackerStream):
                 context.get("issue_id"),
             )
             return []
+
+    def request_entries(self, context: dict) -> list[dict]:
+        """The SDK's `request_records` for one issue, without the per-request work that repeats itself.
+
+        For each page the SDK builds a `requests.Request` and has the session prepare it (cookies, headers,
+        parameters and hooks merged, the URL parsed and re-encoded, the request authenticated) and then
+        builds its retry decorator anew: ~190 us of a ~540 us request, one request per issue. Here each
+        request is a copy of one prepared GET with its own URL (`prepared_get`), sent through the stream's
+        one retrying send; paging (the `Link` header, with the paginator's loop check), validation, retries
+        and the request count are the SDK's. As in the SDK, an empty page ends the paging.
+        """
+        entries: list[dict] = []
+        paginator = self.get_new_paginator()
+        url, params = self.get_url(context), self.get_url_params(context, None)
+        request = self.prepared_get(f"{url}?{urlencode(params)}" if params else url)
+        with self.get_http_request_counter() as requests_made:
+            while True:
+                response = self.send_retrying(request)
+                requests_made.increment()
+                page = list(self.parse_response(response))
+                if not page:
+                    break
+                entries.extend(page)
+                paginator.advance(response)
+                if paginator.finished:
+                    break
+                request = self.prepared_get(paginator.current_value.geturl())  # `next`, verbatim
+        return entries
+
+    def prepared_get(self, url: str) -> requests.PreparedRequest:
+        """A GET of `url` as the SDK prepares it (`build_prepared_request`), made from a copy of one.
+
+        Between two GETs of this stream only the URL differs, so the session's preparation is done once
+        per stream and each request re-prepares only its URL. A session that holds cookies (Tracker sets
+        none today) gets the full preparation every time: its `Cookie` header is made per request.
+        """
+        if self.requests_session.cookies:
+            return self.build_prepared_request(method="GET", url=url, headers=self.http_headers)
+        template = self._get_template
+        if template is None:  # two workers may both build it: the same request either way
+            template = self.build_prepared_request(method="GET", url=self.url_base, headers=self.http_headers)
+            self._get_template = template
+        request = template.copy()
+        request.prepare_url(url, None)
+        return request
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         assert context is not None, "issue_changelog is only synced as a child of issues"
