@@ -106,7 +106,12 @@ class ClickHouseSink(BatchSink):
             raise RuntimeError(msg)
         self._columns = {k: v for k, v in described.items() if k != "_loaded_at"}
         self._positions = {name: n for n, name in enumerate(self._columns)}
-        self._coerce = RowCoercer(self._columns, self.table, strict=self.strict_columns)
+        self._coerce = RowCoercer(
+            self._columns,
+            self.table,
+            strict=self.strict_columns,
+            unix_time=self.connection.takes_unix_time,
+        )
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
         """The table rows of one record; `raw_record` is what a `raw` column keeps."""

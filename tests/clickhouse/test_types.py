@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from target_clickhouse_agile.clickhouse.types import CoercionError, coerce, find_unencodable, parse_type
+from target_clickhouse_agile.clickhouse import Connection
+from target_clickhouse_agile.clickhouse.tables import describe
+from target_clickhouse_agile.clickhouse.types import (
+    CoercionError,
+    RowCoercer,
+    coerce,
+    converter,
+    find_unencodable,
+    parse_type,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,3 +36,57 @@ def test_find_unencodable_points_at_the_first_lone_surrogate() -> None:
     rows = [("a", ["b", "c"], 1), ("d", ["e", "broken \udc80"], 2), ("\ud800", [], 3)]
     assert find_unencodable(rows, ["x", "tags", "n"]) == (1, "tags")
     assert find_unencodable(rows[:1], ["x", "tags", "n"]) is None
+
+
+#: 2024-01-02 03:04:05.678912 at +03:00 = 2024-01-02 00:04:05.678912 UTC = 1704153845 s (hand-computed).
+MOMENT = datetime(2024, 1, 2, 3, 4, 5, 678912, tzinfo=timezone(timedelta(hours=3)))
+
+
+@pytest.mark.parametrize(
+    ("ch_type", "expected"),
+    [
+        ("DateTime('UTC')", 1704153845),
+        ("DateTime64(3, 'UTC')", 1704153845678),
+        ("DateTime64(6)", 1704153845678912),
+        ("Nullable(DateTime64(3, 'UTC'))", 1704153845678),
+    ],
+)
+def test_unix_time_is_the_count_of_the_columns_units_since_the_epoch(ch_type: str, expected: int) -> None:
+    convert = converter(parse_type(ch_type), unix_time=True)
+    assert convert(MOMENT) == expected
+    assert convert(MOMENT.astimezone(timezone.utc).replace(tzinfo=None)) == expected  # naive is UTC
+    assert convert("2024-01-02T00:04:05.678912Z") == expected
+    unit = 10 ** parse_type(ch_type).scale
+    assert convert(1704153845) == expected // unit * unit  # a number is whole seconds
+    assert convert(None) == (None if ch_type.startswith("Nullable") else 0)
+
+
+def test_a_misfit_datetime_left_empty_is_the_epoch_in_unix_time() -> None:
+    columns = {"at": parse_type("DateTime('UTC')"), "id": parse_type("String")}
+    problems: dict[str, str] = {}
+    coerced = RowCoercer(columns, "t", strict={"id"}, unix_time=True)(
+        {"at": "not a time", "id": "x"}, problems
+    )
+    assert coerced == (0, "x")
+    assert set(problems) == {"at"}
+
+
+def test_datetimes_go_in_as_the_connection_takes_them(clickhouse_any: Connection) -> None:
+    """The same instants, given every way the rows builders give them, read back the same on each engine
+    (the native connection takes unix time, chdb datetimes)."""
+    conn = clickhouse_any
+    conn.execute(
+        conn.dialect.adapt_ddl(
+            "CREATE TABLE moments (id UInt32, at DateTime64(3, 'UTC'), maybe Nullable(DateTime64(3, 'UTC')))"
+            " ENGINE = MergeTree ORDER BY id"
+        )
+    )
+    columns = describe(conn, "moments")
+    assert columns is not None
+    coerce = RowCoercer(columns, "moments", unix_time=conn.takes_unix_time)
+    given = [MOMENT, MOMENT.astimezone(timezone.utc).replace(tzinfo=None), "2024-01-02T00:04:05.678+00:00"]
+    rows = [coerce({"id": n, "at": value, "maybe": value if n else None}) for n, value in enumerate(given)]
+    conn.insert("moments", list(columns), rows)
+    stored = conn.query("SELECT id, at, maybe FROM moments ORDER BY id")
+    instant = conn.dialect.datetime_value(MOMENT.replace(microsecond=678000))
+    assert stored == [{"id": n, "at": instant, "maybe": instant if n else None} for n in range(len(given))]

@@ -69,6 +69,8 @@ def _utc(value: Any) -> Any:
 class NativeConnection(Connection):
     """A connection to a ClickHouse server; `database` is created if missing. Not thread-safe."""
 
+    takes_unix_time = True  # the driver passes integers through, and converts every datetime itself
+
     def __init__(
         self,
         *,

@@ -120,7 +120,7 @@ class MetricsRepository:
                 for key in retired
             ]
         if payload:
-            coerce = RowCoercer(columns, table)
+            coerce = RowCoercer(columns, table, unix_time=self._conn.takes_unix_time)
             self._conn.insert(table, list(columns), [coerce(p) for p in payload])
         if retired and not self._conn.dialect.supports_is_deleted:
             tuples = ", ".join("(" + ", ".join(_sql_value(v) for v in key) + ")" for key in retired)
