@@ -134,7 +134,9 @@ class TrackerStream(FlushedSync, RESTStream):
     def send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
         """One prepared request sent and validated, as the SDK's `_request` does (without its metric log,
         which this tap turns off)."""
-        response = self.requests_session.send(self.authenticator(prepared), timeout=self.timeout)
+        response = self.requests_session.send(
+            self.authenticator(prepared), timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
         self.validate_response(response)
         return response
 

@@ -49,11 +49,13 @@ MOMENT = datetime(2024, 1, 2, 3, 4, 5, 678912, tzinfo=timezone(timedelta(hours=3
         ("DateTime64(3, 'UTC')", 1704153845678),
         ("DateTime64(6)", 1704153845678912),
         ("Nullable(DateTime64(3, 'UTC'))", 1704153845678),
+        ("DateTime64(9, 'Europe/Moscow')", 1704153845678912000),  # beyond microseconds: still exact
     ],
 )
 def test_unix_time_is_the_count_of_the_columns_units_since_the_epoch(ch_type: str, expected: int) -> None:
     convert = converter(parse_type(ch_type), unix_time=True)
     assert convert(MOMENT) == expected
+    assert type(convert(MOMENT)) is int
     assert convert(MOMENT.astimezone(timezone.utc).replace(tzinfo=None)) == expected  # naive is UTC
     assert convert("2024-01-02T00:04:05.678912Z") == expected
     unit = 10 ** parse_type(ch_type).scale
@@ -90,3 +92,18 @@ def test_datetimes_go_in_as_the_connection_takes_them(clickhouse_any: Connection
     stored = conn.query("SELECT id, at, maybe FROM moments ORDER BY id")
     instant = conn.dialect.datetime_value(MOMENT.replace(microsecond=678000))
     assert stored == [{"id": n, "at": instant, "maybe": instant if n else None} for n in range(len(given))]
+
+
+def test_unix_time_before_the_epoch_rounds_down_as_the_text_would_be_read() -> None:
+    half_past = datetime(1969, 12, 31, 23, 59, 58, 500000, tzinfo=timezone.utc)  # 1.5 s before the epoch
+    assert converter(parse_type("DateTime64(3)"), unix_time=True)(half_past) == -1500
+    assert converter(parse_type("DateTime64(0)"), unix_time=True)(half_past) == -2
+
+
+@pytest.mark.parametrize(
+    "moment", [datetime(1969, 12, 31, 23, 59, 59, tzinfo=timezone.utc), "2106-02-08T00:00:00Z"]
+)
+def test_a_datetime_outside_what_the_column_holds_is_refused_by_name(moment: object) -> None:
+    columns = {"at": parse_type("DateTime('UTC')")}
+    with pytest.raises(CoercionError, match=r"cannot load .* into t\.at: .*outside what a DateTime holds"):
+        RowCoercer(columns, "t", unix_time=True)({"at": moment})

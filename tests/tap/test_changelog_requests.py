@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from singer_sdk.streams.rest import PageContext
 
 from tap_yandex_tracker.streams import IssueChangelogStream
 from tap_yandex_tracker.tap import TapYandexTracker
@@ -57,6 +58,22 @@ def test_a_request_is_prepared_as_the_sdk_prepares_it(small_sim: TrackerSimulato
         assert (ours.method, ours.url, ours.body) == (sdks.method, sdks.url, sdks.body)
         assert dict(ours.headers) == dict(sdks.headers)
         assert ours.headers["Authorization"] == "OAuth sim-token"
+
+
+def test_the_first_page_is_the_request_the_sdk_prepares(small_sim: TrackerSimulator) -> None:
+    """URL, parameters (encoded as the SDK encodes them) and headers of the SDK's own first request."""
+    stream = _changelog_stream(small_sim)
+    context = {"issue_id": "665cd40805abb968b3000003", "issue_key": "QUEUE-1"}
+    page = stream.get_http_request(page=PageContext(context, None))
+    ours = stream.prepared_get(page.url, page.encode_params())
+    sdks = stream._prepare_request(context=context, page=stream.get_new_paginator())
+    assert (ours.method, ours.url, ours.body, dict(ours.headers)) == (
+        sdks.method,
+        sdks.url,
+        sdks.body,
+        dict(sdks.headers),
+    )
+    assert ours.url.endswith("/issues/665cd40805abb968b3000003/changelog?perPage=100")
 
 
 def test_a_session_holding_cookies_sends_them_with_every_request(small_sim: TrackerSimulator) -> None:

@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -87,16 +87,27 @@ def _to_datetime(value: Any) -> datetime:
     return as_utc(moment)
 
 
-def _unix_time(scale: int) -> Callable[[Any], int]:
-    """A `DateTime` (scale 0) or `DateTime64(scale)` value as the native protocol carries it: the count of
-    10^-scale seconds since the epoch, computed as clickhouse-driver computes it from a datetime."""
-    if scale == 0:
-        return lambda value: int(_to_datetime(value).timestamp())
-    factor, divisor = 10**scale, 10 ** (6 - scale)
+_MICROSECOND = timedelta(microseconds=1)
+#: What a `DateTime` holds: seconds since the epoch as UInt32 (1970-01-01 to 2106-02-07).
+_DATETIME_SECONDS = range(2**32)
+
+
+def _unix_time(scale: int, *, unsigned_seconds: bool) -> Callable[[Any], int]:
+    """A `DateTime` (`unsigned_seconds`) or `DateTime64(scale)` value as the native protocol carries it:
+    the count of 10^-scale seconds since the epoch, in exact integer arithmetic (an instant before the
+    epoch rounds down, as the text the other connections send is read). A `DateTime` outside its range
+    fails here, naming the column, rather than inside the driver."""
+
+    divisor, multiplier = (10 ** (6 - scale), 1) if scale <= 6 else (1, 10 ** (scale - 6))
 
     def convert(value: Any) -> int:
-        moment = _to_datetime(value)
-        return int(moment.timestamp()) * factor + moment.microsecond // divisor
+        if type(value) is not datetime or value.tzinfo is None:  # an aware one subtracts as it is
+            value = _to_datetime(value)
+        units = (value - EPOCH) // _MICROSECOND // divisor * multiplier
+        if unsigned_seconds and units not in _DATETIME_SECONDS:
+            msg = f"{value!r} is outside what a DateTime holds (1970-01-01 to 2106-02-07 UTC)"
+            raise CoercionError(msg)
+        return units
 
     return convert
 
@@ -185,7 +196,7 @@ def _scalar_converter(column: ColumnType, unix_time: bool) -> Callable[[Any], An
     if kind is not None:
         return _exact(kind, _CONVERT_TO[kind])
     if base in ("DateTime", "DateTime64"):
-        return _unix_time(column.scale) if unix_time else _to_datetime
+        return _unix_time(column.scale, unsigned_seconds=base == "DateTime") if unix_time else _to_datetime
     if base in ("Date", "Date32"):
         return _to_date
     if base == "Bool":
