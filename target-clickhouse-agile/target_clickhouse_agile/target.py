@@ -289,7 +289,7 @@ class TargetClickhouseAgile(Target):
         Behind a slow API the metrics then keep pace with the rows and the STATE with the tap, and
         little is left to do once the tap ends; a pipeline the target has to catch up with never waits."""
         interval = min(IDLE_CHECKPOINT_SECONDS, self.settings.checkpoint_seconds)
-        if self._max_record_age_in_minutes * 60 < interval:
+        if time.monotonic() - self._checkpoint_done_at < interval:  # the clock `_drain_full` reads too
             return
         rows_pending = any(sink.current_size for sink in self._sinks_active.values())
         state_pending = bool(self._latest_state) and self._latest_state != self._state_written
