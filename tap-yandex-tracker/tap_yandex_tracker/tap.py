@@ -18,6 +18,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
+from tap_yandex_tracker.garbage_collection import tune_for_a_sync
 from tap_yandex_tracker.redact import install_redactor, secret_values
 from tap_yandex_tracker.run_context import TapRun
 from tap_yandex_tracker.settings import CONFIG_SCHEMA, TapSettings, check_settings
@@ -76,7 +77,9 @@ class TapYandexTracker(Tap):
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """The console entry point: a fatal error the tap can explain is printed as one line and exits 1
         (the SDK would print a long traceback); the traceback stays available at DEBUG level. Every
-        error that ends the run goes to Sentry first, when configured."""
+        error that ends the run goes to Sentry first, when configured. The garbage collector is set for
+        a sync (garbage_collection.py)."""
+        tune_for_a_sync()
         try:
             with error_reporting.reported():
                 if kwargs.get("state") is not None:

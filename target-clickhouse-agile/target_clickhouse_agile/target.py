@@ -38,6 +38,7 @@ from target_clickhouse_agile.failures import (
     quiet_driver_logs,
     schema_problem,
 )
+from target_clickhouse_agile.garbage_collection import tune_for_a_load
 from target_clickhouse_agile.load_context import LoadContext
 from target_clickhouse_agile.recompute import MetricsRefresher
 from target_clickhouse_agile.record_path import load_record, plain_sink
@@ -122,8 +123,10 @@ class TargetClickhouseAgile(Target):
     def invoke(cls, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """The console entry point: errors whose message already says what to fix are printed as one
         line and exit 1 (the SDK would print a long traceback); anything else keeps its traceback. Every
-        error that ends the run goes to Sentry first, when configured."""
+        error that ends the run goes to Sentry first, when configured. The garbage collector is set for a
+        load (garbage_collection.py)."""
         quiet_driver_logs()
+        tune_for_a_load()
         try:
             with error_reporting.reported():
                 super().invoke(*args, **kwargs)
