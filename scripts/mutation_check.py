@@ -280,6 +280,29 @@ MUTATIONS = (
         (("started)\n            self._write_state_message()\n", "started)\n            pass\n"),),
         ("tests/tap/test_sync.py::test_the_changelog_child_sync_writes_what_the_sdks_own_would",),
     ),
+    Mutation(
+        "changelog-url-verbatim",
+        "the tap's copied changelog request takes its URL as given instead of preparing it as requests does",
+        f"{TAP}/streams/changelog.py",
+        (("request.prepare_url(url, params)", 'request.url = f"{url}?{params}" if params else url'),),
+        ("tests/tap/test_changelog_requests.py::test_a_request_is_prepared_as_the_sdk_prepares_it",),
+    ),
+    Mutation(
+        "unix-time-truncated",
+        "a DateTime's protocol integer made as clickhouse-driver makes it (whole seconds toward zero, then "
+        "the fraction): an instant before the epoch a second late",
+        f"{TARGET}/clickhouse/types.py",
+        (
+            (
+                "units = (value - EPOCH) // _MICROSECOND // divisor * multiplier",
+                "units = (int(value.timestamp()) * 10**6 + value.microsecond) // divisor * multiplier",
+            ),
+        ),
+        (
+            "tests/clickhouse/test_types.py::"
+            "test_unix_time_before_the_epoch_rounds_down_as_the_text_would_be_read",
+        ),
+    ),
 )
 
 
