@@ -10,7 +10,9 @@ their issues rebuilt (`TargetClickhouseAgile._replay_after_failover`). A batch t
 is harmless: every table is a ReplacingMergeTree keyed on the logical key and the rows carry the same
 `_version`, so once the dead replica is back its copy collapses with the new one.
 
-The journal is cleared when a STATE is written, so it holds at most one checkpoint window.
+The journal is cleared when a newer STATE is written: it holds every insert since the last STATE the
+target wrote, over as many checkpoints as pass without one (a checkpoint writes no STATE it wrote before;
+a batch replayed after a failover is then sent again at each of them, which is harmless, see above).
 """
 
 from __future__ import annotations

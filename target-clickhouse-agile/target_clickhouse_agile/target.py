@@ -368,7 +368,9 @@ class TargetClickhouseAgile(Target):
             self._latest_state = pending_state
         if is_endofpipe:
             self._log_summary()
-        if pending_state:
+        # A STATE already written is not written again: the rows of this checkpoint are past it, so the
+        # insert journal must keep them until a newer STATE covers them (insert_journal.py).
+        if pending_state and pending_state != self._state_written:
             if self.settings.store_state and self._conn is not None:
                 try:
                     save_state(self._conn, self.settings.state_id, pending_state)

@@ -80,7 +80,36 @@ def test_a_termination_signal_during_a_checkpoint_waits_for_its_state(
         target.listen(io.StringIO(to_lines(messages)))
     assert stopped.value.code == 0
     written = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert written, "the STATE of the checkpoint under way was written"
-    assert all(value == {"step": 1} for value in written), written  # (the last checkpoint repeats it)
+    assert written == [{"step": 1}], "the STATE of the checkpoint under way, once (the last repeats none)"
     rows = query(clickhouse_native.settings, "SELECT count() AS n FROM statuses")
     assert rows[0]["n"] == 2, "the two records the STATE covers are in ClickHouse"
+
+
+@pytest.mark.parametrize("newer_state_at_the_end", [False, True])
+def test_a_checkpoint_without_a_newer_state_writes_none_and_keeps_the_insert_journal(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, newer_state_at_the_end: bool
+) -> None:
+    """Checkpoints after the last STATE (every record fills its sink) insert rows that STATE does not cover:
+    it is not written again, and the insert journal keeps those rows for a failover until a newer STATE
+    covers them (insert_journal.py). `alt_hosts` names the same server a second way, so the journal is on."""
+    monkeypatch.setattr(target_module, "FULL_CHECKPOINT_SECONDS", 0.0)
+    records = [m for m in dev1_messages() if m["type"] != "STATE"]
+    first_record = next(n for n, m in enumerate(records) if m["type"] == "RECORD")
+    messages = [*records[: first_record + 1], state({"step": 1}), *records[first_record + 1 :]]
+    if newer_state_at_the_end:
+        messages.append(state({"step": 2}))
+    settings = clickhouse_native.settings
+    config = {**settings, "batch_size_rows": 1, "alt_hosts": [f"localhost:{settings['port']}"]}
+    target = TargetClickhouseAgile(config=config)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.listen(io.StringIO(to_lines(messages)))
+    written = [json.loads(line) for line in out.getvalue().splitlines()]
+    journal = target.load_context.journal
+    assert journal is not None
+    if newer_state_at_the_end:
+        assert written == [{"step": 1}, {"step": 2}]
+        assert journal.batches == 0, "the newer STATE covers every row"
+    else:
+        assert written == [{"step": 1}]
+        assert journal.batches > 1, "the inserts since the STATE, one batch per full sink"
