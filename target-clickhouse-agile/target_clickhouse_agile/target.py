@@ -295,7 +295,7 @@ class TargetClickhouseAgile(Target):
         if time.monotonic() - self._checkpoint_done_at < interval:  # the clock `_drain_full` reads too
             return
         rows_pending = any(sink.current_size for sink in self._sinks_active.values())
-        state_pending = bool(self._latest_state) and self._latest_state != self._state_written
+        state_pending = self._not_yet_written(self._latest_state)
         if rows_pending or state_pending or self.load_context.has_dirty_issues():
             self.logger.debug("input paused: checkpoint")
             self.drain_all()
@@ -370,7 +370,7 @@ class TargetClickhouseAgile(Target):
             self._log_summary()
         # A STATE already written is not written again: the rows of this checkpoint are past it, so the
         # insert journal must keep them until a newer STATE covers them (insert_journal.py).
-        if pending_state and pending_state != self._state_written:
+        if self._not_yet_written(pending_state):
             if self.settings.store_state and self._conn is not None:
                 try:
                     save_state(self._conn, self.settings.state_id, pending_state)
@@ -386,6 +386,10 @@ class TargetClickhouseAgile(Target):
             self.load_context.statsd.upload_status(ok=True)
         if is_endofpipe:
             self._close_own_connection()
+
+    def _not_yet_written(self, state: dict | None) -> bool:
+        """Whether `state` is a STATE this target has not written yet (the last one written is kept)."""
+        return bool(state) and state != self._state_written
 
     def _replay_after_failover(self) -> None:
         """After a failover, batches an earlier host took may not have reached the host in use: insert them
