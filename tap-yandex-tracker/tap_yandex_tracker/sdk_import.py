@@ -3,12 +3,11 @@
 `singer_sdk` imports joblib in every process (its targets drain sinks in parallel with it), and joblib
 imports numpy whenever numpy is installed, for memory-mapping and pickling arrays. numpy is installed
 wherever the target's embedded engine is (chdb needs it): the container image, `make demo`, a shared venv.
-There it cost every tap process ~80 ms of CPU and ~11 MB resident (peak RSS of a 100,000-issue sync:
-85 -> 74 MB). While the SDK is first imported, `import numpy` fails as it does where numpy is not
-installed, which joblib handles itself (its array features turn off); afterwards numpy imports normally
-for anyone who needs it. Should some SDK release need numpy to import at all, the SDK is imported again
-the plain way. Each plugin is installed on its own,
-so each carries this module.
+There it cost every tap process ~80 ms of CPU and ~11 MB resident (peak RSS of a 100,000-issue sync: 85 ->
+74 MB). While the SDK is first imported, `import numpy` fails as it does where numpy is not installed, which
+joblib handles itself (its array features turn off); afterwards numpy imports normally for anyone who needs
+it. Should some SDK release need numpy to import at all, the SDK is imported again the plain way. Each
+plugin is installed on its own, so each carries this module.
 """
 
 from __future__ import annotations
