@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import PeakRss, ProcStats, reap
+from benchmarks.procs import PeakRss, ProcStats, cpu_seconds, reap
 
 BIN = Path(sys.executable).parent
 
@@ -45,6 +45,9 @@ class PipelineRun:
     records: int = 0
     #: CPU the calling process spent meanwhile: the in-process API simulator's share of the two cores.
     api_cpu_s: float = 0.0
+    #: CPU of the database processes meanwhile (ClickHouse servers, ZooKeeper; none for chdb, which runs
+    #: inside the target): they share the cores as well.
+    database_cpu_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -57,10 +60,15 @@ def _bin(name: str) -> str:
 
 
 def run(
-    api_url: str, workdir: Path, target_settings: dict[str, Any], tap_settings: dict[str, Any] | None = None
+    api_url: str,
+    workdir: Path,
+    target_settings: dict[str, Any],
+    tap_settings: dict[str, Any] | None = None,
+    database_pids: list[int] | None = None,
 ) -> PipelineRun:
     """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names;
-    the tap runs with its defaults plus `tap_settings`."""
+    the tap runs with its defaults plus `tap_settings`. `database_pids`: the database's processes, whose
+    CPU during the run is reported."""
     workdir.mkdir(parents=True, exist_ok=True)
     tap_config, target_config = workdir / "tap.json", workdir / "target.json"
     tap = {"api_url": api_url, "token": "sim-token", "org_id": "sim-org", **(tap_settings or {})}
@@ -71,6 +79,7 @@ def run(
         (workdir / "target.log").open("w") as target_log,
         (workdir / "states.jsonl").open("w") as states,
     ):
+        database_cpu = cpu_seconds(database_pids or [])
         started, api_cpu = time.monotonic(), time.process_time()
         tap = subprocess.Popen(
             [_bin("tap-yandex-tracker"), "--config", str(tap_config)], stdout=subprocess.PIPE, stderr=tap_log
@@ -88,9 +97,15 @@ def run(
         tap_stats = reap(tap, "tap", started, tap_peak)
         target_stats = reap(target, "target", started, target_peak)
     wall = time.monotonic() - started
+    database_cpu = cpu_seconds(database_pids or []) - database_cpu
     records = loaded_records((workdir / "target.log").read_text(errors="replace"))
     return PipelineRun(
-        tap_stats, target_stats, wall, records=records, api_cpu_s=time.process_time() - api_cpu
+        tap_stats,
+        target_stats,
+        wall,
+        records=records,
+        api_cpu_s=time.process_time() - api_cpu,
+        database_cpu_s=database_cpu,
     )
 
 

@@ -65,6 +65,7 @@ class Row:
     schema_s: float = 0.0  # the target on empty input into a fresh database (start-up + schema)
     records: int = 0  # Singer RECORD messages our target loaded
     api_cpu_s: float = 0.0  # the in-process simulator's CPU during our run (it shares the two cores)
+    database_cpu_s: float = 0.0  # the ClickHouse servers' (and ZooKeeper's) CPU during our run
 
 
 def _parse_list(text: str) -> list[int]:
@@ -178,7 +179,7 @@ def run_ours(
         assert cluster is not None
         kind = {"cluster": {}, "sharded": {"cluster": SHARDED}}[engine]
         settings = cluster.settings(0, database=f"{engine}_{size}_{latency}", **kind)
-    result = pipeline.run(sim.url, workdir, settings)
+    result = pipeline.run(sim.url, workdir, settings, database_pids=_database_pids(engine, server, cluster))
     stats = sim.stats
     search = _search_requests(stats.by_route)
     rows = pipeline.count_rows(settings) if result.ok else {}
@@ -205,7 +206,19 @@ def run_ours(
         schema_s,
         records=result.records,
         api_cpu_s=result.api_cpu_s,
+        database_cpu_s=result.database_cpu_s,
     )
+
+
+def _database_pids(engine: str, server: Any, cluster: Cluster | None) -> list[int]:
+    """The processes of the database `engine` loads into (none for chdb: it runs inside the target)."""
+    if engine in ("server", "http"):
+        processes = [server.process]
+    elif cluster is not None and engine in ("cluster", "sharded"):
+        processes = [node.process for node in cluster.nodes] + [cluster.zookeeper.process]
+    else:
+        processes = []
+    return [p.pid for p in processes if p is not None]
 
 
 def extrapolate_old(size: int, latency: int, measured: list[Row]) -> Row | None:
@@ -497,25 +510,30 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
 
 
 def _cpu_per_record_table(rows: list[Row]) -> list[str]:
-    """CPU per Singer record of our two processes, and what the in-process API simulator took meanwhile
-    (the three share the machine's cores, so the simulator's CPU is part of our wall time here)."""
+    """CPU per Singer record of our two processes, and what the in-process API simulator and the database
+    took meanwhile. All of them share the machine's cores, so their CPU sum divided by the cores is the wall
+    time no schedule could beat on this machine (`CPU floor`); the wall's distance from it is what
+    better overlap could still win, the rest only less CPU."""
     ours = [r for r in rows if r.records and r.processes and r.status == "complete"]
     if not ours:
         return []
+    cores = _cpus() or 1
     out = [
         "",
         "## CPU per record (ours)",
         "",
         "| issues | latency | target | Singer records | CPU s per 1,000 records (tap / target) "
-        "| API simulator CPU s |",
-        "|---:|---:|---|---:|---|---:|",
+        f"| API simulator CPU s | database CPU s | CPU floor s (all CPU / {cores} cores) | wall s |",
+        "|---:|---:|---|---:|---|---:|---:|---:|---:|",
     ]
     for row in ours:
         tap, target = (next(p["cpu_s"] for p in row.processes if p["name"] == n) for n in ("tap", "target"))
         per_k = f"{tap / row.records * 1000:.3f} / {target / row.records * 1000:.3f}"
+        floor = (tap + target + row.api_cpu_s + row.database_cpu_s) / cores
+        database = f"{row.database_cpu_s:.1f}" if "chdb" not in row.system else "(in the target)"
         out.append(
             f"| {row.size} | {row.latency_ms} ms | {row.system.removeprefix('ours → ')} | {row.records} "
-            f"| {per_k} | {row.api_cpu_s:.1f} |"
+            f"| {per_k} | {row.api_cpu_s:.1f} | {database} | {floor:.1f} | {row.wall_s:.1f} |"
         )
     return out
 
