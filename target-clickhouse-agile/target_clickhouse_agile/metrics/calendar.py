@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from .country_holidays import country_holidays
 from .utc import EPOCH
 
 __all__ = ["WorkCalendar", "parse_hhmm"]
@@ -191,9 +192,10 @@ def load_zone(name: str) -> ZoneInfo:
 
 def _country_holidays(country: str) -> holidays.HolidayBase:
     """The country's holidays; an unknown code is refused by name. (Asked directly: listing the supported
-    countries first imports every country's module, a tenth of a second at each start.)"""
+    countries first imports every country's module, a tenth of a second at each start; and only the
+    country's own module is loaded, see country_holidays.py.)"""
     try:
-        return holidays.country_holidays(country)
+        return country_holidays(country)
     except NotImplementedError:
         raise ValueError(
             f"Unknown holidays_country {country!r}: use an ISO 3166-1 alpha-2 code supported by the "
