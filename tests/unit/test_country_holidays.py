@@ -25,19 +25,36 @@ def _in_a_fresh_process(body: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_the_calendar_loads_one_country_module_not_all() -> None:
+def test_the_calendar_loads_one_country_module_and_leaves_the_package_whole() -> None:
     seen = _in_a_fresh_process(
         """
         import json, sys
         from datetime import date
+        imported = []
+
+        class Recorder:  # asked first for every module that is not loaded yet
+            def find_spec(self, name, path=None, target=None):
+                imported.append(name)
+
+        sys.meta_path.insert(0, Recorder())
         from target_clickhouse_agile.metrics.calendar import WorkCalendar
-        calendar = WorkCalendar(holidays_country="RU")
-        loaded = sorted(m for m in sys.modules if m.startswith("holidays.countries."))
-        print(json.dumps({"loaded": loaded, "package": "holidays.countries" in sys.modules,
-                          "new_year_off": not calendar.is_working_day(date(2025, 1, 3))}))
+        calendar = WorkCalendar(holidays_country="AS")  # American Samoa: built on the United States' module
+        countries = sorted({m for m in imported if m.startswith("holidays.countries.")})
+        left = sorted(m for m in sys.modules if m.startswith("holidays.countries"))
+        off = not calendar.is_working_day(date(2025, 7, 4))
+        import holidays, holidays.countries  # later users of the library get the real, complete package
+        from holidays.countries import Russia
+        whole = [holidays.countries.russia.Russia is Russia, hasattr(holidays.countries, "american_samoa"),
+                 type(holidays.country_holidays("RU")).__name__]
+        print(json.dumps({"countries": countries, "left": left, "off": off, "whole": whole}))
         """
     )
-    assert seen == {"loaded": ["holidays.countries.russia"], "package": False, "new_year_off": True}
+    assert seen == {
+        "countries": ["holidays.countries.american_samoa", "holidays.countries.united_states"],
+        "left": [],
+        "off": True,
+        "whole": [True, True, "RU"],
+    }
 
 
 @pytest.mark.parametrize("code", ["RU", "RUS", "DE", "US", "AS", "GB"])
@@ -62,9 +79,10 @@ def test_the_same_days_as_the_library_gives(code: str) -> None:
     assert len(ours["days"]) > 5 * len(YEARS)
 
 
-def test_once_the_whole_package_is_loaded_the_library_path_is_taken() -> None:
-    """In this process `holidays.countries` may already be imported (other tests); either way the answer
-    is the library's, and the package stays the real one."""
+def test_with_the_whole_package_loaded_the_answer_is_the_same() -> None:
+    """In this process `holidays.countries` may already be imported (other tests), and the class looked up
+    alone may be cached from before: either way the answer is the library's, and the package stays the real
+    one."""
     import holidays.countries  # noqa: F401  (the complete package, as another user of holidays would)
 
     days = country_holidays("RU")
