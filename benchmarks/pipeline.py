@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import PeakRss, ProcStats, cpu_seconds, reap
+from benchmarks.procs import PeakRss, ProcStats, cpu_seconds, cpu_seconds_between, reap
 
 BIN = Path(sys.executable).parent
 
@@ -79,7 +79,7 @@ def run(
         (workdir / "target.log").open("w") as target_log,
         (workdir / "states.jsonl").open("w") as states,
     ):
-        database_cpu = cpu_seconds(database_pids or [])
+        database_before = cpu_seconds(database_pids or [])
         started, api_cpu = time.monotonic(), time.process_time()
         tap = subprocess.Popen(
             [_bin("tap-yandex-tracker"), "--config", str(tap_config)], stdout=subprocess.PIPE, stderr=tap_log
@@ -97,7 +97,7 @@ def run(
         tap_stats = reap(tap, "tap", started, tap_peak)
         target_stats = reap(target, "target", started, target_peak)
     wall = time.monotonic() - started
-    database_cpu = cpu_seconds(database_pids or []) - database_cpu
+    database_cpu_s = cpu_seconds_between(database_before, cpu_seconds(database_pids or []))
     records = loaded_records((workdir / "target.log").read_text(errors="replace"))
     return PipelineRun(
         tap_stats,
@@ -105,7 +105,7 @@ def run(
         wall,
         records=records,
         api_cpu_s=time.process_time() - api_cpu,
-        database_cpu_s=database_cpu,
+        database_cpu_s=database_cpu_s,
     )
 
 

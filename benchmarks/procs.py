@@ -36,19 +36,24 @@ SAMPLE_INTERVAL_S = 0.02
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User+system CPU the running processes `pids` have used so far, all their threads (from
-    `/proc/<pid>/stat`, in clock ticks); a process that is gone counts 0. For the database servers, which
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User+system CPU each running process of `pids` has used so far, all its threads (from
+    `/proc/<pid>/stat`, in clock ticks); a process that is gone is left out. For the database servers, which
     share the machine's cores with what is measured but are not its children."""
-    total = 0
+    used = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat", "rb") as stat:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
-    return total / _TICKS_PER_SECOND
+        used[pid] = (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND  # utime, stime (proc(5): 14, 15)
+    return used
+
+
+def cpu_seconds_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two `cpu_seconds` readings, by the processes alive at both."""
+    return sum(max(0.0, after[pid] - before[pid]) for pid in before.keys() & after.keys())
 
 
 class PeakRss:

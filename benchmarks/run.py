@@ -65,7 +65,8 @@ class Row:
     schema_s: float = 0.0  # the target on empty input into a fresh database (start-up + schema)
     records: int = 0  # Singer RECORD messages our target loaded
     api_cpu_s: float = 0.0  # the in-process simulator's CPU during our run (it shares the two cores)
-    database_cpu_s: float = 0.0  # the ClickHouse servers' (and ZooKeeper's) CPU during our run
+    #: The ClickHouse servers' (and ZooKeeper's) CPU during our run; None in older results.
+    database_cpu_s: float | None = None
 
 
 def _parse_list(text: str) -> list[int]:
@@ -511,9 +512,9 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
 
 def _cpu_per_record_table(rows: list[Row]) -> list[str]:
     """CPU per Singer record of our two processes, and what the in-process API simulator and the database
-    took meanwhile. All of them share the machine's cores, so their CPU sum divided by the cores is the wall
-    time no schedule could beat on this machine (`CPU floor`); the wall's distance from it is what
-    better overlap could still win, the rest only less CPU."""
+    took meanwhile. All of them share the machine's cores, so their CPU sum divided by the cores is a wall
+    time no schedule could beat on this machine (`CPU floor`; anything else running adds to it); the wall's
+    distance from it is what better overlap could still win, the rest only less CPU."""
     ours = [r for r in rows if r.records and r.processes and r.status == "complete"]
     if not ours:
         return []
@@ -523,17 +524,20 @@ def _cpu_per_record_table(rows: list[Row]) -> list[str]:
         "## CPU per record (ours)",
         "",
         "| issues | latency | target | Singer records | CPU s per 1,000 records (tap / target) "
-        f"| API simulator CPU s | database CPU s | CPU floor s (all CPU / {cores} cores) | wall s |",
+        f"| API simulator CPU s | database CPU s | CPU floor s (these CPU s / {cores} cores) | wall s |",
         "|---:|---:|---|---:|---|---:|---:|---:|---:|",
     ]
     for row in ours:
         tap, target = (next(p["cpu_s"] for p in row.processes if p["name"] == n) for n in ("tap", "target"))
         per_k = f"{tap / row.records * 1000:.3f} / {target / row.records * 1000:.3f}"
-        floor = (tap + target + row.api_cpu_s + row.database_cpu_s) / cores
-        database = f"{row.database_cpu_s:.1f}" if "chdb" not in row.system else "(in the target)"
+        if row.database_cpu_s is None:
+            database = floor = "n/a"
+        else:
+            database = f"{row.database_cpu_s:.1f}" if "chdb" not in row.system else "(in the target)"
+            floor = f"{(tap + target + row.api_cpu_s + row.database_cpu_s) / cores:.1f}"
         out.append(
             f"| {row.size} | {row.latency_ms} ms | {row.system.removeprefix('ours → ')} | {row.records} "
-            f"| {per_k} | {row.api_cpu_s:.1f} | {database} | {floor:.1f} | {row.wall_s:.1f} |"
+            f"| {per_k} | {row.api_cpu_s:.1f} | {database} | {floor} | {row.wall_s:.1f} |"
         )
     return out
 
@@ -588,9 +592,10 @@ def _load() -> str:
 
 
 def _cpus() -> int:
+    """The cores this process may run on (and its children with it)."""
     import os
 
-    return os.cpu_count() or 0
+    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":
