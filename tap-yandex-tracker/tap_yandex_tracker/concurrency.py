@@ -10,6 +10,13 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   first refusal;
 * **multiplicative decrease**: a 429 or 503 halves the limit, once per overload (answers to requests that
   were sent before the last change carry an older generation and are not counted again);
+* **a step back instead, above what has worked**: a refusal at a level above the highest one that has
+  completed a healthy window since the last halving (`proven`: a step of the slow start, a probe) says only
+  that this step went too far; the limit goes back to the proven level rather than to half, and grows from
+  there as below (halving 16 -> 8 after a refused step from 15 cost ~0.3 s of climbing back at 100 ms per
+  round trip, for nothing).
+  A refusal at or below the proven level means the API admits less than before: that one halves, and
+  nothing counts as proven until a window completes again;
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a probe that is refused again doubles the wait before the next one. Against an
@@ -33,7 +40,7 @@ START = 8
 #: The largest step of the slow start.
 MAX_STEP = 4
 #: Windows at the known capacity before one more request is tried in parallel.
-PROBE_WINDOWS = 8
+PROBE_WINDOWS = 16
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class AdaptiveLimit:
         #: Bumped at every change: answers to requests sent before it belong to an older generation.
         self.generation = 0
         self.known_capacity: int | None = None
+        #: The highest level that completed a healthy window since the last halving (None: none yet).
+        self.proven: int | None = None
         self.probe_windows = PROBE_WINDOWS
         self._slow_start = True
         self._healthy = 0
@@ -71,6 +80,7 @@ class AdaptiveLimit:
         at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity
         if self._healthy < self.limit * (self.probe_windows if at_capacity else 1):
             return None
+        self.proven = max(self.proven or 0, self.limit)
         if self._slow_start:
             new = self.limit + min(self.limit, MAX_STEP)
         elif at_capacity:
@@ -88,6 +98,9 @@ class AdaptiveLimit:
             self.probe_windows *= 2  # the probe was refused again: wait longer before the next one
         self._slow_start = False
         self.known_capacity = max(1, old - 1)
+        if self.proven is not None and old > self.proven:
+            return self._change(self.proven, "refused (429/503): back to the last level that worked")
+        self.proven = None
         return self._change(max(1, old // 2), "refused (429/503)")
 
     def _change(self, new: int, reason: str) -> LimitChange | None:

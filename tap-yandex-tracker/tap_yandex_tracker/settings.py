@@ -71,8 +71,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "adaptive_concurrency",
         th.BooleanType,
         default=True,
-        description="Start at 8 requests in flight, grow while answers are healthy, halve on 429/503; "
-        "false pins the level at max_concurrent_requests",
+        description="Start at 8 requests in flight, grow while answers are healthy, back off on 429/503 "
+        "(halve, or return to the last level that worked); false pins the level at max_concurrent_requests",
     ),
     th.Property("request_timeout", th.NumberType, default=60, minimum=1, description="Seconds per request"),
     th.Property(

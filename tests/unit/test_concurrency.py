@@ -47,29 +47,51 @@ def test_answers_to_requests_sent_before_a_step_do_not_count_toward_the_next() -
     )
 
 
-def test_a_refusal_halves_once_per_overload_and_growth_stops_below_it() -> None:
+def test_a_refusal_above_the_proven_level_steps_back_to_it_once_per_overload() -> None:
+    """The slow start proved 12 (a healthy window there) and stepped to 16: a refusal at 16 says 16 is too
+    many, not that 12 is; back to 12, then +1 per window up to just below the refused level."""
     limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4 + 8 + 12)  # 4 -> 8 -> 12 -> 16
-    assert limit.limit == 16
+    assert (limit.limit, limit.proven) == (16, 12)
     sent_at_16 = limit.generation
-    assert limit.on_throttle(sent_at_16) == LimitChange(16, 8, "refused (429/503)")
+    assert limit.on_throttle(sent_at_16) == LimitChange(
+        16, 12, "refused (429/503): back to the last level that worked"
+    )
     assert limit.on_throttle(sent_at_16) is None  # the same overload, answered late
     assert limit.known_capacity == 15
-    # Additive now: +1 per window (8 answers at 8, 9 at 9, ...) up to 15, then it holds.
-    assert [c.new for c in healthy(limit, 8 + 9 + 10 + 11 + 12 + 13 + 14)] == [9, 10, 11, 12, 13, 14, 15]
+    # Additive now: +1 per window (12 answers at 12, 13 at 13, 14 at 14) up to 15, then it holds.
+    assert [c.new for c in healthy(limit, 12 + 13 + 14)] == [13, 14, 15]
     assert healthy(limit, 15 * PROBE_WINDOWS - 1) == []
     assert healthy(limit, 1) == [LimitChange(15, 16, "healthy answers")]  # the probe
 
 
-def test_a_refused_probe_doubles_the_wait_before_the_next() -> None:
+def test_a_refusal_at_a_proven_level_halves_and_proves_nothing_below() -> None:
+    """A refusal where a window was healthy before: the API admits less than it did. Halve, and take the
+    next refusal (nothing proven since) as another overload."""
     limit = AdaptiveLimit(64, start=4)
-    healthy(limit, 4)  # 8
-    limit.on_throttle(limit.generation)  # 8 -> 4, capacity 7
+    healthy(limit, 4 + 8 + 12 + 16)  # 4 -> 8 -> 12 -> 16 -> 20
+    assert (limit.limit, limit.proven) == (20, 16)
+    limit.on_throttle(limit.generation)  # 20 -> 16, the level that worked
+    assert limit.on_throttle(limit.generation) == LimitChange(16, 8, "refused (429/503)")
+    assert (limit.known_capacity, limit.proven) == (15, None)
+    assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")
+    assert limit.known_capacity == 7
+
+
+def test_a_refused_probe_steps_back_and_doubles_the_wait_before_the_next() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 proven -> 8
+    limit.on_throttle(limit.generation)  # 8 -> 4 (proven), capacity 7
+    assert limit.limit == 4
     healthy(limit, 4 + 5 + 6)  # 7
     healthy(limit, 7 * PROBE_WINDOWS)  # the probe: 8
     assert limit.limit == 8
-    assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")
+    assert limit.on_throttle(limit.generation) == LimitChange(
+        8, 7, "refused (429/503): back to the last level that worked"
+    )
     assert limit.probe_windows == 2 * PROBE_WINDOWS
+    assert healthy(limit, 7 * 2 * PROBE_WINDOWS - 1) == []
+    assert healthy(limit, 1) == [LimitChange(7, 8, "healthy answers")]
 
 
 def test_capacity_two_settles_at_two() -> None:
