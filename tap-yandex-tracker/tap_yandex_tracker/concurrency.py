@@ -8,15 +8,14 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   answers as the limit, while the limit was actually in use), by at most `MAX_STEP` (a doubling from 16 to
   32 against an API that admits 16 would have 16 requests refused at once), until the ceiling or the
   first refusal;
-* **multiplicative decrease**: a 429 or 503 halves the limit, once per overload (answers to requests that
-  were sent before the last change carry an older generation and are not counted again);
-* **a step back instead, above what has worked**: a refusal at a level above the highest one that has
-  completed a healthy window since the last halving (`proven`: a step of the slow start, a probe) says only
-  that this step went too far; the limit goes back to the proven level rather than to half, and grows from
-  there as below (halving 16 -> 8 after a refused step from 15 cost ~0.3 s of climbing back at 100 ms per
-  round trip, for nothing).
-  A refusal at or below the proven level means the API admits less than before: that one halves, and
-  nothing counts as proven until a window completes again;
+* **multiplicative decrease**: a 429 or 503 at a level that has worked (`proven`: it completed a window of
+  healthy answers since the last halving) means the API admits less than it did: the limit halves, once
+  per overload (answers to requests that were sent before the last change carry an older generation and
+  are not counted again), and nothing counts as proven until a window completes again;
+* **a step back instead, above what has worked**: a refusal before the level has completed a window (a
+  step of the slow start, a probe, the ceiling refused at once) says only that this step went too far; the
+  limit goes back to the highest proven level rather than to half, and grows from there as below (halving
+  16 -> 8 after a refused step from 15 cost ~0.3 s of climbing back at 100 ms per round trip, for nothing);
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a probe that is refused again doubles the wait before the next one. Against an
@@ -71,16 +70,20 @@ class AdaptiveLimit:
         """A healthy answer. It counts toward growth only if the request was sent while the limit was in
         use (`saturated`) and at the current limit (`generation`, None = current): a limit nobody reaches
         has proven nothing, and answers to requests sent before the last step prove only the level below
-        (counting them let the slow start take a second step before a refusal of the first could arrive)."""
-        if not self.adaptive or not saturated or self.limit >= self.ceiling:
+        (counting them let the slow start take a second step before a refusal of the first could arrive).
+        A full window proves the level, the ceiling included, whether or not the limit then grows."""
+        if not self.adaptive or not saturated:
             return None
         if generation is not None and generation != self.generation:
             return None
         self._healthy += 1
+        if self._healthy >= self.limit and (self.proven or 0) < self.limit:
+            self.proven = self.limit
+        if self.limit >= self.ceiling:
+            return None
         at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity
         if self._healthy < self.limit * (self.probe_windows if at_capacity else 1):
             return None
-        self.proven = max(self.proven or 0, self.limit)
         if self._slow_start:
             new = self.limit + min(self.limit, MAX_STEP)
         elif at_capacity:

@@ -25,7 +25,7 @@ from tap_yandex_tracker.concurrency import AdaptiveLimit
 from tap_yandex_tracker.keepalive import KeepAliveAdapter
 from tap_yandex_tracker.run_stats import RunStats
 
-#: Answers that mean "too much": the limit on requests in flight is halved.
+#: Answers that mean "too much": the limit on requests in flight goes down (concurrency.py).
 THROTTLE_STATUSES = frozenset({429, 503})
 
 

@@ -78,6 +78,32 @@ def test_a_refusal_at_a_proven_level_halves_and_proves_nothing_below() -> None:
     assert limit.known_capacity == 7
 
 
+def test_a_level_held_for_a_window_is_proven_so_a_refusal_there_halves() -> None:
+    """Back at 12 after a refused step, the limit climbs to the known capacity, 15, and holds it: once 15
+    has answered a full window, a refusal at 15 means the API admits less, not that 15 was a step too far."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4 + 8 + 12)  # 4 -> 8 -> 12 -> 16
+    limit.on_throttle(limit.generation)  # 16 -> 12
+    healthy(limit, 12 + 13 + 14)  # 13, 14, 15
+    assert (limit.limit, limit.proven) == (15, 14)
+    healthy(limit, 15)  # one window at 15: no growth (a probe waits), but 15 has worked
+    assert (limit.limit, limit.proven) == (15, 15)
+    assert limit.on_throttle(limit.generation) == LimitChange(15, 7, "refused (429/503)")
+
+
+def test_at_the_ceiling_a_refusal_steps_back_at_once_and_halves_after_a_window() -> None:
+    """The ceiling does not grow, but a window there proves it like any level."""
+    at_once = AdaptiveLimit(16)
+    healthy(at_once, 8 + 12)  # 8 -> 12 -> 16 (the ceiling)
+    assert at_once.on_throttle(at_once.generation) == LimitChange(
+        16, 12, "refused (429/503): back to the last level that worked"
+    )
+    held = AdaptiveLimit(16)
+    healthy(held, 8 + 12 + 16)  # 8 -> 12 -> 16, then a window at 16
+    assert (held.limit, held.proven) == (16, 16)
+    assert held.on_throttle(held.generation) == LimitChange(16, 8, "refused (429/503)")
+
+
 def test_a_refused_probe_steps_back_and_doubles_the_wait_before_the_next() -> None:
     limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4)  # 4 proven -> 8
