@@ -7,9 +7,22 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tap_yandex_tracker import termination
 from tests.support import simulators as sim_fixtures
 from tests.support.pipeline import CAPTURED
 from tracker_simulator import Organisation, TrackerSimulator, generate_organisation
+
+
+@pytest.fixture(autouse=True)
+def _no_os_exit_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tap ends a SIGTERM with `os._exit(0)` (termination.py). Inside pytest that would end the whole
+    session silently, with exit code 0, so in this process it raises SystemExit(0) instead, as the SDK's
+    handler does; tests/tap/test_termination.py checks the real exit in processes of its own."""
+
+    def leave() -> None:
+        raise SystemExit(0)
+
+    monkeypatch.setattr(termination, "leave", leave)
 
 
 @pytest.fixture(autouse=True)

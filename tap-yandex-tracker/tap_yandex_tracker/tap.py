@@ -16,7 +16,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
-from tap_yandex_tracker import error_reporting
+from tap_yandex_tracker import error_reporting, termination
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.garbage_collection import tune_for_a_sync
 from tap_yandex_tracker.redact import install_redactor, secret_values
@@ -132,16 +132,22 @@ class TapYandexTracker(Tap):
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: as the SDK, write the latest STATE and exit 0, but never halfway through a
-        write of ours (deferred to its end), and with everything collected on stdout, the STATE last."""
+        write of ours (deferred to its end), with everything collected on stdout, the STATE last, and
+        without unwinding the interrupted code (termination.py says why)."""
         writer = self.message_writer
         if not isinstance(writer, TrackerMessageWriter):
             super()._handle_termination(signum, frame)
             return
-        if writer.defer_while_writing(lambda: self._handle_termination(signum, frame)):
-            return
-        self.state_writer.write_state(self.state)
-        writer.close()
-        super(Tap, self)._handle_termination(signum, frame)  # the SDK's log line and exit, once written
+        termination.begin()
+        if not writer.defer_while_writing(self._stop_after_termination):
+            self._stop_after_termination()
+
+    def _stop_after_termination(self) -> None:
+        try:
+            self.state_writer.write_state(self.state)
+            self._close_output()
+        finally:
+            termination.finish(self.logger)  # the SDK's log line and exit code; the process ends here
 
     def write_schemas(self) -> None:
         """``--test=schema``: the SCHEMA messages, on stdout when this returns."""
