@@ -17,12 +17,14 @@ from tracker_simulator import Organisation, TrackerSimulator, generate_organisat
 def _no_os_exit_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tap ends a SIGTERM with `os._exit(0)` (termination.py). Inside pytest that would end the whole
     session silently, with exit code 0, so in this process it raises SystemExit(0) instead, as the SDK's
-    handler does; tests/tap/test_termination.py checks the real exit in processes of its own."""
+    handler does, and its watchdog does nothing; tests/tap/test_termination.py checks the real exits in
+    processes of its own."""
 
     def leave() -> None:
         raise SystemExit(0)
 
     monkeypatch.setattr(termination, "leave", leave)
+    monkeypatch.setattr(termination, "expire", lambda: None)  # a watchdog started here does nothing
 
 
 @pytest.fixture(autouse=True)

@@ -39,11 +39,17 @@ class MetricTotals:
     def timer(self, metric: metrics.Metric, stream: str) -> metrics.Timer:
         return TotallingTimer(self, metric, {metrics.Tag.STREAM: stream})
 
-    def log(self, logger: logging.Logger | None = None) -> None:
-        """Log each total once, as the SDK would have logged a single point (then start again from 0)."""
+    def log(self, logger: logging.Logger | None = None, *, wait: float | None = None) -> None:
+        """Log each total once, as the SDK would have logged a single point (then start again from 0).
+        `wait`: seconds to wait for the totals' lock, then log nothing (a signal handler's call: the
+        thread it interrupted may hold the lock); None waits as long as it takes."""
         logger = logger or metrics.get_metrics_logger()
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            return
+        try:
             totals, self._totals = self._totals, defaultdict(float)
+        finally:
+            self._lock.release()
         for (stream, metric, kind), value in sorted(totals.items(), key=lambda item: str(item[0])):
             number: float = int(value) if kind == "counter" else value
             metrics.log(logger, metrics.Point(kind, metric, number, {metrics.Tag.STREAM: stream}))

@@ -146,8 +146,9 @@ class TapYandexTracker(Tap):
         try:
             self.state_writer.write_state(self.state)
             self._close_output()
+            self.run.metric_totals.log(wait=1.0)  # sync_all's `finally` does not run: the process ends here
         finally:
-            termination.finish(self.logger)  # the SDK's log line and exit code; the process ends here
+            termination.finish(self.logger)  # the SDK's log line and exit code
 
     def write_schemas(self) -> None:
         """``--test=schema``: the SCHEMA messages, on stdout when this returns."""

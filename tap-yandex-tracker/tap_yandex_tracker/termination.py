@@ -15,11 +15,15 @@ own lock and deadlocked the same way.
 So the handler (`TapYandexTracker._handle_termination`):
 - restores the default action of both signals at once, so a second one ends the process immediately;
 - starts a watchdog that ends the process after `GRACE_SECONDS` whatever happens, because a reader that
-  has stopped reading (meltano's test does) can leave the final write blocked on a full pipe;
-- writes the STATE and everything before it (singer_writer.py);
+  has stopped reading (meltano's test does) can leave the final write blocked on a full pipe; it calls
+  `os._exit` and nothing else (a flush of stderr could block on the same kind of pipe);
+- writes the STATE and everything before it (singer_writer.py), then the run's METRIC totals
+  (sdk_metric_totals.py), which the unwinding used to log;
 - logs the SDK's line and leaves with `os._exit(0)`, the SDK's exit code, without unwinding the
-  interrupted code or waiting for threads. Nothing else is left to save: stdout is written and flushed,
-  and each log line was flushed when it was written.
+  interrupted code or waiting for threads: stdout is written and flushed by then, stderr is flushed.
+
+The watchdog's exit is 0 as well: a stop that was asked for, whose last STATE may be missing; the STATEs
+before it are complete, and a run resumes from the last one the target received.
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ def begin() -> None:
     """The first steps of a graceful stop: a second signal is fatal, and the stop has a deadline."""
     for signum in SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
-    watchdog = threading.Timer(GRACE_SECONDS, leave)
+    watchdog = threading.Timer(GRACE_SECONDS, expire)
     watchdog.daemon = True
     watchdog.start()
 
 
 def finish(logger: logging.Logger) -> None:
-    """The last step, once the STATE is written: the SDK's log line, then the process ends with 0."""
+    """The last step, after the STATE (written, or its write failed): the SDK's log line, then the process
+    ends with 0."""
     with contextlib.suppress(Exception):
         logger.info("Gracefully shutting down...")
     leave()
@@ -56,4 +61,9 @@ def leave() -> None:
     """End the process now, with exit code 0, after flushing what Python still buffers for stderr."""
     with contextlib.suppress(Exception):
         sys.stderr.flush()
+    os._exit(0)
+
+
+def expire() -> None:
+    """The watchdog's end of the process: at once, touching no stream."""
     os._exit(0)

@@ -13,8 +13,25 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the process never got there"
+        time.sleep(0.02)
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (its `SigCgt` mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
 
 #: A tap whose API is never reached: the cases below only write.
 PRELUDE = """
@@ -100,9 +117,9 @@ def test_a_second_signal_ends_the_process_at_once() -> None:
         assert process.stderr is not None
         while process.stderr.readline() not in (b"writing\n", b""):  # the tap's handler is installed
             pass
-        time.sleep(1)  # a 64 KiB pipe fills in far less: the main thread is blocked in a write
+        _wait_for(lambda: "pipe" in Path(f"/proc/{process.pid}/wchan").read_text())  # blocked in a write
         process.send_signal(signal.SIGTERM)
-        time.sleep(1)  # the first stop has begun (and waits behind the full pipe)
+        _wait_for(lambda: not _catches(process.pid, signal.SIGTERM))  # the first stop has begun
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)  # without the second signal's default action: 60 s
     assert process.returncode == -signal.SIGTERM
