@@ -518,7 +518,7 @@ def _cpu_per_record_table(rows: list[Row]) -> list[str]:
     ours = [r for r in rows if r.records and r.processes and r.status == "complete"]
     if not ours:
         return []
-    cores = _cpus() or 1
+    cores = _cpus()
     out = [
         "",
         "## CPU per record (ours)",

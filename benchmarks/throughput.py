@@ -29,9 +29,10 @@ from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The tap's default settings, run `--repeat` times.
 DEFAULTS = "defaults (adaptive, ceiling 16)"
-CONFIGURATIONS: dict[str, dict[str, Any]] = {
-    DEFAULTS: {},
+#: Tap settings run once each, after the defaults, for comparison.
+COMPARISONS: dict[str, dict[str, Any]] = {
     "pinned at 4 in flight": {"adaptive_concurrency": False, "max_concurrent_requests": 4},
 }
 
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     rows = []
     default_walls: list[float] = []
-    runs = [(name, settings) for name, settings in CONFIGURATIONS.items() if name != DEFAULTS]
-    runs[:0] = [(f"{DEFAULTS}, run {n + 1}", {}) for n in range(max(1, args.repeat))]
+    runs = [(f"{DEFAULTS}, run {n + 1}", {}) for n in range(max(1, args.repeat))] + list(COMPARISONS.items())
     try:
         org = generate_organisation(args.issues, seed=args.seed)
         for index, (name, tap_settings) in enumerate(runs):
