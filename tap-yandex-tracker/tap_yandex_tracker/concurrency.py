@@ -18,9 +18,14 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   16 -> 8 after a refused step from 15 cost ~0.3 s of climbing back at 100 ms per round trip, for nothing);
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
-  `probe_windows` windows; a probe that is refused again doubles the wait before the next one. Against an
-  API with a fixed capacity this settles at it with a refusal once in a long while (each one also costs
-  every worker the server's `Retry-After`, see transport.py).
+  `probe_windows` windows; a probe that is refused again doubles the wait before the next one, up to
+  `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity this settles at it with a refusal once in a long
+  while (each one also costs every worker the server's `Retry-After`, see transport.py);
+* **a probe that works raises the known capacity**: once the level above it completes a healthy window,
+  the API admits more than it did (another client's load went away); that level is the new known
+  capacity and the wait before the next probe starts again at `PROBE_WINDOWS`, so a capacity that rose is
+  climbed one level per `PROBE_WINDOWS` windows. (Without it, the wait kept doubling from the refusals of
+  long ago, and a capacity that rose after a few refused probes was found hundreds of windows late.)
 
 The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
 distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
@@ -40,6 +45,10 @@ START = 8
 MAX_STEP = 4
 #: Windows at the known capacity before one more request is tried in parallel.
 PROBE_WINDOWS = 16
+#: The longest wait between two probes, in windows, however many were refused: an API whose capacity
+#: rises is found within this many windows (~25 s at 16 in flight and 100 ms round trips), and one refused
+#: probe per this many windows is ~0.03 % of the requests at 16 in flight.
+MAX_PROBE_WINDOWS = 256
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,11 @@ class AdaptiveLimit:
         if generation is not None and generation != self.generation:
             return None
         self._healthy += 1
-        if self._healthy >= self.limit and (self.proven or 0) < self.limit:
-            self.proven = self.limit
+        if self._healthy >= self.limit:  # a full window: this level works
+            self.proven = max(self.proven or 0, self.limit)
+            if self.known_capacity is not None and self.limit > self.known_capacity:
+                self.known_capacity = self.limit  # the probe: the API admits more than it did
+                self.probe_windows = PROBE_WINDOWS
         if self.limit >= self.ceiling:
             return None
         at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity
@@ -98,7 +110,8 @@ class AdaptiveLimit:
             return None
         old = self.limit
         if self.known_capacity is not None and old > self.known_capacity:
-            self.probe_windows *= 2  # the probe was refused again: wait longer before the next one
+            # The probe was refused again: wait longer before the next one.
+            self.probe_windows = min(2 * self.probe_windows, MAX_PROBE_WINDOWS)
         self._slow_start = False
         self.known_capacity = max(1, old - 1)
         if self.proven is not None and old > self.proven:

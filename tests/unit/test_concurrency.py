@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tap_yandex_tracker.concurrency import PROBE_WINDOWS, START, AdaptiveLimit, LimitChange
+from tap_yandex_tracker.concurrency import (
+    MAX_PROBE_WINDOWS,
+    PROBE_WINDOWS,
+    START,
+    AdaptiveLimit,
+    LimitChange,
+)
 
 
 def healthy(limit: AdaptiveLimit, answers: int) -> list[LimitChange]:
@@ -118,6 +124,40 @@ def test_a_refused_probe_steps_back_and_doubles_the_wait_before_the_next() -> No
     assert limit.probe_windows == 2 * PROBE_WINDOWS
     assert healthy(limit, 7 * 2 * PROBE_WINDOWS - 1) == []
     assert healthy(limit, 1) == [LimitChange(7, 8, "healthy answers")]
+
+
+def test_a_probe_that_works_raises_the_known_capacity_and_restarts_the_wait() -> None:
+    """The API admitted 7 (8 was refused twice), then more: the probe at 8 completes a window, so 8 is the
+    known capacity, and the next probe (9) comes after `PROBE_WINDOWS` windows at 8, not after the wait
+    the old refusals had doubled."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation)  # 8 refused: back to 4, capacity 7
+    healthy(limit, 4 + 5 + 6)  # 7
+    healthy(limit, 7 * PROBE_WINDOWS)  # the probe: 8
+    limit.on_throttle(limit.generation)  # refused: back to 7, the wait doubles
+    healthy(limit, 7 * 2 * PROBE_WINDOWS)  # the probe: 8 again, and this time the API admits it
+    assert (limit.limit, limit.known_capacity, limit.probe_windows) == (8, 7, 2 * PROBE_WINDOWS)
+    assert healthy(limit, 8) == []  # a window at 8
+    assert (limit.known_capacity, limit.proven, limit.probe_windows) == (8, 8, PROBE_WINDOWS)
+    assert healthy(limit, 8 * PROBE_WINDOWS - 8 - 1) == []
+    assert healthy(limit, 1) == [LimitChange(8, 9, "healthy answers")]
+
+
+def test_the_wait_between_refused_probes_stops_doubling_at_its_maximum() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation)  # 8 refused: back to 4, capacity 7
+    healthy(limit, 4 + 5 + 6)  # 7
+    waits = []
+    for _ in range(8):
+        healthy(limit, 7 * limit.probe_windows)  # the probe: 8
+        assert limit.limit == 8
+        limit.on_throttle(limit.generation)  # refused: back to 7
+        assert limit.limit == 7
+        waits.append(limit.probe_windows)
+    assert MAX_PROBE_WINDOWS == 16 * PROBE_WINDOWS
+    assert waits == [32, 64, 128, 256, 256, 256, 256, 256]
 
 
 def test_capacity_two_settles_at_two() -> None:
