@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-cpu-versus-"))
     base_source = extract(args.base, scratch / "base")
     ensure_installed()
+    # Both versions byte-compiled, as installed packages are (pipeline.compile_bytecode).
+    pipeline.compile_bytecode()
+    pipeline.compile_bytecode(base_source)
     server = ClickHouseServer(scratch / "clickhouse")
     server.start()
     rounds: list[Round] = []

@@ -7,6 +7,7 @@ process's work to what is measured here. This one joins the two processes with a
 
 from __future__ import annotations
 
+import compileall
 import json
 import re
 import subprocess
@@ -52,6 +53,27 @@ class PipelineRun:
     @property
     def ok(self) -> bool:
         return self.tap.returncode == 0 and self.target.returncode == 0
+
+
+#: Where the plugins' (and the simulator's) modules live in this tree: editable installs, run from here.
+SOURCES = tuple(
+    Path(__file__).resolve().parent.parent / package
+    for package in (
+        "tap-yandex-tracker/tap_yandex_tracker",
+        "target-clickhouse-agile/target_clickhouse_agile",
+        "simulator/tracker_simulator",
+    )
+)
+
+
+def compile_bytecode(*roots: Path) -> None:
+    """Byte-compile the modules under `roots` (default: this tree's `SOURCES`), as `pip install` does for
+    an installed package. The plugins are installed editable, and with `PYTHONDONTWRITEBYTECODE` set (CI
+    images often set it) every tap and target process compiled their ~90 modules from source again: ~25 ms
+    of CPU each that a user's installation (and the old exporter's, installed by pip) never spends. A
+    module changed since stays correct: Python checks each compiled file against its source."""
+    for root in roots or SOURCES:
+        compileall.compile_dir(root, quiet=1)
 
 
 def _bin(name: str) -> str:

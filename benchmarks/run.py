@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Scratch directory: {scratch}", flush=True)
     old_exporter.ensure_venv(scratch / "pip.log")
     ensure_installed()
+    pipeline.compile_bytecode()
     server = ClickHouseServer(scratch / "clickhouse")
     server.start()
     cluster = None

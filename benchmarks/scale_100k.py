@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks import pipeline
 from target_clickhouse_agile.clickhouse import connect
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
@@ -57,6 +58,7 @@ class Samples:
 
 def run(issues: int, seed: int, output: Path, timeout_s: float) -> int:
     ensure_installed()
+    pipeline.compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="scale_"))
     server = ClickHouseServer(work / "clickhouse")
     server.start()

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = args.issues * args.latency_ms / 1000 / args.capacity
     scratch = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     ensure_installed()
+    pipeline.compile_bytecode()
     server = ClickHouseServer(scratch / "clickhouse")
     server.start()
     rows = []
