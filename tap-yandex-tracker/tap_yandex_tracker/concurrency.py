@@ -21,11 +21,16 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   `probe_windows` windows; a probe that is refused again doubles the wait before the next one, up to
   `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity this settles at it with a refusal once in a long
   while (each one also costs every worker the server's `Retry-After`, see transport.py);
-* **a probe that works raises the known capacity**: once the level above it completes a healthy window,
-  the API admits more than it did (another client's load went away); that level is the new known
-  capacity and the wait before the next probe starts again at `PROBE_WINDOWS`, so a capacity that rose is
-  climbed one level per `PROBE_WINDOWS` windows. (Without it, the wait kept doubling from the refusals of
-  long ago, and a capacity that rose after a few refused probes was found hundreds of windows late.)
+* **a capacity that rises is found**: a probe that completes a healthy window above every level that ever
+  did (`highest_proven`) means the API admits more than it ever did (another client's load went away):
+  that level becomes the known capacity and the wait before the next probe starts again at
+  `PROBE_WINDOWS`, so the new capacity is climbed one level per `PROBE_WINDOWS` windows (without it the wait
+  kept the doubling of refusals long past: a capacity that rose from 8 to 16 after a few refused probes
+  was reached after 2,000-15,000 round trips, or never, in a model; now after 200-2,500). A probe of a level
+  that had worked before changes nothing: an API that now and then refuses a request at exactly its
+  capacity (a race between its bookkeeping and a client that asks again at once) halves the limit, which
+  climbs back and probes that level again, and resetting the wait then brought ~30 times the refusals in
+  the same model.
 
 The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
 distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
@@ -45,10 +50,12 @@ START = 8
 MAX_STEP = 4
 #: Windows at the known capacity before one more request is tried in parallel.
 PROBE_WINDOWS = 16
-#: The longest wait between two probes, in windows, however many were refused: an API whose capacity
-#: rises is found within this many windows (~25 s at 16 in flight and 100 ms round trips), and one refused
-#: probe per this many windows is ~0.03 % of the requests at 16 in flight.
-MAX_PROBE_WINDOWS = 256
+#: The longest wait between two probes, in windows (a window takes about one round trip), however many
+#: were refused: a capacity that rises past every level that worked is found within this many windows,
+#: ~7 min at 100 ms round trips. Every refused probe pauses all workers for the server's `Retry-After`;
+#: one per 4,096 windows costs ~0.25 % of the wall time at 100 ms with `Retry-After: 1` (1.2 % at 20 ms).
+#: The wait gets there after 8 refused probes, ~14 min of probing at 100 ms.
+MAX_PROBE_WINDOWS = 4096
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class AdaptiveLimit:
         #: The highest level that completed a healthy window since the last halving (None: none yet).
         self.proven: int | None = None
         self.probe_windows = PROBE_WINDOWS
+        #: The highest level that ever completed a healthy window (0: none yet); never reset.
+        self.highest_proven = 0
         self._slow_start = True
         self._healthy = 0
 
@@ -88,9 +97,10 @@ class AdaptiveLimit:
         self._healthy += 1
         if self._healthy >= self.limit:  # a full window: this level works
             self.proven = max(self.proven or 0, self.limit)
-            if self.known_capacity is not None and self.limit > self.known_capacity:
-                self.known_capacity = self.limit  # the probe: the API admits more than it did
-                self.probe_windows = PROBE_WINDOWS
+            probe = self.known_capacity is not None and self.limit > self.known_capacity
+            if probe and self.limit > self.highest_proven:  # the API admits more than it ever did
+                self.known_capacity, self.probe_windows = self.limit, PROBE_WINDOWS
+            self.highest_proven = max(self.highest_proven, self.limit)
         if self.limit >= self.ceiling:
             return None
         at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity

@@ -144,20 +144,39 @@ def test_a_probe_that_works_raises_the_known_capacity_and_restarts_the_wait() ->
     assert healthy(limit, 1) == [LimitChange(8, 9, "healthy answers")]
 
 
+def test_a_probe_of_a_level_that_worked_before_keeps_the_wait() -> None:
+    """8 worked, 9 was refused (the wait doubled to 32), then a refusal at 8 itself (an API that now and
+    then refuses at exactly its capacity) halved the limit. Climbing back, the probe of 8 works, but 8 is
+    no news: the wait stays 32 windows and the known capacity 7, as before the rule for rising capacities."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4 + 8)  # 4 -> 8 -> 12: 8 worked
+    limit.on_throttle(limit.generation)  # 12 refused: back to 8, capacity 11
+    healthy(limit, 8)  # 9
+    limit.on_throttle(limit.generation)  # 9 refused: back to 8, capacity 8
+    healthy(limit, 8 * PROBE_WINDOWS)  # the probe: 9
+    limit.on_throttle(limit.generation)  # refused again: back to 8, the wait doubles
+    assert (limit.limit, limit.known_capacity, limit.probe_windows) == (8, 8, 2 * PROBE_WINDOWS)
+    assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")  # the race at 8
+    healthy(limit, 4 + 5 + 6)  # 7, the known capacity
+    healthy(limit, 7 * 2 * PROBE_WINDOWS)  # the probe: 8
+    assert healthy(limit, 8) == []  # a window at 8
+    assert (limit.known_capacity, limit.probe_windows, limit.highest_proven) == (7, 2 * PROBE_WINDOWS, 8)
+
+
 def test_the_wait_between_refused_probes_stops_doubling_at_its_maximum() -> None:
     limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4)  # 4 -> 8
     limit.on_throttle(limit.generation)  # 8 refused: back to 4, capacity 7
     healthy(limit, 4 + 5 + 6)  # 7
     waits = []
-    for _ in range(8):
+    for _ in range(10):
         healthy(limit, 7 * limit.probe_windows)  # the probe: 8
         assert limit.limit == 8
         limit.on_throttle(limit.generation)  # refused: back to 7
         assert limit.limit == 7
         waits.append(limit.probe_windows)
-    assert MAX_PROBE_WINDOWS == 16 * PROBE_WINDOWS
-    assert waits == [32, 64, 128, 256, 256, 256, 256, 256]
+    assert MAX_PROBE_WINDOWS == 256 * PROBE_WINDOWS
+    assert waits == [32, 64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096]
 
 
 def test_capacity_two_settles_at_two() -> None:
