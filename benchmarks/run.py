@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rerender", type=Path, help="re-derive and re-render a raw JSON result, run nothing"
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.rerender:
         return rerender(args.rerender, args)
     sizes = _parse_list(args.sizes or ("300" if args.quick else "2000,20000"))
@@ -454,6 +456,8 @@ def _fmt_wall(row: Row) -> str:
         return f"{row.wall_s:.1f} (median of {len(row.walls)}: {min(row.walls):.1f}-{max(row.walls):.1f})"
     if row.status == "complete":
         return f"{row.wall_s:.1f}"
+    if row.status == "failed":
+        return f"{row.wall_s:.1f} (FAILED)"
     return f"~{row.wall_s:.0f} (extrapolated)"
 
 
@@ -516,7 +520,7 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
             ),
             None,
         )
-        if old is None or not row.processes:
+        if old is None or not row.processes or row.status != "complete":
             continue
         mark = "" if old.status == "complete" else " (extrapolated)"
         new_cpu = sum(p["cpu_s"] for p in row.processes)

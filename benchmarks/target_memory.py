@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import pipeline
 from benchmarks.procs import PeakRss, reap
 from tap_yandex_tracker import schemas
 from tests.support.clickhouse import ClickHouseServer
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.big_record:
         args.sizes = [1]
 
+    pipeline.compile_bytecode()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
