@@ -20,7 +20,13 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a probe that is refused again doubles the wait before the next one, up to
   `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity this settles at it with a refusal once in a long
-  while (each one also costs every worker the server's `Retry-After`, see transport.py);
+  while;
+* **probes that cost little**: a 429 with `Retry-After` pauses every worker (transport.py), so a refused
+  probe costs all requests that pause. After such a refusal the wait before the next probe is at least
+  `PAUSE_FACTOR` times the pause, counted in windows (the gate measures the round trip): refused probes then
+  cost at most ~1/`PAUSE_FACTOR` of the time, whether the API asks for 1 s or a minute (a client library
+  of Tracker's API waits 60 s when it does not say). Against an API that admits 6 and asks for 1 s at 100 ms
+  round trips, probes every 16-64 windows had cost 3 of a 24 s sync;
 * **a capacity that rises is found**: a probe that completes a healthy window above every level that ever
   did (`highest_proven`) means the API admits more than it ever did (another client's load went away):
   that level becomes the known capacity and the wait before the next probe starts again at
@@ -43,6 +49,7 @@ Pure logic: no clock, no threads (the gate in transport.py holds the lock), unit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 START = 8
@@ -50,6 +57,8 @@ START = 8
 MAX_STEP = 4
 #: Windows at the known capacity before one more request is tried in parallel.
 PROBE_WINDOWS = 16
+#: After a refusal that paused every worker, the next probe waits at least this many times that pause.
+PAUSE_FACTOR = 20
 #: The longest wait between two probes, in windows (a window takes about one round trip), however many
 #: were refused: a capacity that rises past every level that worked is found within this many windows,
 #: ~7 min at 100 ms round trips. Every refused probe pauses all workers for the server's `Retry-After`;
@@ -114,14 +123,16 @@ class AdaptiveLimit:
             new = min(self.limit + 1, self.known_capacity or self.ceiling)
         return self._change(min(new, self.ceiling), "healthy answers")
 
-    def on_throttle(self, generation: int) -> LimitChange | None:
-        """A 429 or 503 to a request sent under `generation`."""
+    def on_throttle(self, generation: int, *, pause_windows: float = 0.0) -> LimitChange | None:
+        """A 429 or 503 to a request sent under `generation`; `pause_windows`: the pause it imposes on
+        every worker (its `Retry-After`), in round trips (0: none, or not known yet)."""
         if not self.adaptive or generation != self.generation:
             return None
         old = self.limit
         if self.known_capacity is not None and old > self.known_capacity:
             # The probe was refused again: wait longer before the next one.
             self.probe_windows = min(2 * self.probe_windows, MAX_PROBE_WINDOWS)
+        self.probe_windows = max(self.probe_windows, math.ceil(PAUSE_FACTOR * pause_windows))
         self._slow_start = False
         self.known_capacity = max(1, old - 1)
         if self.proven is not None and old > self.proven:

@@ -5,7 +5,9 @@
   *every* request of the run - SDK paging in the main thread and changelog prefetches in workers -
   passes one gate: at most as many in flight as the adaptive limit allows (concurrency.py), never more
   than ``max_concurrent_requests``.
-* A 429 with ``Retry-After`` pauses all threads, not just the one that was told to slow down.
+* A 429 with ``Retry-After`` pauses all threads, not just the one that was told to slow down. The gate
+  measures the round trip (a smoothed average of healthy answers), so the limit can weigh that pause in
+  round trips when it decides how soon to probe again (concurrency.py).
 * Worker threads carry an abort event (see :func:`bind_abort_event`): once the run is aborted their next
   request - including the next retry - fails fast instead of hammering the API after a fatal error.
 """
@@ -16,17 +18,23 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from tap_yandex_tracker.concurrency import AdaptiveLimit
+from tap_yandex_tracker.errors import retry_after_seconds
 from tap_yandex_tracker.keepalive import KeepAliveAdapter
 from tap_yandex_tracker.run_stats import RunStats
 
 #: Answers that mean "too much": the limit on requests in flight goes down (concurrency.py).
 THROTTLE_STATUSES = frozenset({429, 503})
+#: The answer whose `Retry-After` pauses every thread (the tap's streams pause them, client.py).
+PAUSING_STATUS = 429
+#: Weight of the newest healthy answer in the smoothed round trip.
+ROUND_TRIP_WEIGHT = 0.1
 
 
 class RunAbortedError(RuntimeError):
@@ -56,10 +64,12 @@ def check_not_aborted() -> None:
 
 @dataclass(frozen=True)
 class Ticket:
-    """A place in flight: the limit's generation when it was taken, and whether the limit was in use."""
+    """A place in flight: the limit's generation when it was taken, whether the limit was in use, and when
+    (the gate's clock)."""
 
     generation: int
     saturated: bool
+    sent_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,12 @@ class RequestGate:
         adaptive: bool = True,
         logger: logging.Logger | None = None,
         api_url: str = "",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.environment = EnvironmentSettings.read(api_url)
+        self._clock = clock
+        #: Smoothed seconds from a place taken to its healthy answer (None: no answer yet).
+        self.round_trip_s: float | None = None
         self.limiter = AdaptiveLimit(max_concurrent, adaptive=adaptive)
         self.max_concurrent = self.limiter.ceiling
         self._cond = threading.Condition()
@@ -151,19 +165,27 @@ class RequestGate:
                 self._first_waiting -= first
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            ticket = Ticket(self.limiter.generation, saturated=self.in_flight >= self.limiter.limit)
+            ticket = Ticket(
+                self.limiter.generation,
+                saturated=self.in_flight >= self.limiter.limit,
+                sent_at=self._clock(),
+            )
         self.stats.add("requests")
         return ticket
 
-    def release(self, ticket: Ticket, status: int | None) -> None:
-        """The answer's status (None: no answer) moves the limit; the place is given back."""
+    def release(self, ticket: Ticket, status: int | None, *, retry_after: float | None = None) -> None:
+        """The answer's status (None: no answer) moves the limit; the place is given back. `retry_after`:
+        the pause a 429 imposes on every thread, in seconds."""
+        answered_in = self._clock() - ticket.sent_at
         with self._cond:
             self.in_flight -= 1
             change = None
             if status in THROTTLE_STATUSES:
                 self.stats.add("refused")
-                change = self.limiter.on_throttle(ticket.generation)
+                pause = self._in_round_trips(retry_after) if status == PAUSING_STATUS else 0.0
+                change = self.limiter.on_throttle(ticket.generation, pause_windows=pause)
             elif status is not None and status < 500:
+                self._observe_round_trip(answered_in)
                 change = self.limiter.on_success(saturated=ticket.saturated, generation=ticket.generation)
             if change is not None:
                 self._publish()
@@ -172,6 +194,18 @@ class RequestGate:
             self._logger.debug(
                 "requests in flight: limit %d -> %d (%s)", change.old, change.new, change.reason
             )
+
+    def _observe_round_trip(self, seconds: float) -> None:
+        previous = self.round_trip_s
+        self.round_trip_s = (
+            seconds if previous is None else previous + ROUND_TRIP_WEIGHT * (seconds - previous)
+        )
+
+    def _in_round_trips(self, seconds: float | None) -> float:
+        """`seconds` in round trips (0 while none has been measured, or for no pause)."""
+        if not seconds or not self.round_trip_s:
+            return 0.0
+        return seconds / self.round_trip_s
 
     def _publish(self) -> None:
         self.stats.concurrency = self.limiter.limit
@@ -201,12 +235,14 @@ class GatedAdapter(KeepAliveAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         ticket = self.gate.acquire()
-        status = None
+        status = retry_after = None
         try:
             response = super().send(request, **kwargs)
             if not kwargs.get("stream"):
                 _ = response.content  # read the body while holding the slot
             status = response.status_code
+            if status == PAUSING_STATUS:
+                retry_after = retry_after_seconds(response)
             return response
         finally:
-            self.gate.release(ticket, status)
+            self.gate.release(ticket, status, retry_after=retry_after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tap_yandex_tracker.concurrency import (
     MAX_PROBE_WINDOWS,
+    PAUSE_FACTOR,
     PROBE_WINDOWS,
     START,
     AdaptiveLimit,
@@ -177,6 +178,22 @@ def test_the_wait_between_refused_probes_stops_doubling_at_its_maximum() -> None
         waits.append(limit.probe_windows)
     assert MAX_PROBE_WINDOWS == 256 * PROBE_WINDOWS
     assert waits == [32, 64, 128, 256, 512, 1024, 2048, 4096, 4096, 4096]
+
+
+def test_after_a_refusal_that_pauses_everyone_the_next_probe_waits_for_many_such_pauses() -> None:
+    """A refused probe that pauses every worker for 10 round trips (Retry-After: 1 at 100 ms) makes the
+    next probe wait `PAUSE_FACTOR` times that, 200 windows, instead of the doubled 32: refused probes then
+    cost at most 1/20 of the time. A refusal without a pause leaves the wait as it was."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation)  # 8 refused, no pause: back to 4, capacity 7
+    assert limit.probe_windows == PROBE_WINDOWS
+    healthy(limit, 4 + 5 + 6)  # 7
+    healthy(limit, 7 * PROBE_WINDOWS)  # the probe: 8
+    limit.on_throttle(limit.generation, pause_windows=10.0)
+    assert (limit.limit, limit.probe_windows) == (7, PAUSE_FACTOR * 10)
+    assert healthy(limit, 7 * PAUSE_FACTOR * 10 - 1) == []
+    assert healthy(limit, 1) == [LimitChange(7, 8, "healthy answers")]
 
 
 def test_capacity_two_settles_at_two() -> None:
