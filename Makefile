@@ -83,6 +83,7 @@ demo: $(STAMP)
 bench: $(STAMP) clickhouse
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.throughput
+	$(BIN)/python -m benchmarks.limiter_model
 	$(BIN)/python -m benchmarks.cpu_versus
 
 clean:

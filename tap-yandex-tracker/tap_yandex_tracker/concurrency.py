@@ -18,25 +18,32 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   16 -> 8 after a refused step from 15 cost ~0.3 s of climbing back at 100 ms per round trip, for nothing);
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
-  `probe_windows` windows; a probe that is refused again doubles the wait before the next one, up to
-  `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity this settles at it with a refusal once in a long
-  while;
+  `probe_windows` windows; a refusal above the known capacity (a probe, or a level climbed back to, below)
+  doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity
+  this settles at it with a refusal once in a long while;
 * **probes that cost little**: a 429 with `Retry-After` pauses every worker (transport.py), so a refused
   probe costs all requests that pause. After such a refusal the wait before the next probe is at least
-  `PAUSE_FACTOR` times the pause, counted in windows (the gate measures the round trip): refused probes then
-  cost at most ~1/`PAUSE_FACTOR` of the time, whether the API asks for 1 s or a minute (a client library
-  of Tracker's API waits 60 s when it does not say). Against an API that admits 6 and asks for 1 s at 100 ms
-  round trips, probes every 16-64 windows had cost 3 of a 24 s sync;
+  `PAUSE_FACTOR` times the pause, counted in windows (the gate measures the round trip), so refused probes
+  cost at most ~1/`PAUSE_FACTOR` of the time while that floor holds, whether the API asks for 1 s or a
+  minute (a client library of Tracker's API waits 60 s when it does not say). Against an API that admits 6
+  and asks for 1 s at 100 ms round trips, probes every 16-64 windows had cost 3 of a 24 s sync;
 * **a capacity that rises is found**: a probe that completes a healthy window above every level that ever
   did (`highest_proven`) means the API admits more than it ever did (another client's load went away):
   that level becomes the known capacity and the wait before the next probe starts again at
-  `PROBE_WINDOWS`, so the new capacity is climbed one level per `PROBE_WINDOWS` windows (without it the wait
-  kept the doubling of refusals long past: a capacity that rose from 8 to 16 after a few refused probes
-  was reached after 2,000-15,000 round trips, or never, in a model; now after 200-2,500). A probe of a level
-  that had worked before changes nothing: an API that now and then refuses a request at exactly its
-  capacity (a race between its bookkeeping and a client that asks again at once) halves the limit, which
-  climbs back and probes that level again, and resetting the wait then brought ~30 times the refusals in
-  the same model.
+  `PROBE_WINDOWS`, so the new capacity is climbed one level per `PROBE_WINDOWS` windows;
+* **a capacity that comes back is regained**: a probe of a level that had worked before that works again
+  (an overload has passed) lets the limit climb back one level per window to `highest_proven` (`regain`)
+  instead of probing each level on the way. The known capacity stays where the refusals left it, so a
+  refusal on the way back doubles the wait as a refused probe does: an API that now and then refuses a
+  request at exactly its capacity (a race between its bookkeeping and a client that asks again at once)
+  keeps the limit mostly just below it, as before.
+
+In a model of round trips (`benchmarks/limiter_model.py`; `Retry-After` = 10 round trips), against the code
+before these rules: a capacity that rose from 8 to 16 was reached 169 round trips after the rise instead of
+~15,500; after a dip from 16 to 4 for 300 round trips, 16 was reached again after ~360 instead of ~1,400
+(~220 instead of ~3,000 without `Retry-After`); races at exactly the capacity cost no more refusals (33
+instead of 41 at capacity 6). A first version that reset the wait at every probe that worked, the old
+levels included, had ~30 times the refusals under such races.
 
 The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
 distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
@@ -59,11 +66,11 @@ MAX_STEP = 4
 PROBE_WINDOWS = 16
 #: After a refusal that paused every worker, the next probe waits at least this many times that pause.
 PAUSE_FACTOR = 20
-#: The longest wait between two probes, in windows (a window takes about one round trip), however many
-#: were refused: a capacity that rises past every level that worked is found within this many windows,
-#: ~7 min at 100 ms round trips. Every refused probe pauses all workers for the server's `Retry-After`;
-#: one per 4,096 windows costs ~0.25 % of the wall time at 100 ms with `Retry-After: 1` (1.2 % at 20 ms).
-#: The wait gets there after 8 refused probes, ~14 min of probing at 100 ms.
+#: The longest wait between two probes that refusals double, in windows (a window takes about one round
+#: trip; a pause may ask for more, `PAUSE_FACTOR`): ~7 min at 100 ms round trips. Every refused probe pauses
+#: all workers for the server's `Retry-After`; one per 4,096 windows costs ~0.25 % of the wall time at
+#: 100 ms with `Retry-After: 1` (1.2 % at 20 ms). Eight refused probes double the wait up to it, after
+#: 4,080 windows of waiting (~7 min at 100 ms).
 MAX_PROBE_WINDOWS = 4096
 
 
@@ -90,6 +97,8 @@ class AdaptiveLimit:
         self.probe_windows = PROBE_WINDOWS
         #: The highest level that ever completed a healthy window (0: none yet); never reset.
         self.highest_proven = 0
+        #: While set, the limit climbs back one level per window up to this level that worked before.
+        self.regain: int | None = None
         self._slow_start = True
         self._healthy = 0
 
@@ -108,11 +117,14 @@ class AdaptiveLimit:
             self.proven = max(self.proven or 0, self.limit)
             probe = self.known_capacity is not None and self.limit > self.known_capacity
             if probe and self.limit > self.highest_proven:  # the API admits more than it ever did
-                self.known_capacity, self.probe_windows = self.limit, PROBE_WINDOWS
+                self.known_capacity, self.probe_windows, self.regain = self.limit, PROBE_WINDOWS, None
+            elif probe:  # a level that had worked works again: climb back to the highest that did
+                self.regain = self.highest_proven
             self.highest_proven = max(self.highest_proven, self.limit)
         if self.limit >= self.ceiling:
             return None
-        at_capacity = self.known_capacity is not None and self.limit >= self.known_capacity
+        grow_to = self.known_capacity if self.regain is None else max(self.regain, self.known_capacity or 0)
+        at_capacity = grow_to is not None and self.limit >= grow_to
         if self._healthy < self.limit * (self.probe_windows if at_capacity else 1):
             return None
         if self._slow_start:
@@ -120,7 +132,7 @@ class AdaptiveLimit:
         elif at_capacity:
             new = self.limit + 1  # the probe
         else:
-            new = min(self.limit + 1, self.known_capacity or self.ceiling)
+            new = min(self.limit + 1, grow_to or self.ceiling)
         return self._change(min(new, self.ceiling), "healthy answers")
 
     def on_throttle(self, generation: int, *, pause_windows: float = 0.0) -> LimitChange | None:
@@ -130,10 +142,12 @@ class AdaptiveLimit:
             return None
         old = self.limit
         if self.known_capacity is not None and old > self.known_capacity:
-            # The probe was refused again: wait longer before the next one.
-            self.probe_windows = min(2 * self.probe_windows, MAX_PROBE_WINDOWS)
+            # A probe (or the climb back above the known capacity) was refused: wait longer before the next
+            # one; a wait that a pause made longer than the maximum stays.
+            self.probe_windows = max(self.probe_windows, min(2 * self.probe_windows, MAX_PROBE_WINDOWS))
         self.probe_windows = max(self.probe_windows, math.ceil(PAUSE_FACTOR * pause_windows))
         self._slow_start = False
+        self.regain = None
         self.known_capacity = max(1, old - 1)
         if self.proven is not None and old > self.proven:
             return self._change(self.proven, "refused (429/503): back to the last level that worked")

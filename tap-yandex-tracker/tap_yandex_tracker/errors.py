@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -70,7 +72,11 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
             moment = parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             return None
+        if moment.tzinfo is None:  # `-0000` ("no zone information"): the date is in UTC all the same
+            moment = moment.replace(tzinfo=timezone.utc)
         seconds = (moment - utc_now()).total_seconds()
+    if not math.isfinite(seconds):  # `nan`, `inf`: not a pause anyone meant
+        return None
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 

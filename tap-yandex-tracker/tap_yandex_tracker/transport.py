@@ -69,7 +69,7 @@ class Ticket:
 
     generation: int
     saturated: bool
-    sent_at: float = 0.0
+    sent_at: float
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,11 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(_response({"Retry-After": "100000"})) == 120.0
     assert retry_after_seconds(_response({})) is None
     assert retry_after_seconds(_response({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+    # A date with `-0000` (no zone information) is UTC too; not-a-number is no pause (the gate weighs it).
+    assert retry_after_seconds(_response({"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})) == 0.0
+    assert retry_after_seconds(_response({"Retry-After": "Fri, 01 Jan 2100 00:00:00 -0000"})) == 120.0
+    assert retry_after_seconds(_response({"Retry-After": "nan"})) is None
+    assert retry_after_seconds(_response({"Retry-After": "inf"})) is None
 
 
 def test_scroll_paginator_tokens_distinct_even_if_id_repeats() -> None:

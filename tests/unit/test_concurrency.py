@@ -196,6 +196,47 @@ def test_after_a_refusal_that_pauses_everyone_the_next_probe_waits_for_many_such
     assert healthy(limit, 1) == [LimitChange(7, 8, "healthy answers")]
 
 
+def test_after_an_overload_a_level_that_works_again_is_climbed_back_one_per_window() -> None:
+    """16 worked; two refusals in a row (an overload) left the limit at 4 with a known capacity of 7. The
+    probe of 8 works: 8 had worked before, so the limit climbs back one level per window to 16, instead of
+    waiting `probe_windows` at every level on the way."""
+    limit = AdaptiveLimit(16)
+    healthy(limit, 8 + 12 + 16)  # 8 -> 12 -> 16, and a window at 16
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    limit.on_throttle(limit.generation)  # 8 -> 4, capacity 7
+    assert (limit.limit, limit.known_capacity, limit.highest_proven) == (4, 7, 16)
+    healthy(limit, 4 + 5 + 6)  # 7
+    assert healthy(limit, 7 * PROBE_WINDOWS) == [LimitChange(7, 8, "healthy answers")]  # the probe
+    assert healthy(limit, 8) == [LimitChange(8, 9, "healthy answers")]  # it worked: no wait at 9
+    assert limit.regain == 16
+    assert [change.new for change in healthy(limit, sum(range(9, 16)))] == list(range(10, 17))
+
+
+def test_a_refusal_on_the_way_back_counts_as_a_refused_probe() -> None:
+    """Climbing back above the known capacity is probing: a refusal there doubles the wait and ends the
+    climb, so an API that refuses now and then at exactly its capacity is not asked to more and more."""
+    limit = AdaptiveLimit(16)
+    healthy(limit, 8 + 12 + 16)  # 8 -> 12 -> 16, and a window at 16
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    limit.on_throttle(limit.generation)  # 8 -> 4, capacity 7
+    healthy(limit, 4 + 5 + 6 + 7 * PROBE_WINDOWS + 8 + 9 + 10 + 11)  # 7, the probe 8, back to 12
+    assert limit.limit == 12
+    assert limit.on_throttle(limit.generation) == LimitChange(
+        12, 11, "refused (429/503): back to the last level that worked"
+    )
+    assert (limit.known_capacity, limit.probe_windows, limit.regain) == (11, 2 * PROBE_WINDOWS, None)
+
+
+def test_a_wait_a_pause_made_longer_than_the_maximum_stays() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation, pause_windows=1000.0)  # Retry-After: 120 at 120 ms round trips
+    assert limit.probe_windows == PAUSE_FACTOR * 1000 > MAX_PROBE_WINDOWS
+    healthy(limit, 4 + 5 + 6 + 7 * PAUSE_FACTOR * 1000)  # 7, then the probe: 8
+    limit.on_throttle(limit.generation)  # refused without a pause (a 503)
+    assert limit.probe_windows == PAUSE_FACTOR * 1000
+
+
 def test_capacity_two_settles_at_two() -> None:
     """Against an API that refuses a third request in flight, the limit spends its time at 2."""
     limit = AdaptiveLimit(16)

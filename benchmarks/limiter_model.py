@@ -1,0 +1,154 @@
+"""`python -m benchmarks.limiter_model [--base REV]`: the adaptive limit (concurrency.py) against model APIs.
+
+A run of the tap against a real or simulated API shows one path through the limit's rules in minutes; the
+rules that matter over a long sync (probes, their waits, climbing back) need thousands of round trips. Here
+each round trip is one step: the limit sends as many requests as it allows, an API with a capacity refuses
+the lot when the limit is above it (one refusal counts: the others carry the same generation), and, to model
+the race a real API's bookkeeping has at exactly its capacity, refuses one there with probability `race`. A
+429 pauses every request for `Retry-After` (`pause` round trips) and the limit is told so, as the gate tells
+it (transport.py). Every scenario runs this tree's `concurrency.py` and the base revision's, the same seeds
+for both. Pure computation, a few seconds; results: `benchmarks/results/limiter_model.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+
+from tests.support.modules import load_module_from_file
+
+REPO = Path(__file__).resolve().parent.parent
+MODULE = "tap-yandex-tracker/tap_yandex_tracker/concurrency.py"
+RESULTS = REPO / "benchmarks" / "results" / "limiter_model.md"
+#: The last commit before the rules for rising and returning capacities and pause-weighted probes.
+DEFAULT_BASE = "8025f6b"
+ROUND_TRIPS = 20_000
+CEILING = 16
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    capacity: Callable[[int], int]  # round trip -> requests the API admits at once
+    race: float = 0.0
+    pause: int = 10
+    seeds: int = 1
+    #: (round trip, level): report how many round trips after it the limit first reached the level.
+    reach: tuple[int, int] | None = None
+
+
+SCENARIOS = (
+    Scenario("capacity 12, races at it (p = 0.01)", lambda t: 12, race=0.01, seeds=5),
+    Scenario("capacity 6, races at it (p = 0.03)", lambda t: 6, race=0.03, seeds=3),
+    Scenario(
+        "capacity 8, rising to 16 at round trip 3,000", lambda t: 8 if t < 3000 else 16, reach=(3000, 16)
+    ),
+    Scenario(
+        "capacity 16, 4 for round trips 1,000-1,300",
+        lambda t: 4 if 1000 <= t < 1300 else 16,
+        reach=(1300, 16),
+    ),
+    Scenario("capacity 14, 6 from round trip 2,000 on", lambda t: 6 if t >= 2000 else 14),
+    Scenario(
+        "capacity 16, 4 for round trips 1,000-1,300, no Retry-After",
+        lambda t: 4 if 1000 <= t < 1300 else 16,
+        pause=0,
+        reach=(1300, 16),
+    ),
+)
+
+
+@dataclass
+class Outcome:
+    served: int = 0
+    refused: int = 0
+    reached_after: int | None = None
+
+
+def run(module: ModuleType, scenario: Scenario, seed: int) -> Outcome:
+    rng = random.Random(seed)
+    limit = module.AdaptiveLimit(CEILING)
+    takes_pause = "pause_windows" in inspect.signature(limit.on_throttle).parameters
+    outcome = Outcome()
+    t = 0
+    while t < ROUND_TRIPS:
+        level, generation, capacity = limit.limit, limit.generation, scenario.capacity(t)
+        if level > capacity or (level == capacity and rng.random() < scenario.race):
+            outcome.refused += 1
+            if takes_pause:
+                limit.on_throttle(generation, pause_windows=float(scenario.pause))
+            else:
+                limit.on_throttle(generation)
+            t += 1 + scenario.pause
+            continue
+        for _ in range(level):
+            limit.on_success(saturated=True, generation=generation)
+        outcome.served += level
+        t += 1
+        reach = scenario.reach
+        if reach and outcome.reached_after is None and t >= reach[0] and limit.limit >= reach[1]:
+            outcome.reached_after = t - reach[0]
+    return outcome
+
+
+def load(source: str, name: str, scratch: Path) -> ModuleType:
+    path = scratch / f"{name}.py"
+    path.write_text(source)
+    return load_module_from_file(path, name)
+
+
+def summary(module: ModuleType, scenario: Scenario) -> str:
+    outcomes = [run(module, scenario, seed) for seed in range(scenario.seeds)]
+    served = sum(o.served for o in outcomes)
+    refused = sum(o.refused for o in outcomes)
+    cell = f"{served:,} served, {refused} refused"
+    if scenario.reach:
+        reached = outcomes[0].reached_after
+        cell += f", at {scenario.reach[1]} after " + (f"{reached:,}" if reached is not None else "never")
+    return cell
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.limiter_model", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--base", default=DEFAULT_BASE, help="git revision to compare with")
+    args = parser.parse_args(argv)
+    base_source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{args.base}:{MODULE}"], capture_output=True, text=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        base = load(base_source, "limiter_base", Path(tmp))
+        tree = load((REPO / MODULE).read_text(), "limiter_tree", Path(tmp))
+        rows = [f"| {s.name} | {s.seeds} | {summary(base, s)} | {summary(tree, s)} |" for s in SCENARIOS]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report = [
+        "# The adaptive limit against model APIs",
+        "",
+        f"Generated by `python -m benchmarks.limiter_model {' '.join(sys.argv[1:])}` on {now}: "
+        f"{ROUND_TRIPS:,} round trips per run, ceiling {CEILING}, a 429 pauses every request for 10 round "
+        "trips unless the row says otherwise (see the module docstring). Requests served and refused are "
+        "summed over the seeds; the round trips from the change until the limit is at the new capacity "
+        "are the first seed's.",
+        "",
+        f"| API | seeds | {args.base} | this tree |",
+        "|---|---:|---|---|",
+        *rows,
+        "",
+    ]
+    RESULTS.write_text("\n".join(report))
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
