@@ -31,6 +31,9 @@ class RunStats:
     concurrency_highest: int = 0
     concurrency_ceiling: int = 0
     refused: int = 0
+    #: The gate's smoothed round trip of healthy answers, in seconds (None: none yet). With the requests in
+    #: flight it explains the rate: about in-flight / round trip requests a second.
+    round_trip_s: float | None = None
     _last_progress: float = field(default_factory=time.monotonic)
     _summary_logged: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -67,7 +70,8 @@ class RunStats:
             f"{self.scroll_restarts} scroll restarts, {self.changelog_missing} issues without changelog, "
             f"{self.set_aside} issues set aside, {elapsed:.1f} s ({self.issues / elapsed:.1f} issues/s); "
             f"requests in flight: {self.concurrency} at the end, {self.concurrency_highest} at most "
-            f"(ceiling {self.concurrency_ceiling}), {self.refused} refused (429/503)"
+            f"(ceiling {self.concurrency_ceiling}), {self.refused} refused (429/503), round trip "
+            + ("not measured" if self.round_trip_s is None else f"{self.round_trip_s * 1000:.0f} ms")
         )
 
     def log_summary_once(self, logger: logging.Logger) -> None:

@@ -200,6 +200,7 @@ class RequestGate:
         self.round_trip_s = (
             seconds if previous is None else previous + ROUND_TRIP_WEIGHT * (seconds - previous)
         )
+        self.stats.round_trip_s = self.round_trip_s
 
     def _in_round_trips(self, seconds: float | None) -> float:
         """`seconds` in round trips (0 while none has been measured, or for no pause)."""

@@ -13,15 +13,22 @@ from tests.support.truth import expected_changelog, expected_issues
 from tracker_simulator import TrackerSimulator
 
 SUMMARY = re.compile(
-    r"requests in flight: (\d+) at the end, (\d+) at most \(ceiling (\d+)\), (\d+) refused \(429/503\)"
+    r"requests in flight: (\d+) at the end, (\d+) at most \(ceiling (\d+)\), (\d+) refused \(429/503\), "
+    r"round trip (\d+) ms"
 )
 
 
 def summary(out: SyncOutput) -> dict[str, int]:
     match = SUMMARY.search(out.stderr)
     assert match, out.stderr[-2000:]
-    final, highest, ceiling, refused = map(int, match.groups())
-    return {"final": final, "highest": highest, "ceiling": ceiling, "refused": refused}
+    final, highest, ceiling, refused, round_trip_ms = map(int, match.groups())
+    return {
+        "final": final,
+        "highest": highest,
+        "ceiling": ceiling,
+        "refused": refused,
+        "round_trip_ms": round_trip_ms,
+    }
 
 
 def sync(sim: TrackerSimulator, **overrides: Any) -> SyncOutput:
@@ -48,6 +55,7 @@ def test_without_a_limit_the_tap_reaches_its_ceiling(sim_factory: Any) -> None:
     sim.latency_ms = 50
     out = sync(sim)
     seen = summary(out)
+    assert seen.pop("round_trip_ms") >= 50  # no answer comes sooner than the API's latency
     assert seen == {"final": 16, "highest": 16, "ceiling": 16, "refused": 0}
     assert 16 - MAX_STEP < sim.stats.peak_concurrency <= 16
     assert_exact(sim, out)

@@ -35,6 +35,14 @@ def test_the_round_trip_is_a_smoothed_average_of_healthy_answers() -> None:
     answer(gate, clock, 5.0, 500)  # failures and refusals say nothing about the round trip
     answer(gate, clock, 5.0, 429, retry_after=1.0)
     assert gate.round_trip_s == pytest.approx(0.35)
+    assert gate.stats.round_trip_s == gate.round_trip_s  # for the end-of-run summary
+
+
+def test_the_summary_tells_the_round_trip() -> None:
+    stats = RunStats()
+    assert stats.summary().endswith("0 refused (429/503), round trip not measured")
+    stats.round_trip_s = 0.125
+    assert stats.summary().endswith("0 refused (429/503), round trip 125 ms")
 
 
 def test_a_429_pause_counts_in_round_trips_for_the_next_probe() -> None:
