@@ -1,4 +1,4 @@
-"""`python -m benchmarks.limiter_model [--base REV]`: the adaptive limit (concurrency.py) against model APIs.
+"""`python -m benchmarks.limiter_model [--base REV,...]`: the adaptive limit against model APIs.
 
 A run of the tap against a real or simulated API shows one path through the limit's rules in minutes; the
 rules that matter over a long sync (probes, their waits, climbing back) need thousands of round trips. Here
@@ -6,8 +6,9 @@ each round trip is one step: the limit sends as many requests as it allows, an A
 the lot when the limit is above it (one refusal counts: the others carry the same generation), and, to model
 the race a real API's bookkeeping has at exactly its capacity, refuses one there with probability `race`. A
 429 pauses every request for `Retry-After` (`pause` round trips) and the limit is told so, as the gate tells
-it (transport.py). Every scenario runs this tree's `concurrency.py` and the base revision's, the same seeds
-for both. Pure computation, a few seconds; results: `benchmarks/results/limiter_model.md`.
+it (transport.py). Every scenario runs this tree's `concurrency.py` and each base revision's (`--base`,
+comma-separated), the same seeds for all. Pure computation, a few seconds; results:
+`benchmarks/results/limiter_model.md`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -29,8 +30,9 @@ from tests.support.modules import load_module_from_file
 REPO = Path(__file__).resolve().parent.parent
 MODULE = "tap-yandex-tracker/tap_yandex_tracker/concurrency.py"
 RESULTS = REPO / "benchmarks" / "results" / "limiter_model.md"
-#: The last commit before the rules for rising and returning capacities and pause-weighted probes.
-DEFAULT_BASE = "8025f6b"
+#: The last commit before the rules for rising and returning capacities and pause-weighted probes, and the
+#: one before the climb back (its dips show what that rule does).
+DEFAULT_BASE = "8025f6b,0e1a079"
 ROUND_TRIPS = 20_000
 CEILING = 16
 
@@ -42,28 +44,38 @@ class Scenario:
     race: float = 0.0
     pause: int = 10
     seeds: int = 1
-    #: (round trip, level): report how many round trips after it the limit first reached the level.
-    reach: tuple[int, int] | None = None
+    #: (round trips where the capacity changes, its new level): report how many round trips after each
+    #: change the limit first reached that level.
+    reach: tuple[tuple[int, ...], int] | None = None
+
+
+def _dips(every: int, count: int) -> tuple[tuple[int, ...], int]:
+    return tuple(n * every + 1300 for n in range(count)), 16
 
 
 SCENARIOS = (
     Scenario("capacity 12, races at it (p = 0.01)", lambda t: 12, race=0.01, seeds=5),
     Scenario("capacity 6, races at it (p = 0.03)", lambda t: 6, race=0.03, seeds=3),
     Scenario(
-        "capacity 8, rising to 16 at round trip 3,000", lambda t: 8 if t < 3000 else 16, reach=(3000, 16)
+        "capacity 8, rising to 16 at round trip 3,000", lambda t: 8 if t < 3000 else 16, reach=((3000,), 16)
     ),
     Scenario(
         "capacity 16, 4 for round trips 1,000-1,300",
         lambda t: 4 if 1000 <= t < 1300 else 16,
-        reach=(1300, 16),
+        reach=_dips(1, 1),
     ),
-    Scenario("capacity 14, 6 from round trip 2,000 on", lambda t: 6 if t >= 2000 else 14),
     Scenario(
-        "capacity 16, 4 for round trips 1,000-1,300, no Retry-After",
+        "the same, no Retry-After",
         lambda t: 4 if 1000 <= t < 1300 else 16,
         pause=0,
-        reach=(1300, 16),
+        reach=_dips(1, 1),
     ),
+    Scenario(
+        "capacity 16, 4 for 300 round trips every 2,500 (8 dips)",
+        lambda t: 4 if 1000 <= t % 2500 < 1300 else 16,
+        reach=_dips(2500, 8),
+    ),
+    Scenario("capacity 14, 6 from round trip 2,000 on", lambda t: 6 if t >= 2000 else 14),
 )
 
 
@@ -71,7 +83,12 @@ SCENARIOS = (
 class Outcome:
     served: int = 0
     refused: int = 0
-    reached_after: int | None = None
+    #: (round trip, limit) after every healthy round trip.
+    trace: list[tuple[int, int]] = field(default_factory=list)
+
+    def reached(self, start: int, level: int) -> int | None:
+        """Round trips from `start` until the limit first stood at `level` or above (None: never)."""
+        return next((t - start for t, limit in self.trace if t >= start and limit >= level), None)
 
 
 def run(module: ModuleType, scenario: Scenario, seed: int) -> Outcome:
@@ -94,9 +111,7 @@ def run(module: ModuleType, scenario: Scenario, seed: int) -> Outcome:
             limit.on_success(saturated=True, generation=generation)
         outcome.served += level
         t += 1
-        reach = scenario.reach
-        if reach and outcome.reached_after is None and t >= reach[0] and limit.limit >= reach[1]:
-            outcome.reached_after = t - reach[0]
+        outcome.trace.append((t, limit.limit))
     return outcome
 
 
@@ -108,40 +123,47 @@ def load(source: str, name: str, scratch: Path) -> ModuleType:
 
 def summary(module: ModuleType, scenario: Scenario) -> str:
     outcomes = [run(module, scenario, seed) for seed in range(scenario.seeds)]
-    served = sum(o.served for o in outcomes)
-    refused = sum(o.refused for o in outcomes)
-    cell = f"{served:,} served, {refused} refused"
+    cell = f"{sum(o.served for o in outcomes):,} served, {sum(o.refused for o in outcomes)} refused"
     if scenario.reach:
-        reached = outcomes[0].reached_after
-        cell += f", at {scenario.reach[1]} after " + (f"{reached:,}" if reached is not None else "never")
+        starts, level = scenario.reach
+        after = [outcomes[0].reached(start, level) for start in starts]
+        cell += f", at {level} after " + ", ".join(f"{n:,}" if n is not None else "never" for n in after)
     return cell
+
+
+def _source_at(revision: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{revision}:{MODULE}"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.limiter_model", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--base", default=DEFAULT_BASE, help="git revision to compare with")
+    parser.add_argument("--base", default=DEFAULT_BASE, help="git revisions to compare with, comma-separated")
     args = parser.parse_args(argv)
-    base_source = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{args.base}:{MODULE}"], capture_output=True, text=True, check=True
-    ).stdout
+    bases = [revision for revision in args.base.split(",") if revision]
     with tempfile.TemporaryDirectory() as tmp:
-        base = load(base_source, "limiter_base", Path(tmp))
-        tree = load((REPO / MODULE).read_text(), "limiter_tree", Path(tmp))
-        rows = [f"| {s.name} | {s.seeds} | {summary(base, s)} | {summary(tree, s)} |" for s in SCENARIOS]
+        modules = [load(_source_at(rev), f"limiter_{n}", Path(tmp)) for n, rev in enumerate(bases)]
+        modules.append(load((REPO / MODULE).read_text(), "limiter_tree", Path(tmp)))
+        rows = [
+            f"| {s.name} | {s.seeds} | " + " | ".join(summary(module, s) for module in modules) + " |"
+            for s in SCENARIOS
+        ]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = " ".join(["python -m benchmarks.limiter_model", *sys.argv[1:]])
     report = [
         "# The adaptive limit against model APIs",
         "",
-        f"Generated by `python -m benchmarks.limiter_model {' '.join(sys.argv[1:])}` on {now}: "
-        f"{ROUND_TRIPS:,} round trips per run, ceiling {CEILING}, a 429 pauses every request for 10 round "
-        "trips unless the row says otherwise (see the module docstring). Requests served and refused are "
-        "summed over the seeds; the round trips from the change until the limit is at the new capacity "
-        "are the first seed's.",
+        f"Generated by `{command}` on {now}: {ROUND_TRIPS:,} round trips per run, ceiling {CEILING}, a 429 "
+        "pauses every request for 10 round trips unless the row says otherwise (see the module docstring). "
+        "Requests served and refused are summed over the seeds (refused: round trips with a refusal; the "
+        "limit hears of one per round trip); the round trips from a change until the limit is at the new "
+        "capacity are the first seed's.",
         "",
-        f"| API | seeds | {args.base} | this tree |",
-        "|---|---:|---|---|",
+        "| API | seeds | " + " | ".join(bases) + " | this tree |",
+        "|---|---:|" + "---|" * (len(bases) + 1),
         *rows,
         "",
     ]

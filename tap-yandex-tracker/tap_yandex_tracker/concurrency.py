@@ -19,11 +19,13 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a refusal above the known capacity (a probe, or a level climbed back to, below)
-  doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`. Against an API with a fixed capacity
-  this settles at it with a refusal once in a long while;
+  doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`, unless another refusal follows before
+  any level has worked again: then the first was an overload's, not a refused probe's, and the doubling is
+  undone (repeated overloads would otherwise keep lengthening the climbs back). Against an API with a fixed
+  capacity this settles at it with a refusal once in a long while;
 * **probes that cost little**: a 429 with `Retry-After` pauses every worker (transport.py), so a refused
-  probe costs all requests that pause. After such a refusal the wait before the next probe is at least
-  `PAUSE_FACTOR` times the pause, counted in windows (the gate measures the round trip), so refused probes
+  probe costs all requests that pause. The wait before a probe is at least `PAUSE_FACTOR` times the latest
+  such pause, counted in windows (the gate measures the round trip), so refused probes
   cost at most ~1/`PAUSE_FACTOR` of the time while that floor holds, whether the API asks for 1 s or a
   minute (a client library of Tracker's API waits 60 s when it does not say). Against an API that admits 6
   and asks for 1 s at 100 ms round trips, probes every 16-64 windows had cost 3 of a 24 s sync;
@@ -38,12 +40,13 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   request at exactly its capacity (a race between its bookkeeping and a client that asks again at once)
   keeps the limit mostly just below it, as before.
 
-In a model of round trips (`benchmarks/limiter_model.py`; `Retry-After` = 10 round trips), against the code
-before these rules: a capacity that rose from 8 to 16 was reached 169 round trips after the rise instead of
-~15,500; after a dip from 16 to 4 for 300 round trips, 16 was reached again after ~360 instead of ~1,400
-(~220 instead of ~3,000 without `Retry-After`); races at exactly the capacity cost no more refusals (33
-instead of 41 at capacity 6). A first version that reset the wait at every probe that worked, the old
-levels included, had ~30 times the refusals under such races.
+`benchmarks/limiter_model.py` runs these rules against model APIs (a 429 pausing everyone for 10 round
+trips) next to the code before them: a capacity that rises from 8 to 16 is reached 169 round trips after
+the rise instead of ~15,500 (the rule for rising capacities); after a dip from 16 to 4 for 300 round trips,
+16 is reached again after ~360 instead of ~1,400 (climbing back; ~220 instead of ~3,000 without
+`Retry-After`), and after each of eight such dips in a row; races at exactly the capacity cost no more
+refusals. A first version that reset the wait at every probe that worked, the old levels included, had
+20-30 times the refusals under such races.
 
 The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
 distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
@@ -67,9 +70,9 @@ PROBE_WINDOWS = 16
 #: After a refusal that paused every worker, the next probe waits at least this many times that pause.
 PAUSE_FACTOR = 20
 #: The longest wait between two probes that refusals double, in windows (a window takes about one round
-#: trip; a pause may ask for more, `PAUSE_FACTOR`): ~7 min at 100 ms round trips. Every refused probe pauses
-#: all workers for the server's `Retry-After`; one per 4,096 windows costs ~0.25 % of the wall time at
-#: 100 ms with `Retry-After: 1` (1.2 % at 20 ms). Eight refused probes double the wait up to it, after
+#: trip; the latest pause may ask for more, `PAUSE_FACTOR`): ~7 min at 100 ms round trips. Every refused
+#: probe pauses all workers for the server's `Retry-After`; one per 4,096 windows costs ~0.25 % of the wall
+#: time at 100 ms with `Retry-After: 1` (1.2 % at 20 ms). Eight refused probes double the wait up to it, after
 #: 4,080 windows of waiting (~7 min at 100 ms).
 MAX_PROBE_WINDOWS = 4096
 
@@ -94,13 +97,23 @@ class AdaptiveLimit:
         self.known_capacity: int | None = None
         #: The highest level that completed a healthy window since the last halving (None: none yet).
         self.proven: int | None = None
-        self.probe_windows = PROBE_WINDOWS
+        #: Windows before a probe, as refused probes doubled it (`probe_windows` adds the pause floor).
+        self._wait = PROBE_WINDOWS
+        #: The wait before the last doubling, until a level works again (an overload undoes the doubling).
+        self._undoubled: int | None = None
+        #: The floor the latest pause set: `PAUSE_FACTOR` times it, in windows.
+        self._pause_floor = 0
         #: The highest level that ever completed a healthy window (0: none yet); never reset.
         self.highest_proven = 0
         #: While set, the limit climbs back one level per window up to this level that worked before.
         self.regain: int | None = None
         self._slow_start = True
         self._healthy = 0
+
+    @property
+    def probe_windows(self) -> int:
+        """Windows at the level the limit grows to before one more is tried."""
+        return max(self._wait, self._pause_floor)
 
     def on_success(self, *, saturated: bool, generation: int | None = None) -> LimitChange | None:
         """A healthy answer. It counts toward growth only if the request was sent while the limit was in
@@ -115,9 +128,11 @@ class AdaptiveLimit:
         self._healthy += 1
         if self._healthy >= self.limit:  # a full window: this level works
             self.proven = max(self.proven or 0, self.limit)
+            self._undoubled = None  # a refusal before it doubled the wait for good
             probe = self.known_capacity is not None and self.limit > self.known_capacity
             if probe and self.limit > self.highest_proven:  # the API admits more than it ever did
-                self.known_capacity, self.probe_windows, self.regain = self.limit, PROBE_WINDOWS, None
+                self.known_capacity, self.regain = self.limit, None
+                self._wait, self._pause_floor = PROBE_WINDOWS, 0
             elif probe:  # a level that had worked works again: climb back to the highest that did
                 self.regain = self.highest_proven
             self.highest_proven = max(self.highest_proven, self.limit)
@@ -141,11 +156,18 @@ class AdaptiveLimit:
         if not self.adaptive or generation != self.generation:
             return None
         old = self.limit
+        floor = math.ceil(PAUSE_FACTOR * pause_windows) if pause_windows > 0 else self._pause_floor
         if self.known_capacity is not None and old > self.known_capacity:
-            # A probe (or the climb back above the known capacity) was refused: wait longer before the next
-            # one; a wait that a pause made longer than the maximum stays.
-            self.probe_windows = max(self.probe_windows, min(2 * self.probe_windows, MAX_PROBE_WINDOWS))
-        self.probe_windows = max(self.probe_windows, math.ceil(PAUSE_FACTOR * pause_windows))
+            # A probe, or the climb back above the known capacity, was refused: twice the wait before the
+            # next, at most the maximum or what the latest pause asks for (an earlier, longer pause's floor
+            # does not stay for good).
+            self._undoubled = self._wait
+            self._wait = min(2 * self.probe_windows, max(MAX_PROBE_WINDOWS, floor))
+        elif self.proven is None and self._undoubled is not None:
+            # A second refusal before any level worked again: the first was an overload's, not a refused
+            # probe's, and says nothing about how soon to probe (repeated overloads kept doubling the wait).
+            self._wait, self._undoubled = self._undoubled, None
+        self._pause_floor = floor  # what a refused probe costs now
         self._slow_start = False
         self.regain = None
         self.known_capacity = max(1, old - 1)

@@ -227,6 +227,53 @@ def test_a_refusal_on_the_way_back_counts_as_a_refused_probe() -> None:
     assert (limit.known_capacity, limit.probe_windows, limit.regain) == (11, 2 * PROBE_WINDOWS, None)
 
 
+def test_an_overload_does_not_lengthen_the_wait_but_a_lone_refusal_does() -> None:
+    """16 worked. An overload (16 refused, then 8: two refusals in a row) halves twice and the limit climbs
+    back; its first refusal, above the known capacity the last overload left, looked like a refused probe
+    and doubled the wait, and the second undoes that: after three overloads the wait is still 16 windows.
+    A lone refusal at 16, after which 8 works, is the API refusing at its capacity: the doubling stays."""
+    limit = AdaptiveLimit(16)
+    healthy(limit, 8 + 12 + 16)  # 8 -> 12 -> 16, and a window at 16
+    for _overload in range(3):
+        assert limit.on_throttle(limit.generation) == LimitChange(16, 8, "refused (429/503)")
+        assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")
+        assert (limit.known_capacity, limit.probe_windows) == (7, PROBE_WINDOWS)
+        healthy(limit, 4 + 5 + 6 + 7 * PROBE_WINDOWS)  # 7, then the probe of 8
+        healthy(limit, sum(range(8, 17)))  # it works: back to 16 one level per window, a window there
+        assert (limit.limit, limit.proven) == (16, 16)
+    limit.on_throttle(limit.generation)  # a lone refusal at 16: halves
+    assert healthy(limit, 8) == [LimitChange(8, 9, "healthy answers")]  # and 8 works
+    assert limit.probe_windows == 2 * PROBE_WINDOWS
+
+
+def test_climbed_back_to_the_highest_level_that_worked_the_limit_waits_before_trying_more() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4 + 8 + 12 + 16)  # 4 -> 8 -> 12 -> 16 -> 20: 16 worked
+    limit.on_throttle(limit.generation)  # 20 refused: back to 16, capacity 19
+    limit.on_throttle(limit.generation)  # 16 refused: 8
+    limit.on_throttle(limit.generation)  # 8 refused: 4, capacity 7
+    healthy(limit, 4 + 5 + 6 + 7 * limit.probe_windows + sum(range(8, 16)))  # the probe of 8, back to 16
+    assert limit.limit == 16
+    assert healthy(limit, 16 * limit.probe_windows - 1) == []
+    assert healthy(limit, 1) == [LimitChange(16, 17, "healthy answers")]
+
+
+def test_a_long_pause_lengthens_the_wait_only_while_it_is_the_latest() -> None:
+    """A pause of 1,000 round trips (Retry-After: 120 at 120 ms) puts the next probe 20,000 windows away,
+    far beyond the maximum; once the API asks for short pauses, a refused probe brings the wait back to
+    the maximum instead of doubling it further (it used to stay at the longest pause ever)."""
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation, pause_windows=1000.0)
+    assert limit.probe_windows == PAUSE_FACTOR * 1000
+    healthy(limit, 4 + 5 + 6 + 7 * PAUSE_FACTOR * 1000)  # 7, then the probe: 8
+    limit.on_throttle(limit.generation, pause_windows=10.0)
+    assert limit.probe_windows == MAX_PROBE_WINDOWS
+    healthy(limit, 7 * MAX_PROBE_WINDOWS)  # the probe: 8
+    limit.on_throttle(limit.generation)  # a 503: no pause
+    assert limit.probe_windows == MAX_PROBE_WINDOWS
+
+
 def test_a_wait_a_pause_made_longer_than_the_maximum_stays() -> None:
     limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4)  # 4 -> 8
