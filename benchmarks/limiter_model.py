@@ -44,37 +44,34 @@ class Scenario:
     race: float = 0.0
     pause: int = 10
     seeds: int = 1
-    #: (round trips where the capacity changes, its new level): report how many round trips after each
-    #: change the limit first reached that level.
-    reach: tuple[tuple[int, ...], int] | None = None
+    #: ((from, until) round trips, level): report how many round trips after each `from` the limit first
+    #: reached the level, before `until` (else "never").
+    reach: tuple[tuple[tuple[int, int], ...], int] | None = None
 
 
-def _dips(every: int, count: int) -> tuple[tuple[int, ...], int]:
-    return tuple(n * every + 1300 for n in range(count)), 16
+def _dips(depth: int, every: int = 2500, count: int = 8) -> Callable[[int], int]:
+    """Capacity 16, `depth` for round trips 1,000-1,300 of every `every` (`count` times)."""
+    return lambda t: depth if t < count * every and 1000 <= t % every < 1300 else 16
+
+
+def _after_dips(every: int = 2500, count: int = 8) -> tuple[tuple[tuple[int, int], ...], int]:
+    return tuple((n * every + 1300, (n + 1) * every + 1000) for n in range(count)), 16
 
 
 SCENARIOS = (
     Scenario("capacity 12, races at it (p = 0.01)", lambda t: 12, race=0.01, seeds=5),
     Scenario("capacity 6, races at it (p = 0.03)", lambda t: 6, race=0.03, seeds=3),
     Scenario(
-        "capacity 8, rising to 16 at round trip 3,000", lambda t: 8 if t < 3000 else 16, reach=((3000,), 16)
+        "capacity 8, rising to 16 at round trip 3,000",
+        lambda t: 8 if t < 3000 else 16,
+        reach=(((3000, ROUND_TRIPS),), 16),
     ),
     Scenario(
-        "capacity 16, 4 for round trips 1,000-1,300",
-        lambda t: 4 if 1000 <= t < 1300 else 16,
-        reach=_dips(1, 1),
+        "capacity 16, 4 for round trips 1,000-1,300", _dips(4, count=1), reach=(((1300, ROUND_TRIPS),), 16)
     ),
-    Scenario(
-        "the same, no Retry-After",
-        lambda t: 4 if 1000 <= t < 1300 else 16,
-        pause=0,
-        reach=_dips(1, 1),
-    ),
-    Scenario(
-        "capacity 16, 4 for 300 round trips every 2,500 (8 dips)",
-        lambda t: 4 if 1000 <= t % 2500 < 1300 else 16,
-        reach=_dips(2500, 8),
-    ),
+    Scenario("the same, no Retry-After", _dips(4, count=1), pause=0, reach=(((1300, ROUND_TRIPS),), 16)),
+    Scenario("capacity 16, 4 for 300 round trips every 2,500 (8 dips)", _dips(4), reach=_after_dips()),
+    Scenario("capacity 16, 10 for 300 round trips every 2,500 (8 dips)", _dips(10), reach=_after_dips()),
     Scenario("capacity 14, 6 from round trip 2,000 on", lambda t: 6 if t >= 2000 else 14),
 )
 
@@ -86,9 +83,10 @@ class Outcome:
     #: (round trip, limit) after every healthy round trip.
     trace: list[tuple[int, int]] = field(default_factory=list)
 
-    def reached(self, start: int, level: int) -> int | None:
-        """Round trips from `start` until the limit first stood at `level` or above (None: never)."""
-        return next((t - start for t, limit in self.trace if t >= start and limit >= level), None)
+    def reached(self, start: int, until: int, level: int) -> int | None:
+        """Round trips from `start` until the limit first stood at `level` or above, before `until`
+        (None: not before it)."""
+        return next((t - start for t, limit in self.trace if start <= t < until and limit >= level), None)
 
 
 def run(module: ModuleType, scenario: Scenario, seed: int) -> Outcome:
@@ -125,8 +123,8 @@ def summary(module: ModuleType, scenario: Scenario) -> str:
     outcomes = [run(module, scenario, seed) for seed in range(scenario.seeds)]
     cell = f"{sum(o.served for o in outcomes):,} served, {sum(o.refused for o in outcomes)} refused"
     if scenario.reach:
-        starts, level = scenario.reach
-        after = [outcomes[0].reached(start, level) for start in starts]
+        spans, level = scenario.reach
+        after = [outcomes[0].reached(start, until, level) for start, until in spans]
         cell += f", at {level} after " + ", ".join(f"{n:,}" if n is not None else "never" for n in after)
     return cell
 
@@ -152,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in SCENARIOS
         ]
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = " ".join(["python -m benchmarks.limiter_model", *sys.argv[1:]])
+    command = " ".join(["python -m benchmarks.limiter_model", *(sys.argv[1:] if argv is None else argv)])
     report = [
         "# The adaptive limit against model APIs",
         "",

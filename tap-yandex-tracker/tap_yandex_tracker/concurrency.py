@@ -19,9 +19,10 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
 * **additive increase below what failed**: after a refusal the limit grows by one per window up to just
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a refusal above the known capacity (a probe, or a level climbed back to, below)
-  doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`, unless another refusal follows before
-  any level has worked again: then the first was an overload's, not a refused probe's, and the doubling is
-  undone (repeated overloads would otherwise keep lengthening the climbs back). Against an API with a fixed
+  doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`, unless, before the level just below the
+  refused one works, a refusal comes further down: then the API admits less than that, the first refusal
+  was an overload's, not a refused probe's, and the doubling is undone (repeated overloads would otherwise
+  keep lengthening the climbs back). Against an API with a fixed
   capacity this settles at it with a refusal once in a long while;
 * **probes that cost little**: a 429 with `Retry-After` pauses every worker (transport.py), so a refused
   probe costs all requests that pause. The wait before a probe is at least `PAUSE_FACTOR` times the latest
@@ -44,9 +45,9 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
 trips) next to the code before them: a capacity that rises from 8 to 16 is reached 169 round trips after
 the rise instead of ~15,500 (the rule for rising capacities); after a dip from 16 to 4 for 300 round trips,
 16 is reached again after ~360 instead of ~1,400 (climbing back; ~220 instead of ~3,000 without
-`Retry-After`), and after each of eight such dips in a row; races at exactly the capacity cost no more
-refusals. A first version that reset the wait at every probe that worked, the old levels included, had
-20-30 times the refusals under such races.
+`Retry-After`), and after 145 (130 for dips to 10) each time such dips come every 2,500 round trips; races
+at exactly the capacity cost no more refusals. A first version that reset the wait at every probe that
+worked, the old levels included, had 20-40 times the refusals under such races.
 
 The ceiling is `max_concurrent_requests`. Its default, 16, keeps a round trip of ~100 ms (the API from a
 distant data centre) from dominating: 16 requests in flight cost 6 ms of wall time per issue, about what the
@@ -99,8 +100,9 @@ class AdaptiveLimit:
         self.proven: int | None = None
         #: Windows before a probe, as refused probes doubled it (`probe_windows` adds the pause floor).
         self._wait = PROBE_WINDOWS
-        #: The wait before the last doubling, until a level works again (an overload undoes the doubling).
-        self._undoubled: int | None = None
+        #: The wait before the last doubling and the level refused then, until the level below it works
+        #: (a refusal further down first shows an overload, which undoes the doubling).
+        self._undoubled: tuple[int, int] | None = None
         #: The floor the latest pause set: `PAUSE_FACTOR` times it, in windows.
         self._pause_floor = 0
         #: The highest level that ever completed a healthy window (0: none yet); never reset.
@@ -128,7 +130,8 @@ class AdaptiveLimit:
         self._healthy += 1
         if self._healthy >= self.limit:  # a full window: this level works
             self.proven = max(self.proven or 0, self.limit)
-            self._undoubled = None  # a refusal before it doubled the wait for good
+            if self._undoubled is not None and self.limit >= self._undoubled[1] - 1:
+                self._undoubled = None  # the level below the refused one works: the doubling stands
             probe = self.known_capacity is not None and self.limit > self.known_capacity
             if probe and self.limit > self.highest_proven:  # the API admits more than it ever did
                 self.known_capacity, self.regain = self.limit, None
@@ -159,14 +162,17 @@ class AdaptiveLimit:
         floor = math.ceil(PAUSE_FACTOR * pause_windows) if pause_windows > 0 else self._pause_floor
         if self.known_capacity is not None and old > self.known_capacity:
             # A probe, or the climb back above the known capacity, was refused: twice the wait before the
-            # next, at most the maximum or what the latest pause asks for (an earlier, longer pause's floor
-            # does not stay for good).
-            self._undoubled = self._wait
-            self._wait = min(2 * self.probe_windows, max(MAX_PROBE_WINDOWS, floor))
-        elif self.proven is None and self._undoubled is not None:
-            # A second refusal before any level worked again: the first was an overload's, not a refused
-            # probe's, and says nothing about how soon to probe (repeated overloads kept doubling the wait).
-            self._wait, self._undoubled = self._undoubled, None
+            # next (counting an earlier pause's floor only as far as the latest pause asks as much), at
+            # most the maximum or what the latest pause asks for.
+            self._undoubled = (self._wait, old)
+            self._wait = min(
+                2 * max(self._wait, min(self._pause_floor, floor)), max(MAX_PROBE_WINDOWS, floor)
+            )
+        elif self._undoubled is not None and old < self._undoubled[1] - 1:
+            # Refused below the level under the one refused before, and before that level worked: the API
+            # admits less than that, so the first refusal was an overload's, not a refused probe's, and
+            # says nothing about how soon to probe (repeated overloads kept doubling the wait).
+            self._wait, self._undoubled = self._undoubled[0], None
         self._pause_floor = floor  # what a refused probe costs now
         self._slow_start = False
         self.regain = None

@@ -259,19 +259,65 @@ def test_climbed_back_to_the_highest_level_that_worked_the_limit_waits_before_tr
 
 
 def test_a_long_pause_lengthens_the_wait_only_while_it_is_the_latest() -> None:
-    """A pause of 1,000 round trips (Retry-After: 120 at 120 ms) puts the next probe 20,000 windows away,
-    far beyond the maximum; once the API asks for short pauses, a refused probe brings the wait back to
-    the maximum instead of doubling it further (it used to stay at the longest pause ever)."""
+    """A pause of 1,000 round trips (Retry-After: 120 at 120 ms) puts the next probe 20,000 windows away;
+    once the API asks for pauses of 10, a refused probe waits twice their floor, 400 windows, as if the long
+    pause had never been (it used to stay in the wait), and the next refused probe, a 503 without a pause,
+    doubles that."""
     limit = AdaptiveLimit(64, start=4)
     healthy(limit, 4)  # 4 -> 8
     limit.on_throttle(limit.generation, pause_windows=1000.0)
     assert limit.probe_windows == PAUSE_FACTOR * 1000
     healthy(limit, 4 + 5 + 6 + 7 * PAUSE_FACTOR * 1000)  # 7, then the probe: 8
     limit.on_throttle(limit.generation, pause_windows=10.0)
-    assert limit.probe_windows == MAX_PROBE_WINDOWS
-    healthy(limit, 7 * MAX_PROBE_WINDOWS)  # the probe: 8
+    assert limit.probe_windows == 2 * PAUSE_FACTOR * 10
+    healthy(limit, 7 * 2 * PAUSE_FACTOR * 10)  # the probe: 8
     limit.on_throttle(limit.generation)  # a 503: no pause
-    assert limit.probe_windows == MAX_PROBE_WINDOWS
+    assert limit.probe_windows == 4 * PAUSE_FACTOR * 10
+
+
+def overloaded_once(limit: AdaptiveLimit) -> None:
+    """16 worked; an overload took the limit to 4 (capacity 7), and it climbed back to 16."""
+    healthy(limit, 8 + 12 + 16)  # 8 -> 12 -> 16, and a window at 16
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    limit.on_throttle(limit.generation)  # 8 -> 4, capacity 7
+    healthy(limit, 4 + 5 + 6 + 7 * PROBE_WINDOWS + sum(range(8, 17)))  # the probe of 8, back to 16
+    assert (limit.limit, limit.known_capacity, limit.probe_windows) == (16, 7, PROBE_WINDOWS)
+
+
+def test_a_shallow_overload_undoes_the_doubling_too() -> None:
+    """The API drops to 10: 16 is refused (doubling the wait: above the known capacity 7), the limit halves
+    to 8 and climbs; 11 is refused before 15 (the level below 16) has worked, so 16 was an overload's."""
+    limit = AdaptiveLimit(16)
+    overloaded_once(limit)
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    assert limit.probe_windows == 2 * PROBE_WINDOWS
+    healthy(limit, 8 + 9 + 10)  # 8, 9, 10 work: 11
+    assert limit.on_throttle(limit.generation) == LimitChange(
+        11, 10, "refused (429/503): back to the last level that worked"
+    )
+    assert limit.probe_windows == PROBE_WINDOWS
+
+
+def test_once_the_level_below_the_refused_one_works_the_doubling_stands() -> None:
+    """A lone refusal at 16, then 15 works: the refusal was at the capacity, and a later overload (15, then
+    7) does not undo its doubling."""
+    limit = AdaptiveLimit(16)
+    overloaded_once(limit)
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    healthy(limit, sum(range(8, 16)))  # back to 15, and a window there
+    assert (limit.limit, limit.probe_windows) == (15, 2 * PROBE_WINDOWS)
+    limit.on_throttle(limit.generation)  # 15 -> 7
+    limit.on_throttle(limit.generation)  # 7 -> 3
+    assert limit.probe_windows == 2 * PROBE_WINDOWS
+
+
+def test_a_capacity_above_all_before_restarts_the_wait_whatever_the_pauses() -> None:
+    limit = AdaptiveLimit(64, start=4)
+    healthy(limit, 4)  # 4 -> 8
+    limit.on_throttle(limit.generation, pause_windows=10.0)  # back to 4, capacity 7, floor 200 windows
+    healthy(limit, 4 + 5 + 6 + 7 * PAUSE_FACTOR * 10)  # 7, then the probe: 8
+    assert healthy(limit, 8) == []  # a window at 8, more than ever before
+    assert (limit.known_capacity, limit.probe_windows) == (8, PROBE_WINDOWS)
 
 
 def test_a_wait_a_pause_made_longer_than_the_maximum_stays() -> None:
