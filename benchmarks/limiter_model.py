@@ -72,6 +72,7 @@ SCENARIOS = (
     Scenario("the same, no Retry-After", _dips(4, count=1), pause=0, reach=(((1300, ROUND_TRIPS),), 16)),
     Scenario("capacity 16, 4 for 300 round trips every 2,500 (8 dips)", _dips(4), reach=_after_dips()),
     Scenario("capacity 16, 10 for 300 round trips every 2,500 (8 dips)", _dips(10), reach=_after_dips()),
+    Scenario("capacity 16, 14 for 300 round trips every 2,500 (8 dips)", _dips(14), reach=_after_dips()),
     Scenario("capacity 14, 6 from round trip 2,000 on", lambda t: 6 if t >= 2000 else 14),
 )
 

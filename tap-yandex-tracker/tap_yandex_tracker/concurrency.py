@@ -20,16 +20,18 @@ bold for a busy organisation. So the limit adapts, the way TCP finds a link's ca
   below the level that was refused (`known_capacity`), then stays there and only *probes* one more after
   `probe_windows` windows; a refusal above the known capacity (a probe, or a level climbed back to, below)
   doubles the wait before the next probe, up to `MAX_PROBE_WINDOWS`, unless, before the level just below the
-  refused one works, a refusal comes further down: then the API admits less than that, the first refusal
+  refused one works, another refusal comes lower down: then the API admits less than that, the first refusal
   was an overload's, not a refused probe's, and the doubling is undone (repeated overloads would otherwise
-  keep lengthening the climbs back). Against an API with a fixed
-  capacity this settles at it with a refusal once in a long while;
+  keep lengthening the climbs back). An overload to just one level below the refused one looks like a
+  refused probe and is taken as one. Against an API with a fixed capacity this settles at it with a refusal
+  once in a long while;
 * **probes that cost little**: a 429 with `Retry-After` pauses every worker (transport.py), so a refused
   probe costs all requests that pause. The wait before a probe is at least `PAUSE_FACTOR` times the latest
-  such pause, counted in windows (the gate measures the round trip), so refused probes
-  cost at most ~1/`PAUSE_FACTOR` of the time while that floor holds, whether the API asks for 1 s or a
-  minute (a client library of Tracker's API waits 60 s when it does not say). Against an API that admits 6
-  and asks for 1 s at 100 ms round trips, probes every 16-64 windows had cost 3 of a 24 s sync;
+  such pause (until a capacity above all before restarts the wait, below), counted in windows (the gate
+  measures the round trip), so refused probes cost at most ~1/`PAUSE_FACTOR` of the time while that floor
+  holds, whether the API asks for 1 s or a minute (a client library of Tracker's API waits 60 s when it does
+  not say). Against an API that admits 6 and asks for 1 s at 100 ms round trips, probes every 16-64 windows
+  had cost 3 of a 24 s sync;
 * **a capacity that rises is found**: a probe that completes a healthy window above every level that ever
   did (`highest_proven`) means the API admits more than it ever did (another client's load went away):
   that level becomes the known capacity and the wait before the next probe starts again at
@@ -168,10 +170,10 @@ class AdaptiveLimit:
             self._wait = min(
                 2 * max(self._wait, min(self._pause_floor, floor)), max(MAX_PROBE_WINDOWS, floor)
             )
-        elif self._undoubled is not None and old < self._undoubled[1] - 1:
-            # Refused below the level under the one refused before, and before that level worked: the API
-            # admits less than that, so the first refusal was an overload's, not a refused probe's, and
-            # says nothing about how soon to probe (repeated overloads kept doubling the wait).
+        elif self._undoubled is not None and old < self._undoubled[1]:
+            # Refused again, lower, before the level under the one refused before worked: the API admits
+            # less than that, so the first refusal was an overload's, not a refused probe's, and says
+            # nothing about how soon to probe (repeated overloads kept doubling the wait).
             self._wait, self._undoubled = self._undoubled[0], None
         self._pause_floor = floor  # what a refused probe costs now
         self._slow_start = False

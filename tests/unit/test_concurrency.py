@@ -157,6 +157,7 @@ def test_a_probe_of_a_level_that_worked_before_keeps_the_wait() -> None:
     healthy(limit, 8 * PROBE_WINDOWS)  # the probe: 9
     limit.on_throttle(limit.generation)  # refused again: back to 8, the wait doubles
     assert (limit.limit, limit.known_capacity, limit.probe_windows) == (8, 8, 2 * PROBE_WINDOWS)
+    assert healthy(limit, 8) == []  # a window at 8: the refusal of 9 was a refused probe
     assert limit.on_throttle(limit.generation) == LimitChange(8, 4, "refused (429/503)")  # the race at 8
     healthy(limit, 4 + 5 + 6)  # 7, the known capacity
     healthy(limit, 7 * 2 * PROBE_WINDOWS)  # the probe: 8
@@ -231,7 +232,8 @@ def test_an_overload_does_not_lengthen_the_wait_but_a_lone_refusal_does() -> Non
     """16 worked. An overload (16 refused, then 8: two refusals in a row) halves twice and the limit climbs
     back; its first refusal, above the known capacity the last overload left, looked like a refused probe
     and doubled the wait, and the second undoes that: after three overloads the wait is still 16 windows.
-    A lone refusal at 16, after which 8 works, is the API refusing at its capacity: the doubling stays."""
+    A lone refusal at 16 keeps its doubling while the limit climbs back (until 15 works, which makes it
+    stand; see below)."""
     limit = AdaptiveLimit(16)
     healthy(limit, 8 + 12 + 16)  # 8 -> 12 -> 16, and a window at 16
     for _overload in range(3):
@@ -296,6 +298,18 @@ def test_a_shallow_overload_undoes_the_doubling_too() -> None:
         11, 10, "refused (429/503): back to the last level that worked"
     )
     assert limit.probe_windows == PROBE_WINDOWS
+
+
+def test_an_overload_to_two_levels_below_the_refused_one_undoes_the_doubling() -> None:
+    """The API drops to 14: 16 is refused, the limit halves and climbs back, and 15 is refused before it has
+    worked: 16 was an overload's. (A drop to 15 would look like a refused probe at 16, and be one.)"""
+    limit = AdaptiveLimit(16)
+    overloaded_once(limit)
+    limit.on_throttle(limit.generation)  # 16 -> 8
+    healthy(limit, sum(range(8, 15)))  # back to 15
+    assert (limit.limit, limit.probe_windows) == (15, 2 * PROBE_WINDOWS)
+    limit.on_throttle(limit.generation)  # 15 refused
+    assert (limit.limit, limit.probe_windows) == (14, PROBE_WINDOWS)
 
 
 def test_once_the_level_below_the_refused_one_works_the_doubling_stands() -> None:
