@@ -252,8 +252,8 @@ MUTATIONS = (
     Mutation(
         "shared-pause",
         "a Retry-After pauses only the request that got it, not every worker",
-        f"{TAP}/client.py",
-        (("                    self.run.gate.pause_all(wait)\n", "                    pass\n"),),
+        f"{TAP}/transport.py",
+        (("            self.pause_all(retry_after)\n", "            pass\n"),),
         ("tests/tap/test_adaptive_concurrency.py::test_a_retry_after_pauses_every_worker",),
     ),
     Mutation(

@@ -150,10 +150,7 @@ class TrackerStream(FlushedSync, RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
         if status in self.extra_retry_statuses or status >= 500:
-            if status == 429:
-                wait = retry_after_seconds(response)
-                if wait:
-                    self.run.gate.pause_all(wait)
+            # (A 429's Retry-After has paused every thread already: the gate did, transport.py.)
             raise RetriableAPIError(generic_message(response), response)
         if status == 401:
             raise FatalAPIError(auth_failed_message(response, self.settings.auth_setting))

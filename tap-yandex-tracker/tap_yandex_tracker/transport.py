@@ -31,7 +31,7 @@ from tap_yandex_tracker.run_stats import RunStats
 
 #: Answers that mean "too much": the limit on requests in flight goes down (concurrency.py).
 THROTTLE_STATUSES = frozenset({429, 503})
-#: The answer whose `Retry-After` pauses every thread (the tap's streams pause them, client.py).
+#: The answer whose `Retry-After` pauses every thread (a 503's pauses only its own retry, client.py).
 PAUSING_STATUS = 429
 #: Weight of the newest healthy answer in the smoothed round trip.
 ROUND_TRIP_WEIGHT = 0.1
@@ -175,8 +175,10 @@ class RequestGate:
 
     def release(self, ticket: Ticket, status: int | None, *, retry_after: float | None = None) -> None:
         """The answer's status (None: no answer) moves the limit; the place is given back. `retry_after`:
-        the pause a 429 imposes on every thread, in seconds."""
+        the pause a 429 imposes on every thread, in seconds: it starts here."""
         answered_in = self._clock() - ticket.sent_at
+        if status == PAUSING_STATUS and retry_after:
+            self.pause_all(retry_after)
         with self._cond:
             self.in_flight -= 1
             change = None
