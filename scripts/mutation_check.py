@@ -234,7 +234,7 @@ MUTATIONS = (
         "no-keep-alive",
         "the tap's HTTP adapter opens a connection for every request",
         f"{TAP}/keepalive.py",
-        (("        if answer.will_close:\n", "        if True:\n"),),
+        (("        if not answer.keep_alive:\n", "        if True:\n"),),
         ("tests/tap/test_keepalive.py::test_connections_are_kept_alive",),
     ),
     Mutation(

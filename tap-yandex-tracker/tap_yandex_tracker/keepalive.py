@@ -1,5 +1,5 @@
-"""A requests transport adapter on the standard library's `http.client`: one kept-alive connection per
-host in each thread, the whole answer read at once.
+"""A requests transport adapter for the tap: one kept-alive connection per host in each thread, the whole
+answer read at once, the HTTP itself spoken by http_wire.py.
 
 Why not requests' own `HTTPAdapter`: at low latency the tap is CPU-bound, and that adapter with urllib3
 under it spent about twice the CPU per request of this one (a pool lookup and TLS-context check per
@@ -8,7 +8,7 @@ tap's CPU fell by a fifth with this adapter (`benchmarks/cpu_versus.py`). What t
 small: GET and POST with a bytes body to one API host, keep-alive, gzip, certificate checks and
 timeouts; every thread has its own session (transport.py), so nothing here is shared between threads.
 What it does not do is handed to requests' adapter, unchanged: a request through a proxy, a streamed
-request or answer, a body that is not bytes.
+request or answer, a body that is not bytes, a HEAD request.
 
 Failures are raised as the exceptions requests raises for them (the SDK retries those, failures.py
 explains them): no connection -> `ConnectionError` (`ConnectTimeout`, `SSLError`), no answer in time ->
@@ -25,9 +25,12 @@ import os
 import select
 import socket
 import ssl
+import time
 import typing as t
 import zlib
 from collections.abc import Iterable
+from email.message import Message
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +40,8 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, select_proxy
+
+from tap_yandex_tracker.http_wire import READ_SIZE, Answer, host_header, read_answer, request_bytes
 
 #: Content codings this adapter decodes; asked for instead of whatever requests would advertise.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -51,9 +56,13 @@ class KeepAliveAdapter(BaseAdapter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._connections: dict[Key, http.client.HTTPConnection] = {}
+        self._sockets: dict[Key, socket.socket] = {}
         self._tls: dict[tuple[Any, Any], ssl.SSLContext] = {}
         self._fallback: HTTPAdapter | None = None
+        self._buffer = bytearray(READ_SIZE)
+        #: Seconds the latest `send` spent opening a connection (0.0 on a kept-alive one, or when requests'
+        #: own adapter carried the request): the gate leaves them out of the API's round trip.
+        self.connecting_s = 0.0
 
     def send(  # type: ignore[override]
         self,
@@ -64,37 +73,50 @@ class KeepAliveAdapter(BaseAdapter):
         cert: Any = None,
         proxies: dict[str, str] | None = None,
     ) -> Response:
-        if stream or not isinstance(request.body, (bytes, type(None))) or select_proxy(request.url, proxies):
+        self.connecting_s = 0.0
+        if (
+            stream
+            or not isinstance(request.body, (bytes, type(None)))
+            or request.method == "HEAD"  # an answer whose headers announce a body it does not have
+            or (proxies and select_proxy(request.url, proxies))
+        ):
             return self.fallback.send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
         connect_timeout, read_timeout = _timeouts(timeout)
         url = urlsplit(str(request.url))
         scheme, host = url.scheme.lower(), url.hostname or ""
-        key = (scheme, host, url.port or DEFAULT_PORTS.get(scheme, 80), _tls_key(verify, cert))
-        headers = request.headers.copy()  # case-insensitive: replaces an `accept-encoding` of any spelling
-        headers["Accept-Encoding"] = ACCEPT_ENCODING
-        conn = self._connection(key, verify, cert, connect_timeout, request)
-        if conn.sock is not None and _closed_by_peer(conn.sock):
+        port = url.port or DEFAULT_PORTS.get(scheme, 80)
+        key = (scheme, host, port, _tls_key(verify, cert))
+        # Ours replaces an `Accept-Encoding` of any spelling (requests' default asks for more than we decode).
+        headers = [
+            (name, value) for name, value in request.headers.items() if name.lower() != "accept-encoding"
+        ]
+        headers.append(("Accept-Encoding", ACCEPT_ENCODING))
+        sock = self._sockets.get(key)
+        if sock is not None and _closed_by_peer(sock):
             self._drop(key)  # the server closed it while it was idle: a new one, as urllib3 does
-            conn = self._connection(key, verify, cert, connect_timeout, request)
+            sock = None
+        if sock is None:
+            started = time.monotonic()
+            try:
+                sock = self._connect(key, verify, cert, connect_timeout, request)
+            finally:
+                self.connecting_s = time.monotonic() - started
         try:
-            if conn.sock is None:
-                self._connect(conn, request)
-            conn.sock.settimeout(read_timeout)
-            conn.request(str(request.method), request.path_url, body=request.body, headers=headers)
-            answer = conn.getresponse()
+            sock.settimeout(read_timeout)
+            target = url.path or "/"
+            if url.query:
+                target += "?" + url.query
+            host_line = host_header(host, port, DEFAULT_PORTS.get(scheme, 80))
+            sock.sendall(request_bytes(str(request.method), target, host_line, headers, request.body))
+            answer = read_answer(sock, self._buffer)
         except BaseException as error:
             self._drop(key)
-            _raise_translated(error, request, reading=False)
-        try:
-            body = answer.read()
-        except BaseException as error:
+            _raise_translated(error, request)
+        if not answer.keep_alive:
             self._drop(key)
-            _raise_translated(error, request, reading=True)
-        if answer.will_close:
-            self._drop(key)
-        return self._response(request, answer, body)
+        return self._response(request, answer)
 
     @property
     def fallback(self) -> HTTPAdapter:
@@ -104,45 +126,46 @@ class KeepAliveAdapter(BaseAdapter):
         return self._fallback
 
     def close(self) -> None:
-        for key in list(self._connections):
+        for key in list(self._sockets):
             self._drop(key)
         if self._fallback is not None:
             self._fallback.close()
 
     # -- connections ---------------------------------------------------------------------------------
-    def _connection(
+    def _connect(
         self, key: Key, verify: bool | str, cert: Any, timeout: float | None, request: PreparedRequest
-    ) -> http.client.HTTPConnection:
-        conn = self._connections.get(key)
-        if conn is None:
-            scheme, host, port, _tls = key
-            if scheme == "https":
-                context = self._tls_context(verify, cert, request)
-                conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-            elif scheme == "http":
-                conn = http.client.HTTPConnection(host, port, timeout=timeout)
-            else:
-                raise rex.InvalidSchema(f"No connection adapters were found for {request.url!r}")
-            self._connections[key] = conn
-        conn.timeout = timeout
-        return conn
-
-    @staticmethod
-    def _connect(conn: http.client.HTTPConnection, request: PreparedRequest) -> None:
+    ) -> socket.socket:
+        """A new connection for `key` (TLS for https, the certificate checked as `verify` says), kept."""
+        scheme, host, port, _tls = key
+        if scheme not in DEFAULT_PORTS:
+            raise rex.InvalidSchema(f"No connection adapters were found for {request.url!r}")
+        context = self._tls_context(verify, cert, request) if scheme == "https" else None
         try:
-            conn.connect()
+            sock = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError as error:
             raise rex.ConnectTimeout(error, request=request) from error
-        except ssl.SSLError as error:  # includes a certificate that does not verify
-            raise rex.SSLError(error, request=request) from error
         except OSError as error:  # refused, unreachable, unknown name
             raise rex.ConnectionError(error, request=request) from error
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if context is not None:
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except BaseException as error:
+            sock.close()
+            if isinstance(error, TimeoutError):
+                raise rex.ConnectTimeout(error, request=request) from error
+            if isinstance(error, ssl.SSLError):  # includes a certificate that does not verify
+                raise rex.SSLError(error, request=request) from error
+            if isinstance(error, OSError):
+                raise rex.ConnectionError(error, request=request) from error
+            raise
+        self._sockets[key] = sock
+        return sock
 
     def _drop(self, key: Key) -> None:
-        conn = self._connections.pop(key, None)
-        if conn is not None:
-            conn.close()
+        sock = self._sockets.pop(key, None)
+        if sock is not None:
+            sock.close()
 
     def _tls_context(self, verify: bool | str, cert: Any, request: PreparedRequest) -> ssl.SSLContext:
         """requests' meaning of `verify` (True: certifi's bundle, a path: that bundle or directory,
@@ -173,17 +196,17 @@ class KeepAliveAdapter(BaseAdapter):
         return context
 
     # -- answers -------------------------------------------------------------------------------------
-    def _response(self, request: PreparedRequest, answer: http.client.HTTPResponse, body: bytes) -> Response:
+    def _response(self, request: PreparedRequest, answer: Answer) -> Response:
         response = Response()
         response.status_code = answer.status
-        response.headers = joined_headers(answer.getheaders())
+        response.headers = joined_headers(answer.headers)
         response.encoding = get_encoding_from_headers(response.headers)
         response.reason = answer.reason
         response.url = str(request.url)
         response.request = request
         response.connection = self
         try:
-            raw = io.BytesIO(decoded(body, response.headers.get("Content-Encoding", "")))
+            raw = io.BytesIO(decoded(answer.body, response.headers.get("Content-Encoding", "")))
         except zlib.error as error:
             raise rex.ContentDecodingError(
                 f"the answer's body does not decode as {response.headers['Content-Encoding']}: {error}",
@@ -192,9 +215,17 @@ class KeepAliveAdapter(BaseAdapter):
             ) from error
         response.raw = raw
         if "Set-Cookie" in response.headers:  # what requests reads cookies from (the session keeps them)
-            raw._original_response = answer  # type: ignore[attr-defined]
+            raw._original_response = _cookie_source(answer.headers)  # type: ignore[attr-defined]
             extract_cookies_to_jar(response.cookies, request, raw)
         return response
+
+
+def _cookie_source(headers: Iterable[tuple[str, str]]) -> SimpleNamespace:
+    """What requests' cookie code reads from an `http.client` answer: its headers as a `Message`."""
+    message = Message()
+    for name, value in headers:
+        message[name] = value
+    return SimpleNamespace(msg=message)
 
 
 def joined_headers(pairs: Iterable[tuple[str, str]]) -> CaseInsensitiveDict[str]:
@@ -260,9 +291,9 @@ def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
     return timeout, timeout
 
 
-def _raise_translated(error: BaseException, request: PreparedRequest, *, reading: bool) -> t.NoReturn:
+def _raise_translated(error: BaseException, request: PreparedRequest) -> t.NoReturn:
     """Raise the requests exception for a failure once connected (see the module docstring); requests'
-    own exceptions (from connecting) and anything unexpected go on unchanged."""
+    own exceptions and anything unexpected go on unchanged."""
     translated: BaseException | None = None
     if isinstance(error, rex.RequestException):
         pass
@@ -270,7 +301,7 @@ def _raise_translated(error: BaseException, request: PreparedRequest, *, reading
         translated = rex.ReadTimeout(error, request=request)
     elif isinstance(error, ssl.SSLError):
         translated = rex.SSLError(error, request=request)
-    elif isinstance(error, (http.client.IncompleteRead, ConnectionError)) and reading:
+    elif isinstance(error, http.client.IncompleteRead):
         translated = rex.ChunkedEncodingError(error, request=request)
     elif isinstance(error, (OSError, http.client.HTTPException)):
         translated = rex.ConnectionError(error, request=request)

@@ -173,10 +173,19 @@ class RequestGate:
         self.stats.add("requests")
         return ticket
 
-    def release(self, ticket: Ticket, status: int | None, *, retry_after: float | None = None) -> None:
+    def release(
+        self,
+        ticket: Ticket,
+        status: int | None,
+        *,
+        retry_after: float | None = None,
+        connecting_s: float = 0.0,
+    ) -> None:
         """The answer's status (None: no answer) moves the limit; the place is given back. `retry_after`:
-        the pause a 429 imposes on every thread, in seconds: it starts here."""
-        answered_in = self._clock() - ticket.sent_at
+        the pause a 429 imposes on every thread, in seconds: it starts here. `connecting_s`: the part of
+        the exchange spent opening a connection (TCP, TLS), which is not a round trip of the API: the first
+        request of every thread would count it (a TLS handshake is two round trips more)."""
+        answered_in = self._clock() - ticket.sent_at - connecting_s
         if status == PAUSING_STATUS and retry_after:
             self.pause_all(retry_after)
         with self._cond:
@@ -248,4 +257,4 @@ class GatedAdapter(KeepAliveAdapter):
                 retry_after = retry_after_seconds(response)
             return response
         finally:
-            self.gate.release(ticket, status, retry_after=retry_after)
+            self.gate.release(ticket, status, retry_after=retry_after, connecting_s=self.connecting_s)

@@ -38,6 +38,15 @@ def test_the_round_trip_is_a_smoothed_average_of_healthy_answers() -> None:
     assert gate.stats.round_trip_s == gate.round_trip_s  # for the end-of-run summary
 
 
+def test_opening_a_connection_is_not_part_of_the_round_trip() -> None:
+    clock = Clock()
+    gate = RequestGate(16, RunStats(), clock=clock)
+    answer(gate, clock, 0.75, 200, connecting_s=0.5)  # a TLS handshake before the request
+    assert gate.round_trip_s == pytest.approx(0.25)
+    answer(gate, clock, 0.5, 200)
+    assert gate.round_trip_s == pytest.approx(0.275)
+
+
 def test_the_summary_tells_the_round_trip() -> None:
     stats = RunStats()
     assert stats.summary().endswith("0 refused (429/503), round trip not measured")
