@@ -129,7 +129,7 @@ class _Reading:
     )
 
     def __init__(self) -> None:
-        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.parser = httptools.HttpResponseParser(self)
         self.parser.set_dangerous_leniencies(**LENIENCIES)
         self.complete = self.extra = False
         self._begin()
@@ -168,7 +168,7 @@ class _Reading:
         self.headers.append((text, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        if self.complete or self.parser is None:
+        if self.complete:
             return
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()  # (the parser forgets it once the answer is read)
@@ -194,6 +194,10 @@ class _Reading:
             return self.headers_done and self.transfer_codings[-1] != "chunked"
         return self.headers_done and not self.has_length
 
+    def cut_short(self) -> http.client.IncompleteRead:
+        """The error for a body that ended early or broke, with what had come of it."""
+        return http.client.IncompleteRead(b"".join(self.body))
+
     def answer(self, *, closed: bool) -> Answer:
         keep_alive = self.keep_alive and not closed and not self.extra
         reason = self.reason.decode("latin-1")
@@ -206,26 +210,25 @@ def read_answer(sock: socket.socket, buffer: bytearray) -> Answer:
     try:
         return _read(sock, buffer, reading)
     finally:
-        reading.parser = None  # it holds the callbacks and they hold it: no cycle left for the collector
+        del reading.parser  # it holds the callbacks and they hold it: no cycle left for the collector
         reading.body = []
 
 
 def _read(sock: socket.socket, buffer: bytearray, reading: _Reading) -> Answer:
     view = memoryview(buffer)
     parser = reading.parser
-    assert parser is not None
     while not reading.complete:
         try:
             count = sock.recv_into(buffer)
         except ConnectionError as error:
             if reading.headers_done:
-                raise http.client.IncompleteRead(b"".join(reading.body)) from error
+                raise reading.cut_short() from error
             raise
         if not count:
             if reading.ends_at_close():
                 return reading.answer(closed=True)
             if reading.headers_done:
-                raise http.client.IncompleteRead(b"".join(reading.body))
+                raise reading.cut_short()
             raise http.client.RemoteDisconnected("the server closed the connection without an answer")
         try:
             parser.feed_data(view[:count])
@@ -236,7 +239,7 @@ def _read(sock: socket.socket, buffer: bytearray, reading: _Reading) -> Answer:
                 reading.extra = True
                 break
             if reading.headers_done:
-                raise http.client.IncompleteRead(b"".join(reading.body)) from error
+                raise reading.cut_short() from error
             cause = error.__context__ if isinstance(error.__context__, BadAnswerError) else error
             raise BadAnswerError(f"not an HTTP answer: {cause}") from error
     return reading.answer(closed=False)

@@ -86,7 +86,8 @@ class KeepAliveAdapter(BaseAdapter):
         connect_timeout, read_timeout = _timeouts(timeout)
         url = urlsplit(str(request.url))
         scheme, host = url.scheme.lower(), url.hostname or ""
-        port = url.port or DEFAULT_PORTS.get(scheme, 80)
+        default_port = DEFAULT_PORTS.get(scheme, 80)
+        port = url.port or default_port
         key = (scheme, host, port, _tls_key(verify, cert))
         # Ours replaces an `Accept-Encoding` of any spelling (requests' default asks for more than we decode).
         headers = [
@@ -108,7 +109,7 @@ class KeepAliveAdapter(BaseAdapter):
             target = url.path or "/"
             if url.query:
                 target += "?" + url.query
-            host_line = host_header(host, port, DEFAULT_PORTS.get(scheme, 80))
+            host_line = host_header(host, port, default_port)
             sock.sendall(request_bytes(str(request.method), target, host_line, headers, request.body))
             answer = read_answer(sock, self._buffer)
         except BaseException as error:
