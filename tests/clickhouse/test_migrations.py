@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from target_clickhouse_agile.clickhouse import ClickHouseError, Connection, apply_migrations
+from target_clickhouse_agile.clickhouse import ClickHouseError, Connection, apply_migrations, migrations
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
 from target_clickhouse_agile.clickhouse.migrations import current_version, force_version, set_version
 from tests.support.clickhouse import NativeDatabase
@@ -162,6 +162,7 @@ def test_a_failing_migration_is_left_dirty(clickhouse_any: Connection, tmp_path:
     with pytest.raises(ClickHouseError, match=r"000002_step2\.up\.sql failed at statement 1"):
         apply_migrations(clickhouse_any, directory)
     assert current_version(clickhouse_any) == (2, True)
+    assert migrations.LOCK_TABLE not in _tables(clickhouse_any)  # released on failure too
     with pytest.raises(ClickHouseError, match="dirty"):
         apply_migrations(clickhouse_any, directory)
 
@@ -298,13 +299,20 @@ def test_tombstones_are_hidden_by_the_views_everywhere(clickhouse_any: Connectio
     assert final == ([{"seq": 1}] if conn.dialect.supports_is_deleted else [{"seq": 1}, {"seq": 2}])
 
 
-def test_two_targets_migrating_at_once_both_succeed(clickhouse_native: NativeDatabase) -> None:
+def test_two_targets_migrating_at_once_both_succeed(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As two processes would: the in-process lock is replaced by one per call, so only the lock table in
+    the database keeps the two apart (migration 9 drops and re-creates `users`; run twice at once, one
+    run's view creation finds the table gone)."""
+    monkeypatch.setattr(migrations, "_lock_for", lambda conn: threading.Lock())
     first, second = clickhouse_native.connect(), clickhouse_native.connect()
     errors: list[BaseException] = []
+    applied: list[list[int]] = []
 
     def run(conn: Connection) -> None:
         try:
-            apply_migrations(conn)
+            applied.append(apply_migrations(conn))
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -314,5 +322,61 @@ def test_two_targets_migrating_at_once_both_succeed(clickhouse_native: NativeDat
     for thread in threads:
         thread.join()
     assert errors == []
+    assert sorted(applied) == [[], ALL_VERSIONS]  # one applied everything; the other found it done
     assert current_version(first) == (ALL_VERSIONS[-1], False)
+    assert migrations.LOCK_TABLE not in _tables(first)
     assert apply_migrations(second) == []
+
+
+def _hold_lock(conn: Connection, holder: str) -> None:
+    """Create the lock table as another process holding it would."""
+    conn.execute(f"CREATE TABLE {migrations.LOCK_TABLE} (holder String DEFAULT '{holder}') ENGINE = Memory")
+
+
+def test_a_held_lock_is_waited_for_while_the_holder_migrates(
+    clickhouse_any: Connection, tmp_path: Path
+) -> None:
+    """Nothing is applied while another process holds the lock; once it lets go (here: after applying
+    migration 1, as a holder would), the waiter re-reads the version and applies only the rest."""
+    directory = _write(
+        tmp_path,
+        {
+            1: "CREATE TABLE IF NOT EXISTS first (x String) ENGINE = TinyLog;",
+            2: "CREATE TABLE IF NOT EXISTS second (x String) ENGINE = TinyLog;",
+        },
+    )
+    current_version(clickhouse_any)  # creates schema_migrations
+    _hold_lock(clickhouse_any, "elsewhere pid 1")
+    outcome: list[object] = []
+    waiter = threading.Thread(target=lambda: outcome.append(apply_migrations(clickhouse_any, directory)))
+    waiter.start()
+    time.sleep(1.0)
+    assert current_version(clickhouse_any) == (-1, False)
+    assert "second" not in _tables(clickhouse_any)
+    set_version(clickhouse_any, 1, dirty=True)  # the holder at work
+    clickhouse_any.execute("CREATE TABLE first (x String) ENGINE = TinyLog")
+    set_version(clickhouse_any, 1, dirty=False)
+    clickhouse_any.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
+    waiter.join(timeout=60)
+    assert outcome == [[2]]
+    assert current_version(clickhouse_any) == (2, False)
+    assert {"first", "second"} <= set(_tables(clickhouse_any))
+
+
+def test_a_lock_that_stops_moving_is_reported_with_its_holder_and_the_fix(
+    clickhouse_any: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    apply_migrations(clickhouse_any)
+    set_version(clickhouse_any, 5, dirty=True)  # a holder killed inside migration 5
+    _hold_lock(clickhouse_any, "worker-7 pid 4242 since 2026-12-06 21:00:00 UTC")
+    with pytest.raises(ClickHouseError) as caught:
+        apply_migrations(clickhouse_any)
+    message = str(caught.value)
+    assert "worker-7 pid 4242" in message
+    assert f"DROP TABLE {clickhouse_any.database}.{migrations.LOCK_TABLE}" in message
+    assert "version 5 (dirty)" in message
+    assert "force 4" in message
+    clickhouse_any.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
+    force_version(clickhouse_any, 4)
+    assert apply_migrations(clickhouse_any) == ALL_VERSIONS[4:]

@@ -200,6 +200,7 @@ OWNED = [
     "issue_metrics",
     "issue_status_intervals",
     "schema_migrations",
+    "schema_migrations_lock",
     "target_state",
     "issues_view",
 ]

@@ -11,23 +11,32 @@ Files hold several statements separated by `;` at the end of a line. A comment l
 before a statement makes it run only on servers that have the feature (see `Dialect.supports`), which is how
 newer-only objects (e.g. views with window functions) are skipped, with a log line, on old servers.
 
-Concurrency: within one process, `apply_migrations` holds a lock per server and database, so a second caller
-waits and then finds nothing to do. Two *processes* starting at once may both apply a migration: every
-statement uses IF NOT EXISTS, so the second run is a no-op and the extra `schema_migrations` rows are
-harmless; TinyLog rejects truly simultaneous inserts, so a failed `schema_migrations` insert is retried. A
-process that finds the latest version dirty waits a few seconds for it to turn clean (the other process
-is in the middle of it) before reporting a failed migration.
+Concurrency: two targets may start at once on an empty database (or right after an upgrade). A migration
+that drops and re-creates an object is not safe to run twice at the same time (one process drops the table
+the other has just created and is filling), so applying migrations is exclusive. Within one process a lock
+per server and database does it; across processes (and across the replicas of a cluster) the table
+`schema_migrations_lock` does: `CREATE TABLE` without `IF NOT EXISTS` succeeds for exactly one caller (on a
+cluster the ON CLUSTER queue in ZooKeeper orders the creates), the others wait while the schema version moves
+and re-read it once they hold the lock. The table's only column has its holder (host, pid, time) as its
+DEFAULT, so every node can tell who holds it without an insert. A process killed while migrating leaves the
+table behind (and, usually, a dirty version): a waiter that sees no progress for `LOCK_WAIT_SECONDS` says
+which table to drop. golang-migrate's ClickHouse driver takes no such lock; do not run it while targets start.
+TinyLog rejects truly simultaneous inserts into `schema_migrations`, so a failed insert is retried.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,6 +49,12 @@ T = TypeVar("T")
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
 MIGRATIONS_TABLE = "schema_migrations"
+#: Exists only while a process applies migrations (see the module docstring).
+LOCK_TABLE = "schema_migrations_lock"
+#: How long a waiter for `LOCK_TABLE` accepts seeing no migration finish before it reports a stale lock.
+LOCK_WAIT_SECONDS = 60.0
+_LOCK_POLL_SECONDS = 0.2
+TABLE_ALREADY_EXISTS = 57
 NIL_VERSION = -1
 _UP_FILE = re.compile(r"^(\d+)_(\w+)\.up\.sql$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
@@ -188,8 +203,6 @@ _last_sequence = 0
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 SET_VERSION_ATTEMPTS = 5
-#: How long a dirty schema version may stay dirty before it counts as a failed migration.
-DIRTY_WAIT_SECONDS = 10.0
 
 
 def _lock_for(conn: Connection) -> threading.Lock:
@@ -225,41 +238,28 @@ def force_version(conn: Connection, version: int) -> None:
 def apply_migrations(conn: Connection, directory: Path | str | None = None) -> list[int]:
     """Apply pending `*.up.sql` migrations in order; return the versions applied (empty: up to date)."""
     migrations = discover(directory or default_directory())
-    with _lock_for(conn):
-        return _apply_pending(conn, migrations)
-
-
-def _wait_while_dirty(conn: Connection) -> tuple[int, bool]:
-    """`current_version`, but a dirty version is given `DIRTY_WAIT_SECONDS` to turn clean first.
-
-    golang-migrate's protocol writes the dirty row *before* a migration's statements and the clean row
-    after, so "dirty" also means "another process is applying it right now" (two targets starting on an
-    empty database). Only a version that stays dirty is a migration that failed halfway.
-    """
-    version, dirty = current_version(conn)
-    if not dirty:
-        return version, dirty
-    logger.info("schema version %d is dirty: waiting for another process that may be applying it", version)
-    deadline = time.monotonic() + DIRTY_WAIT_SECONDS
-    while dirty and time.monotonic() < deadline:
-        time.sleep(0.2)
-        version, dirty = current_version(conn)
-    return version, dirty
-
-
-def _apply_pending(conn: Connection, migrations: list[Migration]) -> list[int]:
-    version, dirty = _wait_while_dirty(conn)
-    if dirty:
-        migrate = (
-            f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
-        )
-        raise ClickHouseError(
-            f"schema_migrations in database {conn.database!r} marks migration {version} as dirty: it failed "
-            f"halfway on an earlier run. Check what it created, then either `{migrate} force {version - 1}` "
-            f"to run it again (its statements are IF NOT EXISTS) or, if you finished it by hand, "
-            f"`{migrate} force {version}` (from Python: `force_version(conn, N)`), and start the target again"
-        )
     known = migrations[-1].version if migrations else NIL_VERSION
+    with _lock_for(conn):
+        version, dirty = current_version(conn)
+        if not dirty and version >= known:
+            _warn_if_newer(conn, version, known)
+            return []
+        with _schema_lock(conn):
+            # Re-read under the lock: another process may have applied everything while this one waited.
+            # A dirty version seen here is not in progress (its process would hold the lock): it failed.
+            version, dirty = current_version(conn)
+            if dirty:
+                raise _dirty_error(conn, version)
+            _warn_if_newer(conn, version, known)
+            applied: list[int] = []
+            for migration in migrations:
+                if migration.version > version:
+                    _apply_one(conn, migration)
+                    applied.append(migration.version)
+            return applied
+
+
+def _warn_if_newer(conn: Connection, version: int, known: int) -> None:
     if version > known:
         logger.warning(
             "database %r is at schema version %d, newer than this target knows (%d); not migrating",
@@ -267,13 +267,86 @@ def _apply_pending(conn: Connection, migrations: list[Migration]) -> list[int]:
             version,
             known,
         )
-    applied: list[int] = []
-    for migration in migrations:
-        if migration.version <= version:
-            continue
-        _apply_one(conn, migration)
-        applied.append(migration.version)
-    return applied
+
+
+def _migrate_command(conn: Connection) -> str:
+    return f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
+
+
+def _dirty_error(conn: Connection, version: int) -> ClickHouseError:
+    migrate = _migrate_command(conn)
+    return ClickHouseError(
+        f"schema_migrations in database {conn.database!r} marks migration {version} as dirty: it failed "
+        f"halfway on an earlier run. Check what it created, then either `{migrate} force {version - 1}` "
+        f"to run it again (its statements are IF NOT EXISTS) or, if you finished it by hand, "
+        f"`{migrate} force {version}` (from Python: `force_version(conn, N)`), and start the target again"
+    )
+
+
+@contextmanager
+def _schema_lock(conn: Connection) -> Iterator[None]:
+    """Hold `LOCK_TABLE` (see the module docstring) while migrating; wait for it while it is held and the
+    schema version keeps moving, and report it as stale when it stops moving for `LOCK_WAIT_SECONDS`."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    holder = f"{socket.gethostname()} pid {os.getpid()} since {stamp}"
+    create = f"CREATE TABLE {LOCK_TABLE} (holder String DEFAULT {quote_literal(holder)}) ENGINE = Memory"
+    progress: tuple[int, bool] | None = None
+    deadline = 0.0
+    while not _take(conn, create):
+        seen = current_version(conn)
+        if seen != progress:
+            if progress is None:
+                logger.info("waiting for another process to finish migrating: %s", _holder(conn) or "?")
+            progress, deadline = seen, time.monotonic() + LOCK_WAIT_SECONDS
+        elif time.monotonic() > deadline:
+            raise _stale_lock_error(conn, *seen)
+        time.sleep(_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        try:
+            conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
+        except ClickHouseError as error:
+            # Raising here would hide why the migrations stopped (often the same lost connection).
+            logger.error("could not drop %s after migrating (%s); drop it by hand", LOCK_TABLE, error)
+
+
+def _take(conn: Connection, create: str) -> bool:
+    """Create the lock table: True if this call did; False if it exists. Looked up first, so that waiting
+    on a cluster does not queue a failing ON CLUSTER statement behind the holder's every 0.2 s. A create that
+    loses a race is refused with code 57 (or, where an engine gives no code, says "already exists")."""
+    if _holder(conn) is not None:
+        return False
+    try:
+        conn.execute_ddl(create)
+    except ClickHouseError as error:
+        if error.code == TABLE_ALREADY_EXISTS or (error.code is None and "already exists" in str(error)):
+            return False
+        raise
+    return True
+
+
+def _holder(conn: Connection) -> str | None:
+    """Who holds the lock, from its column's DEFAULT; None when nobody does."""
+    rows = conn.query(
+        "SELECT default_expression AS holder FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = {quote_literal(LOCK_TABLE)}"
+    )
+    return str(rows[0]["holder"]).strip("'") if rows else None
+
+
+def _stale_lock_error(conn: Connection, version: int, dirty: bool) -> ClickHouseError:
+    state = f"version {version}" + (" (dirty)" if dirty else "")
+    holder = _holder(conn) or "?"
+    message = (
+        f"another process holds {LOCK_TABLE} in database {conn.database!r} ({holder}) and the schema "
+        f"has stayed at {state} for {LOCK_WAIT_SECONDS:.0f} s. If no other target or migration is running "
+        f"(one was killed while migrating), drop the lock: `DROP TABLE {conn.database}.{LOCK_TABLE}` (on a "
+        "cluster add ON CLUSTER and its name), and start the target again"
+    )
+    if dirty:
+        message += f"; the dirty version needs a fix first: {_dirty_error(conn, version)}"
+    return ClickHouseError(message)
 
 
 def _apply_one(conn: Connection, migration: Migration) -> None:

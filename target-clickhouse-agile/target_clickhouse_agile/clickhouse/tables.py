@@ -39,14 +39,19 @@ STREAM_TABLES = frozenset(
 @functools.lru_cache(maxsize=1)
 def owned_tables() -> frozenset[str]:
     """Tables and views no stream may write: what the migrations create, minus `STREAM_TABLES`."""
-    from target_clickhouse_agile.clickhouse.migrations import MIGRATIONS_TABLE, default_directory, discover
+    from target_clickhouse_agile.clickhouse.migrations import (
+        LOCK_TABLE,
+        MIGRATIONS_TABLE,
+        default_directory,
+        discover,
+    )
 
     created = {
         match.group(1)
         for migration in discover(default_directory())
         for match in _CREATES.finditer(migration.path.read_text())
     }
-    return frozenset(created - STREAM_TABLES) | {MIGRATIONS_TABLE}
+    return frozenset(created - STREAM_TABLES) | {MIGRATIONS_TABLE, LOCK_TABLE}
 
 
 def table_name_for_stream(stream_name: str) -> str:
