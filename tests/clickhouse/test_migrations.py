@@ -130,7 +130,10 @@ def test_applying_twice_is_a_no_op_and_rows_match_golang_migrate(clickhouse_any:
     assert latest == [{"version": ALL_VERSIONS[-1], "dirty": 0}]
 
 
-def test_a_dirty_version_is_refused_until_forced(clickhouse_any: Connection) -> None:
+def test_a_dirty_version_is_refused_until_forced(
+    clickhouse_any: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "DIRTY_WAIT_SECONDS", 0.5)
     assert current_version(clickhouse_any) == (-1, False)  # nothing applied yet: golang-migrate's NilVersion
     apply_migrations(clickhouse_any)
     set_version(clickhouse_any, 5, dirty=True)  # as a `migrate up` that crashed inside migration 5 leaves it
@@ -151,7 +154,10 @@ def _write(directory: Path, files: dict[int, str]) -> Path:
     return directory
 
 
-def test_a_failing_migration_is_left_dirty(clickhouse_any: Connection, tmp_path: Path) -> None:
+def test_a_failing_migration_is_left_dirty(
+    clickhouse_any: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "DIRTY_WAIT_SECONDS", 0.5)
     directory = _write(
         tmp_path,
         {
@@ -328,13 +334,21 @@ def test_two_targets_migrating_at_once_both_succeed(
     assert apply_migrations(second) == []
 
 
+def _lock_holders(conn: Connection) -> list[str]:
+    rows = conn.query(
+        "SELECT default_expression AS holder FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = '{migrations.LOCK_TABLE}'"
+    )
+    return [row["holder"] for row in rows]
+
+
 def _hold_lock(conn: Connection, holder: str) -> None:
     """Create the lock table as another process holding it would."""
     conn.execute(f"CREATE TABLE {migrations.LOCK_TABLE} (holder String DEFAULT '{holder}') ENGINE = Memory")
 
 
 def test_a_held_lock_is_waited_for_while_the_holder_migrates(
-    clickhouse_any: Connection, tmp_path: Path
+    clickhouse_native: NativeDatabase, tmp_path: Path
 ) -> None:
     """Nothing is applied while another process holds the lock; once it lets go (here: after applying
     migration 1, as a holder would), the waiter re-reads the version and applies only the rest."""
@@ -345,38 +359,78 @@ def test_a_held_lock_is_waited_for_while_the_holder_migrates(
             2: "CREATE TABLE IF NOT EXISTS second (x String) ENGINE = TinyLog;",
         },
     )
-    current_version(clickhouse_any)  # creates schema_migrations
-    _hold_lock(clickhouse_any, "elsewhere pid 1")
+    holder, waiting = clickhouse_native.connect(), clickhouse_native.connect()  # one query at a time each
+    current_version(holder)  # creates schema_migrations
+    _hold_lock(holder, "elsewhere pid 1")
     outcome: list[object] = []
-    waiter = threading.Thread(target=lambda: outcome.append(apply_migrations(clickhouse_any, directory)))
+    waiter = threading.Thread(target=lambda: outcome.append(apply_migrations(waiting, directory)))
     waiter.start()
     time.sleep(1.0)
-    assert current_version(clickhouse_any) == (-1, False)
-    assert "second" not in _tables(clickhouse_any)
-    set_version(clickhouse_any, 1, dirty=True)  # the holder at work
-    clickhouse_any.execute("CREATE TABLE first (x String) ENGINE = TinyLog")
-    set_version(clickhouse_any, 1, dirty=False)
-    clickhouse_any.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
+    assert current_version(holder) == (-1, False)
+    assert "second" not in _tables(holder)
+    set_version(holder, 1, dirty=True)  # the holder at work
+    holder.execute("CREATE TABLE first (x String) ENGINE = TinyLog")
+    set_version(holder, 1, dirty=False)
+    holder.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
     waiter.join(timeout=60)
     assert outcome == [[2]]
-    assert current_version(clickhouse_any) == (2, False)
-    assert {"first", "second"} <= set(_tables(clickhouse_any))
+    assert current_version(holder) == (2, False)
+    assert {"first", "second"} <= set(_tables(holder))
 
 
 def test_a_lock_that_stops_moving_is_reported_with_its_holder_and_the_fix(
-    clickhouse_any: Connection, monkeypatch: pytest.MonkeyPatch
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
-    apply_migrations(clickhouse_any)
-    set_version(clickhouse_any, 5, dirty=True)  # a holder killed inside migration 5
-    _hold_lock(clickhouse_any, "worker-7 pid 4242 since 2026-12-06 21:00:00 UTC")
+    monkeypatch.setattr(migrations, "DIRTY_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    apply_migrations(conn)
+    set_version(conn, 5, dirty=True)  # a holder killed inside migration 5
+    _hold_lock(conn, "worker-7 pid 4242 since 2026-12-06 21:00:00 UTC")
     with pytest.raises(ClickHouseError) as caught:
-        apply_migrations(clickhouse_any)
+        apply_migrations(conn)
     message = str(caught.value)
     assert "worker-7 pid 4242" in message
-    assert f"DROP TABLE {clickhouse_any.database}.{migrations.LOCK_TABLE}" in message
+    assert f"DROP TABLE {conn.database}.{migrations.LOCK_TABLE}" in message
     assert "version 5 (dirty)" in message
     assert "force 4" in message
-    clickhouse_any.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
-    force_version(clickhouse_any, 4)
-    assert apply_migrations(clickhouse_any) == ALL_VERSIONS[4:]
+    conn.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
+    force_version(conn, 4)
+    assert apply_migrations(conn) == ALL_VERSIONS[4:]
+
+
+def test_a_lock_made_by_a_create_that_seemed_to_fail_is_this_process_s(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server made the lock but the answer was lost (as when the connection drops after the statement):
+    the lock is this process's own, not one to wait for (a wait would end in a stale-lock error)."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    execute_ddl = conn.execute_ddl
+
+    def answer_lost(sql: str) -> None:
+        execute_ddl(sql)
+        if sql.startswith(f"CREATE TABLE {migrations.LOCK_TABLE}"):
+            raise ClickHouseError("lost the connection to ClickHouse", code=None)
+
+    monkeypatch.setattr(conn, "execute_ddl", answer_lost)
+    assert apply_migrations(conn) == ALL_VERSIONS
+    assert migrations.LOCK_TABLE not in _tables(conn)
+
+
+def test_a_lock_taken_over_meanwhile_is_left_to_its_new_holder(clickhouse_native: NativeDatabase) -> None:
+    """Someone dropped this process's lock (they took it for stale) and took it: this process's release
+    must not drop theirs."""
+    conn = clickhouse_native.conn
+    with migrations._schema_lock(conn):
+        conn.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
+        _hold_lock(conn, "other-host pid 9")
+    assert _lock_holders(conn) == ["'other-host pid 9'"]
+
+
+def test_embedded_clickhouse_needs_no_lock_table(chdb_connection: Connection) -> None:
+    """One process at a time can open a chdb directory, so the lock inside the process is enough: a lock
+    table left behind (by hand here) neither blocks nor is made."""
+    _hold_lock(chdb_connection, "elsewhere pid 1")
+    assert apply_migrations(chdb_connection) == ALL_VERSIONS
+    assert _lock_holders(chdb_connection) == ["'elsewhere pid 1'"]

@@ -24,6 +24,9 @@ class Connection(ABC):
     """The database all unqualified table names refer to (created by `connect` if missing)."""
     layout: ClusterLayout | None = None
     """The cluster this connection writes to (the `cluster` setting), or None for one server."""
+    one_process_only: bool = False
+    """Whether only one process at a time can open what this connects to (embedded chdb's data directory):
+    then a lock inside the process is all that keeps two migrations apart (migrations.py)."""
     takes_unix_time: bool = False
     """Whether `insert` takes `DateTime`/`DateTime64` values as the protocol's integers (types.py): the
     native protocol does; the text formats of the others want datetimes."""

@@ -50,6 +50,8 @@ def _import_session() -> Any:
 class EmbeddedConnection(Connection):
     """chdb session on `path`, bound to `database` (created if missing)."""
 
+    one_process_only = True
+
     def __init__(self, *, path: str | Path = DEFAULT_EMBEDDED_PATH, database: str = DEFAULT_DATABASE) -> None:
         self.database = validate_identifier(database)
         self.path = str(Path(path).expanduser())

@@ -14,14 +14,18 @@ newer-only objects (e.g. views with window functions) are skipped, with a log li
 Concurrency: two targets may start at once on an empty database (or right after an upgrade). A migration
 that drops and re-creates an object is not safe to run twice at the same time (one process drops the table
 the other has just created and is filling), so applying migrations is exclusive. Within one process a lock
-per server and database does it; across processes (and across the replicas of a cluster) the table
-`schema_migrations_lock` does: `CREATE TABLE` without `IF NOT EXISTS` succeeds for exactly one caller (on a
-cluster the ON CLUSTER queue in ZooKeeper orders the creates), the others wait while the schema version moves
-and re-read it once they hold the lock. The table's only column has its holder (host, pid, time) as its
-DEFAULT, so every node can tell who holds it without an insert. A process killed while migrating leaves the
-table behind (and, usually, a dirty version): a waiter that sees no progress for `LOCK_WAIT_SECONDS` says
-which table to drop. golang-migrate's ClickHouse driver takes no such lock; do not run it while targets start.
-TinyLog rejects truly simultaneous inserts into `schema_migrations`, so a failed insert is retried.
+per server and database does it (enough for embedded chdb, whose data directory one process at a time can
+open); across processes and the replicas of a cluster the table `schema_migrations_lock` does: `CREATE
+TABLE` without `IF NOT EXISTS` succeeds for exactly one caller (on a cluster the ON CLUSTER queue in
+ZooKeeper orders the creates), the others wait while the schema version moves and re-read it once they
+hold the lock. The table's only column has its holder (host, pid, time and a random token) as its DEFAULT,
+so every node can tell who holds it without an insert, and a process can tell its own lock (a statement
+re-sent after a lost connection finds the table it created). A process killed while migrating leaves the
+table behind (and, usually, a dirty version): a waiter that sees no progress for `LOCK_WAIT_SECONDS`
+(longer on a cluster, where one statement may wait `distributed_ddl_task_timeout`) says which table to
+drop. golang-migrate's ClickHouse driver and targets before this lock take no such lock: a dirty version
+is still given `DIRTY_WAIT_SECONDS` to turn clean before it counts as a failed migration. TinyLog
+rejects truly simultaneous inserts into `schema_migrations`, so a failed insert is retried.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,8 +56,10 @@ logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 MIGRATIONS_TABLE = "schema_migrations"
 #: Exists only while a process applies migrations (see the module docstring).
 LOCK_TABLE = "schema_migrations_lock"
-#: How long a waiter for `LOCK_TABLE` accepts seeing no migration finish before it reports a stale lock.
+#: How long a waiter for `LOCK_TABLE` accepts seeing no migration finish before it reports a stale lock; on
+#: a cluster, where one ON CLUSTER statement may take `distributed_ddl_task_timeout` (180 s by default).
 LOCK_WAIT_SECONDS = 60.0
+CLUSTER_LOCK_WAIT_SECONDS = 240.0
 _LOCK_POLL_SECONDS = 0.2
 TABLE_ALREADY_EXISTS = 57
 NIL_VERSION = -1
@@ -203,6 +210,8 @@ _last_sequence = 0
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 SET_VERSION_ATTEMPTS = 5
+#: How long a dirty schema version may stay dirty before it counts as a failed migration.
+DIRTY_WAIT_SECONDS = 10.0
 
 
 def _lock_for(conn: Connection) -> threading.Lock:
@@ -246,8 +255,7 @@ def apply_migrations(conn: Connection, directory: Path | str | None = None) -> l
             return []
         with _schema_lock(conn):
             # Re-read under the lock: another process may have applied everything while this one waited.
-            # A dirty version seen here is not in progress (its process would hold the lock): it failed.
-            version, dirty = current_version(conn)
+            version, dirty = _wait_while_dirty(conn)
             if dirty:
                 raise _dirty_error(conn, version)
             _warn_if_newer(conn, version, known)
@@ -269,17 +277,34 @@ def _warn_if_newer(conn: Connection, version: int, known: int) -> None:
         )
 
 
-def _migrate_command(conn: Connection) -> str:
-    return f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
+def _wait_while_dirty(conn: Connection) -> tuple[int, bool]:
+    """`current_version`, but a dirty version is given `DIRTY_WAIT_SECONDS` to turn clean first.
+
+    Under the lock, "dirty" means a migration failed halfway, unless something that takes no lock
+    (golang-migrate, an older target) is applying it right now: golang-migrate's protocol writes the dirty
+    row before a migration's statements and the clean row after.
+    """
+    version, dirty = current_version(conn)
+    if not dirty:
+        return version, dirty
+    logger.info("schema version %d is dirty: waiting for another process that may be applying it", version)
+    deadline = time.monotonic() + DIRTY_WAIT_SECONDS
+    while dirty and time.monotonic() < deadline:
+        time.sleep(0.2)
+        version, dirty = current_version(conn)
+    return version, dirty
 
 
 def _dirty_error(conn: Connection, version: int) -> ClickHouseError:
-    migrate = _migrate_command(conn)
+    migrate = (
+        f"migrate -path migrations/clickhouse -database 'clickhouse://HOST:PORT?database={conn.database}'"
+    )
     return ClickHouseError(
         f"schema_migrations in database {conn.database!r} marks migration {version} as dirty: it failed "
         f"halfway on an earlier run. Check what it created, then either `{migrate} force {version - 1}` "
-        f"to run it again (its statements are IF NOT EXISTS) or, if you finished it by hand, "
-        f"`{migrate} force {version}` (from Python: `force_version(conn, N)`), and start the target again"
+        f"to run it again (every migration is written to be safe to run again) or, if you finished it "
+        f"by hand, `{migrate} force {version}` (from Python: `force_version(conn, N)`), and start the "
+        "target again"
     )
 
 
@@ -287,43 +312,60 @@ def _dirty_error(conn: Connection, version: int) -> ClickHouseError:
 def _schema_lock(conn: Connection) -> Iterator[None]:
     """Hold `LOCK_TABLE` (see the module docstring) while migrating; wait for it while it is held and the
     schema version keeps moving, and report it as stale when it stops moving for `LOCK_WAIT_SECONDS`."""
+    if conn.one_process_only:
+        yield
+        return
+    token = uuid.uuid4().hex[:12]
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    holder = f"{socket.gethostname()} pid {os.getpid()} since {stamp}"
+    holder = f"{host} pid {os.getpid()} since {stamp} (lock {token})"
     create = f"CREATE TABLE {LOCK_TABLE} (holder String DEFAULT {quote_literal(holder)}) ENGINE = Memory"
+    patience = LOCK_WAIT_SECONDS if conn.layout is None else CLUSTER_LOCK_WAIT_SECONDS
     progress: tuple[int, bool] | None = None
     deadline = 0.0
-    while not _take(conn, create):
+    while not _take(conn, create, token):
         seen = current_version(conn)
         if seen != progress:
             if progress is None:
                 logger.info("waiting for another process to finish migrating: %s", _holder(conn) or "?")
-            progress, deadline = seen, time.monotonic() + LOCK_WAIT_SECONDS
+            progress, deadline = seen, time.monotonic() + patience
         elif time.monotonic() > deadline:
-            raise _stale_lock_error(conn, *seen)
+            if _take(conn, create, token):  # let go just now
+                break
+            raise _stale_lock_error(conn, *seen, patience)
         time.sleep(_LOCK_POLL_SECONDS)
     try:
         yield
     finally:
-        try:
-            conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
-        except ClickHouseError as error:
-            # Raising here would hide why the migrations stopped (often the same lost connection).
-            logger.error("could not drop %s after migrating (%s); drop it by hand", LOCK_TABLE, error)
+        _release(conn, token)
 
 
-def _take(conn: Connection, create: str) -> bool:
-    """Create the lock table: True if this call did; False if it exists. Looked up first, so that waiting
-    on a cluster does not queue a failing ON CLUSTER statement behind the holder's every 0.2 s. A create that
-    loses a race is refused with code 57 (or, where an engine gives no code, says "already exists")."""
+def _take(conn: Connection, create: str, token: str) -> bool:
+    """Create the lock table: True if this process holds it now. Looked up first, so that waiting on a
+    cluster does not queue a failing ON CLUSTER statement behind the holder's every 0.2 s. A create that
+    loses a race is refused with code 57 (or, where an engine gives no code, says "already exists"); one
+    that fails otherwise may still have been made (a lost connection), so the holder is read back."""
     if _holder(conn) is not None:
         return False
     try:
         conn.execute_ddl(create)
     except ClickHouseError as error:
+        if token in (_holder(conn) or ""):
+            return True  # re-sent after a lost connection: the first attempt made it
         if error.code == TABLE_ALREADY_EXISTS or (error.code is None and "already exists" in str(error)):
             return False
         raise
     return True
+
+
+def _release(conn: Connection, token: str) -> None:
+    """Drop the lock if it is still this process's (someone may have dropped a lock they took for stale)."""
+    try:
+        if token in (_holder(conn) or ""):
+            conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
+    except ClickHouseError as error:
+        # Raising here would hide why the migrations stopped (often the same lost connection).
+        logger.error("could not drop %s after migrating (%s); drop it by hand", LOCK_TABLE, error)
 
 
 def _holder(conn: Connection) -> str | None:
@@ -335,14 +377,14 @@ def _holder(conn: Connection) -> str | None:
     return str(rows[0]["holder"]).strip("'") if rows else None
 
 
-def _stale_lock_error(conn: Connection, version: int, dirty: bool) -> ClickHouseError:
+def _stale_lock_error(conn: Connection, version: int, dirty: bool, patience: float) -> ClickHouseError:
     state = f"version {version}" + (" (dirty)" if dirty else "")
     holder = _holder(conn) or "?"
     message = (
-        f"another process holds {LOCK_TABLE} in database {conn.database!r} ({holder}) and the schema "
-        f"has stayed at {state} for {LOCK_WAIT_SECONDS:.0f} s. If no other target or migration is running "
-        f"(one was killed while migrating), drop the lock: `DROP TABLE {conn.database}.{LOCK_TABLE}` (on a "
-        "cluster add ON CLUSTER and its name), and start the target again"
+        f"another process holds {LOCK_TABLE} in database {conn.database!r} ({holder}) and the schema has "
+        f"stayed at {state} for {patience:.0f} s. If that process is no longer running (it was killed "
+        f"while migrating), drop the lock: `DROP TABLE {conn.database}.{LOCK_TABLE}` (on a cluster add "
+        "ON CLUSTER and its name), and start the target again"
     )
     if dirty:
         message += f"; the dirty version needs a fix first: {_dirty_error(conn, version)}"
