@@ -93,7 +93,7 @@ def test_replica_1_killed_mid_load_the_run_finishes_on_replica_2(
         sim.advance(minutes=24 * 60, mutate=20, create=120)
         with cluster.connect(1, database) as conn:
             conn.execute("SYSTEM STOP FETCHES")
-        killed = Fault(after_inserts=6, action=lambda tap, target: cluster.nodes[0].kill())
+        killed = Fault(after_inserts=6, action=lambda tap, target: cluster.nodes[0].kill(), hold_states=True)
         run = load(sim, settings, tmp_path / "second", state=first.last_state, fault=killed)
         assert run.fault_fired
         assert run.ok, run.describe()
@@ -166,7 +166,7 @@ def test_over_http_with_failover(clickhouse_cluster: Cluster, sim_factory: Any, 
     sim = sim_factory(issues=80, seed=45)
     with cluster_database(cluster) as database:
         settings = cluster.settings(0, database=database, http=True, batch_size_rows=40)
-        killed = Fault(after_inserts=6, action=lambda tap, target: cluster.nodes[0].kill())
+        killed = Fault(after_inserts=6, action=lambda tap, target: cluster.nodes[0].kill(), hold_states=True)
         run = load(sim, settings, tmp_path / "load", fault=killed)
         assert run.fault_fired
         assert run.ok, run.describe()

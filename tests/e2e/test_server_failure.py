@@ -69,7 +69,7 @@ def _issue_count(conn: Connection) -> int:
 def test_server_stopped_mid_load_then_rerun_from_last_state(
     sim_factory: SimulatorFactory, clickhouse_native: NativeDatabase, tmp_path: Path
 ) -> None:
-    sim = sim_factory(issues=300, seed=31, latency_ms=15)
+    sim = sim_factory(issues=300, seed=31, latency_ms=30)  # a load of ~5 s: the stop lands inside it
     settings = target_config(
         clickhouse_native.settings, checkpoint_seconds=0.2, batch_size_rows=50, store_state=True
     )

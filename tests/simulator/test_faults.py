@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.support.simulators import SimulatorFactory
+from tests.support.simulators import RESETTABLE, SimulatorFactory, reset
 from tracker_simulator import FaultPlan, TrackerSimulator
 
 SEARCH = "POST /{v}/issues/_search"
@@ -200,9 +200,10 @@ def test_stats_count_routes_and_statuses(sim: TrackerSimulator) -> None:
 
 
 def test_capacity_refuses_what_arrives_beyond_it(sim: TrackerSimulator) -> None:
-    """An API with a capacity of 2: of 5 requests sent at once (each served in 0.3 s) 2 are served and 3
-    refused at once with 429 and Retry-After; once they are done, the next request is served."""
-    sim.capacity, sim.capacity_retry_after, sim.latency_ms = 2, 1.5, 300
+    """An API with a capacity of 2: of 5 requests sent at once (each served in 1 s, long enough for all
+    five to arrive on a busy machine) 2 are served and 3 refused at once with 429 and Retry-After; once
+    they are done, the next request is served."""
+    sim.capacity, sim.capacity_retry_after, sim.latency_ms = 2, 1.5, 1000
     barrier = threading.Barrier(5)
     results: list[tuple[int, str | None]] = []
     lock = threading.Lock()
@@ -225,7 +226,7 @@ def test_capacity_refuses_what_arrives_beyond_it(sim: TrackerSimulator) -> None:
 
 
 def test_latency_grows_with_load(sim: TrackerSimulator) -> None:
-    sim.latency_ms, sim.load_latency_ms = 50, 200
+    sim.latency_ms, sim.load_latency_ms = 500, 200  # 0.5 s: the three overlap even on a busy machine
     barrier = threading.Barrier(3)
     elapsed: list[float] = []
 
@@ -240,4 +241,17 @@ def test_latency_grows_with_load(sim: TrackerSimulator) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert max(elapsed) >= 0.05 + 0.2  # at least one saw another request in service
+    assert max(elapsed) >= 0.5 + 0.2  # at least one saw another request in service
+
+
+def test_reset_restores_what_a_test_changed_on_the_shared_simulator(sim_factory: SimulatorFactory) -> None:
+    """A capacity (or latency...) left on the session's simulator made later tests meet 429s."""
+    changed = sim_factory(issues=5)
+    fresh = sim_factory(issues=5)
+    for name in RESETTABLE:
+        setattr(changed, name, 7 if name != "compress" else True)
+    reset(changed)
+    assert {name: getattr(changed, name) for name in RESETTABLE} == {
+        name: getattr(fresh, name) for name in RESETTABLE
+    }
+    assert requests.get(f"{changed.url}/v3/statuses", headers=changed.headers()).status_code == 200

@@ -79,12 +79,20 @@ class ProcessResult:
 class Fault:
     """When to break the pipeline. `after_issue_records`: kill the tap (SIGKILL) once that many issue
     records passed to the target. `after_inserts`: once the target logged that many INSERTs, call
-    `action(tap, target)` (e.g. SIGKILL the target, stop the ClickHouse server)."""
+    `action(tap, target)` (e.g. SIGKILL the target, stop the ClickHouse server). `hold_states`: the tap's
+    STATE lines and the end of its output reach the target only once the fault fired (at most
+    `HOLD_SECONDS` later), so the fault lands while the load runs and before any STATE (a checkpoint that
+    writes one ends the window a failover replays), however fast or slow the machine is."""
 
     after_issue_records: int | None = None
     after_inserts: int | None = None
     action: Callable[[subprocess.Popen[bytes], subprocess.Popen[bytes]], None] | None = None
+    hold_states: bool = False
     fired: threading.Event = field(default_factory=threading.Event)
+
+
+#: How long `Fault.hold_states` holds back STATE lines and the end of input for a fault that does not fire.
+HOLD_SECONDS = 120
 
 
 @dataclass
@@ -234,14 +242,26 @@ def run_pipeline(
         assert tap.stdout is not None
         assert target.stdin is not None
         issues = 0
+        held: list[bytes] = []
         try:
             for line in iter(tap.stdout.readline, b""):
+                if fault.hold_states and not fault.fired.is_set():
+                    if b'"type":"STATE"' in line.replace(b" ", b""):
+                        held.append(line)
+                        continue
+                elif held:
+                    target.stdin.writelines(held)
+                    held.clear()
                 target.stdin.write(line)
                 if fault.after_issue_records is not None and b'"stream":"issues"' in line.replace(b" ", b""):
                     issues += 1
                     if issues == fault.after_issue_records and b'"type":"RECORD"' in line.replace(b" ", b""):
                         kill9(tap)
                         fault.fired.set()
+            if fault.hold_states:
+                target.stdin.flush()
+                fault.fired.wait(timeout=HOLD_SECONDS)
+                target.stdin.writelines(held)
             target.stdin.close()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the target died; the tap then dies of SIGPIPE or is killed below

@@ -6,6 +6,7 @@ built once per session; tests that change data (``advance``) get a fresh, small 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,10 +35,17 @@ def running_simulator(
         yield simulator
 
 
+#: Constructor settings a test may change on the shared simulator: `reset` restores their defaults.
+RESETTABLE = ("latency_ms", "capacity", "capacity_retry_after", "load_latency_ms", "compress", "idle_timeout")
+
+
 def reset(simulator: TrackerSimulator) -> None:
-    """Healthy server, zeroed statistics: what every test using the shared simulator starts from."""
+    """Healthy server, zeroed statistics: what every test using the shared simulator starts from (a
+    capacity left by one test made later ones meet 429s)."""
     simulator.faults.clear()
-    simulator.latency_ms = 0.0
+    defaults = inspect.signature(TrackerSimulator).parameters
+    for name in RESETTABLE:
+        setattr(simulator, name, defaults[name].default)
     simulator.scroll_lost_status = 404
     simulator.ignore_sort = False
     simulator.lose_scrolls = False
