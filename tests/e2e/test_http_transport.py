@@ -6,6 +6,9 @@ its HTTPS port with a certificate verified against the test CA.
 
 from __future__ import annotations
 
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +97,79 @@ def test_bad_transport_settings_are_refused_before_anything_is_written(
             f"SELECT count() AS n FROM system.tables WHERE database = '{clickhouse_native.database}'"
         )
     assert rows[0]["n"] == 0
+
+
+class BodyLimitProxy:
+    """A reverse proxy in front of ClickHouse's HTTP port that refuses a request body over `limit` bytes with
+    413, as nginx's `client_max_body_size` does (from the Content-Length header; the body is read and
+    discarded, as nginx's lingering close does), and forwards every other request."""
+
+    def __init__(self, upstream_port: int, limit: int) -> None:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if length > limit:
+                    proxy.refused += 1
+                    self._answer(
+                        413, {"Content-Type": "text/html"}, b"<html>413 Request Entity Too Large</html>"
+                    )
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    upstream.request("POST", self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    hop = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+                    kept = {k: v for k, v in answer.getheaders() if k.lower() not in hop}
+                    self._answer(answer.status, kept, answer.read())
+                finally:
+                    upstream.close()
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.refused = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_an_insert_larger_than_a_proxy_admits_names_the_limit_and_batch_size_rows(
+    clickhouse_native: NativeDatabase, clickhouse_server: ClickHouseServer, sim_factory: Any, tmp_path: Path
+) -> None:
+    """Behind nginx's default 1 MB (here 256 KiB) a full batch is refused with 413: the target stops
+    before any STATE and says which setting makes the INSERTs fit; with it lowered the same proxy passes."""
+    sim = sim_factory(issues=60, seed=52)
+    proxy = BodyLimitProxy(clickhouse_server.http_port, limit=256 * 1024)
+    try:
+        settings = {**http_settings(clickhouse_native, clickhouse_server), "port": proxy.port}
+        refused = run_pipeline(tap_config(sim), target_config(settings), workdir=tmp_path / "refused")
+        assert refused.target.returncode == 1, refused.describe()
+        assert proxy.refused > 0, refused.describe()
+        message = refused.target.error_lines[-1]
+        assert "HTTP 413" in message
+        assert "client_max_body_size" in message
+        assert "batch_size_rows" in message
+        assert refused.states == []
+        fits = run_pipeline(
+            tap_config(sim), target_config({**settings, "batch_size_rows": 20}), workdir=tmp_path / "fits"
+        )
+        assert fits.ok, fits.describe()
+        assert tables.timeline_mismatches(clickhouse_native.settings, sim.ground_truth()) == []
+    finally:
+        proxy.close()

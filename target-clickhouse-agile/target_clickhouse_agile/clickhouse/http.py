@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
+from http import HTTPStatus
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -271,6 +272,13 @@ class HttpConnection(Connection):
             )
         elif code == UNKNOWN_DATABASE:
             message = f"database {self._url_database!r} does not exist on {self.address}: {raw}"
+        elif code is None and response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            sent = response.request.headers.get("Content-Length", "?") if response.request else "?"
+            message = (
+                f"{self.address} refused `{shorten_sql(sql)}` as too large (HTTP 413, {sent} bytes): a proxy "
+                "in front of ClickHouse limits the size of a request (nginx: client_max_body_size, 1 MB by "
+                "default). Raise that limit, or lower `batch_size_rows` so that each INSERT is smaller"
+            )
         elif code is None:
             message = (
                 f"{self.address} answered HTTP {response.status_code} to `{shorten_sql(sql)}`: {raw[:300]}; "
