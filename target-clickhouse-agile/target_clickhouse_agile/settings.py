@@ -84,7 +84,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "compression",
         th.BooleanType,
         default=_CONNECTION.compression,
-        description="Compress native-protocol traffic (lz4).",
+        description="Compress the traffic: lz4 on the native protocol, gzipped request bodies over HTTP.",
     ),
     th.Property(
         "connect_timeout",

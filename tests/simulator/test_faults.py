@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.support.simulators import RESETTABLE, SimulatorFactory, reset
+from tests.support.simulators import OTHER_SETTINGS, SimulatorFactory, reset, resettable
 from tracker_simulator import FaultPlan, TrackerSimulator
 
 SEARCH = "POST /{v}/issues/_search"
@@ -245,13 +245,16 @@ def test_latency_grows_with_load(sim: TrackerSimulator) -> None:
 
 
 def test_reset_restores_what_a_test_changed_on_the_shared_simulator(sim_factory: SimulatorFactory) -> None:
-    """A capacity (or latency...) left on the session's simulator made later tests meet 429s."""
+    """A capacity (or latency, a fault plan's Retry-After...) left on the session's simulator made later
+    tests meet 429s. Every constructor setting that is not part of the simulator's identity is reset."""
     changed = sim_factory(issues=5)
     fresh = sim_factory(issues=5)
-    for name in RESETTABLE:
-        setattr(changed, name, 7 if name != "compress" else True)
+    names = [*resettable(), *OTHER_SETTINGS]
+    assert {"capacity", "load_latency_ms", "latency_ms", "idle_timeout"} <= set(names)
+    for name in names:
+        setattr(changed, name, object())
+    changed.faults.retry_after = 0.5
     reset(changed)
-    assert {name: getattr(changed, name) for name in RESETTABLE} == {
-        name: getattr(fresh, name) for name in RESETTABLE
-    }
+    assert {name: getattr(changed, name) for name in names} == {name: getattr(fresh, name) for name in names}
+    assert changed.faults.retry_after == fresh.faults.retry_after
     assert requests.get(f"{changed.url}/v3/statuses", headers=changed.headers()).status_code == 200

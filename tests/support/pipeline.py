@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,16 @@ class Fault:
 
 #: How long `Fault.hold_states` holds back STATE lines and the end of input for a fault that does not fire.
 HOLD_SECONDS = 120
+
+
+def _is_state(line: bytes) -> bool:
+    if b"STATE" not in line:
+        return False
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return False  # a line cut by a kill: forwarded as it is
+    return isinstance(message, dict) and message.get("type") == "STATE"
 
 
 @dataclass
@@ -246,7 +257,7 @@ def run_pipeline(
         try:
             for line in iter(tap.stdout.readline, b""):
                 if fault.hold_states and not fault.fired.is_set():
-                    if b'"type":"STATE"' in line.replace(b" ", b""):
+                    if _is_state(line):
                         held.append(line)
                         continue
                 elif held:
@@ -260,7 +271,9 @@ def run_pipeline(
                         fault.fired.set()
             if fault.hold_states:
                 target.stdin.flush()
-                fault.fired.wait(timeout=HOLD_SECONDS)
+                deadline = time.monotonic() + HOLD_SECONDS
+                while not fault.fired.wait(0.1) and target.poll() is None and time.monotonic() < deadline:
+                    pass
                 target.stdin.writelines(held)
             target.stdin.close()
         except (BrokenPipeError, ValueError, OSError):

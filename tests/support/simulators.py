@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tracker_simulator.faults import FaultPlan
 from tracker_simulator.generator import generate_organisation
 from tracker_simulator.organisation import Organisation
 from tracker_simulator.server import TrackerSimulator
@@ -35,21 +36,37 @@ def running_simulator(
         yield simulator
 
 
-#: Constructor settings a test may change on the shared simulator: `reset` restores their defaults.
-RESETTABLE = ("latency_ms", "capacity", "capacity_retry_after", "load_latency_ms", "compress", "idle_timeout")
+#: Constructor arguments that make a simulator what it is; every other one is a setting a test may change on
+#: the shared simulator, which `reset` restores to the constructor's default.
+FIXED = frozenset(
+    {"org", "host", "port", "token", "org_id", "cloud_org_id", "iam_token", "faults", "drift", "tls"}
+)
+
+
+#: Settings that are not constructor arguments, with the value `reset` gives them.
+OTHER_SETTINGS = {
+    "scroll_lost_status": 404,
+    "ignore_sort": False,
+    "lose_scrolls": False,
+    "request_budget": None,
+}
+
+
+def resettable() -> list[str]:
+    return [name for name in inspect.signature(TrackerSimulator).parameters if name not in FIXED]
 
 
 def reset(simulator: TrackerSimulator) -> None:
     """Healthy server, zeroed statistics: what every test using the shared simulator starts from (a
-    capacity left by one test made later ones meet 429s)."""
-    simulator.faults.clear()
+    capacity left by one test made later ones meet 429s). The fault plan is replaced, not only cleared:
+    its Retry-After and random seed would stay."""
+    simulator.faults.clear()  # releases any request waiting at a rendezvous of the old plan
+    simulator.faults = FaultPlan()
     defaults = inspect.signature(TrackerSimulator).parameters
-    for name in RESETTABLE:
+    for name in resettable():
         setattr(simulator, name, defaults[name].default)
-    simulator.scroll_lost_status = 404
-    simulator.ignore_sort = False
-    simulator.lose_scrolls = False
-    simulator.request_budget = None
+    for name, value in OTHER_SETTINGS.items():
+        setattr(simulator, name, value)
     simulator.reset_stats()
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.connection import connect
-from tracker_simulator import IssueTruth
+from tests.support.truth import expected_issues, issues_bookmark, parse_utc
+from tracker_simulator import IssueTruth, TrackerSimulator
 
 # --- what landed ---------------------------------------------------------------------------------
 
@@ -103,6 +104,36 @@ def max_stored_updated_at(settings: Mapping[str, Any]) -> datetime | None:
     with connect(settings) as conn:
         rows = conn.query("SELECT count() AS n, max(updated_at) AS m FROM issues")
     return rows[0]["m"] if rows[0]["n"] else None
+
+
+def covered_but_not_stored(
+    settings: Mapping[str, Any], states: list[dict[str, Any]], simulator: TrackerSimulator
+) -> list[str]:
+    """What the STATEs vouch for that the tables lack: for a STATE with issues bookmark B, every issue the
+    API has with an `updatedAt` before B must be stored with that `updatedAt` (to the second: old servers
+    keep seconds) and with the status intervals and current status of the ground truth (its metrics were
+    rebuilt). Empty when every STATE is covered."""
+    bookmarks = [bookmark for state in states if (bookmark := issues_bookmark(state)) is not None]
+    if not bookmarks:
+        return []
+    latest = max(bookmarks)
+    covered = {
+        issue_id: parse_utc(updated).replace(microsecond=0)
+        for issue_id, updated in expected_issues(simulator.org).items()
+        if parse_utc(updated) < latest
+    }
+    with connect(settings) as conn:
+        rows = conn.query("SELECT issue_id, updated_at FROM issues FINAL")
+    stored = {
+        row["issue_id"]: row["updated_at"].astimezone(timezone.utc).replace(microsecond=0) for row in rows
+    }
+    problems = [
+        f"issue {issue_id}: stored updated_at {stored.get(issue_id)} != {updated}"
+        for issue_id, updated in covered.items()
+        if stored.get(issue_id) != updated
+    ]
+    truth = simulator.ground_truth(covered)
+    return problems + timeline_mismatches(settings, truth, others_stored=True)
 
 
 def query(settings: Mapping[str, Any], sql: str) -> list[dict[str, Any]]:
@@ -199,9 +230,12 @@ def duplicate_keys(settings: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def timeline_mismatches(settings: Mapping[str, Any], truth: Mapping[str, IssueTruth]) -> list[str]:
+def timeline_mismatches(
+    settings: Mapping[str, Any], truth: Mapping[str, IssueTruth], *, others_stored: bool = False
+) -> list[str]:
     """Issues whose stored status intervals (status, entered_at) differ from the generator's timeline,
-    plus issues missing from `issue_flow` or with a wrong current status."""
+    plus issues missing from `issue_flow` or with a wrong current status, plus (unless `others_stored`:
+    `truth` is a part of what is stored) issues stored that `truth` does not have."""
     with connect(settings) as conn:
         rows = conn.query(
             "SELECT issue_id, seq, status, entered_at FROM issue_status_intervals FINAL "
@@ -224,7 +258,7 @@ def timeline_mismatches(settings: Mapping[str, Any], truth: Mapping[str, IssueTr
             problems.append(f"{expected.key}: stored {stored.get(issue_id)} != truth {want}")
         if flow.get(issue_id) != expected.current_status:
             problems.append(f"{expected.key}: flow current {flow.get(issue_id)} != {expected.current_status}")
-    extra = set(stored) - set(truth)
+    extra = set() if others_stored else set(stored) - set(truth)
     if extra:
         problems.append(f"{len(extra)} issues not in the ground truth, e.g. {sorted(extra)[:3]}")
     return problems

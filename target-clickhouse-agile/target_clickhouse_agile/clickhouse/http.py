@@ -274,10 +274,12 @@ class HttpConnection(Connection):
             message = f"database {self._url_database!r} does not exist on {self.address}: {raw}"
         elif code is None and response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
             sent = response.request.headers.get("Content-Length", "?") if response.request else "?"
+            remedy = "" if self._compression else ", or set `compression: true` (bodies are then gzipped)"
             message = (
-                f"{self.address} refused `{shorten_sql(sql)}` as too large (HTTP 413, {sent} bytes): a proxy "
-                "in front of ClickHouse limits the size of a request (nginx: client_max_body_size, 1 MB by "
-                "default). Raise that limit, or lower `batch_size_rows` so that each INSERT is smaller"
+                f"{self.address} refused `{shorten_sql(sql)}` as too large (HTTP 413, {sent} bytes"
+                f"{' gzipped' if self._compression else ''}): a proxy in front of ClickHouse limits the size "
+                "of a request (nginx: client_max_body_size, 1 MB by default). Raise that limit, or lower "
+                f"`batch_size_rows` so that each INSERT is smaller{remedy}"
             )
         elif code is None:
             message = (
