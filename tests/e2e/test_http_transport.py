@@ -152,8 +152,9 @@ class BodyLimitProxy:
 def test_an_insert_larger_than_a_proxy_admits_names_the_limit_and_batch_size_rows(
     clickhouse_native: NativeDatabase, clickhouse_server: ClickHouseServer, sim_factory: Any, tmp_path: Path
 ) -> None:
-    """Behind nginx's default 1 MB (here 256 KiB) a full batch is refused with 413: the target stops
-    before any STATE and says which setting makes the INSERTs fit; with it lowered the same proxy passes."""
+    """Behind nginx's default 1 MB (here 256 KiB) a full batch is refused with 413: the target stops with
+    no STATE beyond what it stored and says which setting makes the INSERTs fit; with it lowered the same
+    proxy passes."""
     sim = sim_factory(issues=60, seed=52)
     proxy = BodyLimitProxy(clickhouse_server.http_port, limit=256 * 1024)
     try:

@@ -17,6 +17,7 @@ from tests.support import tables
 from tests.support.clickhouse import NativeDatabase
 from tests.support.configs import STORM_SETTINGS, password_target_config, tap_config
 from tests.support.pipeline import Fault, PipelineResult, kill9, run_pipeline
+from tests.support.truth import expected_issues, parse_utc
 from tracker_simulator import TrackerSimulator
 
 
@@ -201,3 +202,32 @@ def test_clickhouse_killed_and_restarted_mid_load(
     )
     assert rerun.ok, rerun.describe()
     assert_converged(sim, clickhouse_native, second_db, workdir, load_clean=False)
+
+
+def test_the_state_check_finds_what_a_state_vouches_for_but_is_missing(
+    sim_factory, clickhouse_native, workdir: Path
+) -> None:
+    """`tables.covered_but_not_stored`, which the fault tests rely on: silent after a clean run, loud for a
+    STATE that vouches for issues that were never loaded, quiet again for those it holds as set aside."""
+    sim = sim_factory(issues=40, seed=15)
+    settings = password_target_config(clickhouse_native)
+    run = run_pipeline(tap_config(sim), settings, workdir=workdir / "clean")
+    assert run.ok, run.describe()
+    assert run.states
+    assert tables.covered_but_not_stored(settings, run.states, sim) == []
+    sim.advance(minutes=60, mutate=4, create=3)  # changes that were never loaded
+    far = {"bookmarks": {"issues": {"replication_key_value": "2099-01-01T00:00:00.000Z"}}}
+    problems = tables.covered_but_not_stored(settings, [far], sim)
+    assert sum("stored updated_at None" in problem for problem in problems) == 3
+    assert sum("stored updated_at 20" in problem for problem in problems) == 4
+    assert any("changelog entries of covered issues not stored" in problem for problem in problems)
+    rows = tables.query(settings, "SELECT issue_id, updated_at FROM issues FINAL")
+    loaded = {row["issue_id"]: row["updated_at"] for row in rows}
+    changed = {  # to the second, as 18.16 stores it
+        i
+        for i, at in expected_issues(sim.org).items()
+        if loaded.get(i) != parse_utc(at).replace(microsecond=0)
+    }
+    assert len(changed) == 7
+    far["bookmarks"]["issues"]["set_aside"] = {issue_id: {} for issue_id in changed}
+    assert tables.covered_but_not_stored(settings, [far], sim) == []

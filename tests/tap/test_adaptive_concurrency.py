@@ -12,8 +12,8 @@ from tests.support.tap_runs import SyncOutput, run_cli
 from tests.support.truth import expected_changelog, expected_issues
 from tracker_simulator import TrackerSimulator
 
-#: Refusals an API at exactly its capacity may add to those of the limit's overshoot (see the test below).
-RACES_AT_CAPACITY = 4
+#: Refusals an API at exactly its capacity may add to those of the limit's overshoots (see the test below).
+RACES_AT_CAPACITY = 3
 
 SUMMARY = re.compile(
     r"requests in flight: (\d+) at the end, (\d+) at most \(ceiling (\d+)\), (\d+) refused \(429/503\), "
@@ -69,9 +69,10 @@ def test_an_api_that_admits_16_is_met_near_16_with_few_refusals(sim_factory: Any
     requests are refused. On a machine busy with other work the server sees fewer requests in service than
     the tap has in flight (they wait for a CPU on either side), so the slow start may take one more step of
     `MAX_STEP` before the first refusal: at most 24, never the ceiling. The refusals are bounded by what
-    causes them: at most one per request the limit allowed beyond the capacity, plus a few that race at
-    exactly the capacity (the API frees a place only after its last byte is sent). A run of ~850 requests
-    keeps the 2% (17) above that bound (at most 12; 3-6 measured)."""
+    causes them: at most one per request the limit allowed beyond the capacity, in the overshoot and again
+    in the burst after the Retry-After pause at the last level that had worked (2 x (highest - 16)), plus
+    the one probe of 17 and a few that race at exactly the capacity (the API frees a place only after its
+    last byte is sent). Measured at highest 20: 3-6 of ~845 requests, idle or with two CPU hogs."""
     sim = sim_factory(issues=800, seed=62)
     sim.latency_ms, sim.capacity, sim.capacity_retry_after = 20, 16, 0.2
     out = sync(sim, max_concurrent_requests=32)
@@ -79,7 +80,7 @@ def test_an_api_that_admits_16_is_met_near_16_with_few_refusals(sim_factory: Any
     stats = sim.stats
     assert 16 <= seen["highest"] <= 16 + 2 * MAX_STEP < seen["ceiling"]
     assert seen["refused"] == stats.by_status.get(429, 0) > 0
-    assert seen["refused"] <= seen["highest"] - 16 + RACES_AT_CAPACITY
+    assert seen["refused"] <= 2 * (seen["highest"] - 16) + 1 + RACES_AT_CAPACITY
     assert seen["refused"] < 0.02 * stats.total
     assert_exact(sim, out)
 
