@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from target_clickhouse_agile.clickhouse.base import Connection
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+from target_clickhouse_agile.clickhouse.errors import TABLE_ALREADY_EXISTS, ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, quote_literal
 
 T = TypeVar("T")
@@ -61,7 +61,6 @@ LOCK_TABLE = "schema_migrations_lock"
 LOCK_WAIT_SECONDS = 60.0
 CLUSTER_LOCK_WAIT_SECONDS = 240.0
 _LOCK_POLL_SECONDS = 0.2
-TABLE_ALREADY_EXISTS = 57
 NIL_VERSION = -1
 _UP_FILE = re.compile(r"^(\d+)_(\w+)\.up\.sql$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
@@ -164,10 +163,7 @@ def split_statements(text: str) -> list[Statement]:
 def current_version(conn: Connection) -> tuple[int, bool]:
     """`(version, dirty)` of the latest `schema_migrations` row; `(-1, False)` when nothing was applied."""
     ensure_migrations_table(conn)
-    rows = _read_latest_version(conn)
-    if not rows:
-        return NIL_VERSION, False
-    return int(rows[0]["version"]), bool(rows[0]["dirty"])
+    return _read_latest_version(conn)
 
 
 def ensure_migrations_table(conn: Connection) -> None:
@@ -186,11 +182,15 @@ def ensure_migrations_table(conn: Connection) -> None:
         conn.execute_ddl(_CREATE_REPLICATED_TABLE)
 
 
-def _read_latest_version(conn: Connection) -> list[dict[str, object]]:
-    """The newest row. TinyLog has no isolation between a reader and another process appending, and 18.16
-    then fails the read ("File not found: .../sequence.bin") until the write ends: retried."""
+def _read_latest_version(conn: Connection) -> tuple[int, bool]:
+    """`current_version` of a table known to exist (what the waits poll, without a DDL every 0.2 s).
+    TinyLog has no isolation between a reader and another process appending, and 18.16 then fails the
+    read ("File not found: .../sequence.bin") until the write ends: retried."""
     sql = f"SELECT version, dirty FROM {MIGRATIONS_TABLE} ORDER BY sequence DESC LIMIT 1"
-    return _retry_tinylog_race(lambda: conn.query(sql))
+    rows = _retry_tinylog_race(lambda: conn.query(sql))
+    if not rows:
+        return NIL_VERSION, False
+    return int(rows[0]["version"]), bool(rows[0]["dirty"])
 
 
 def _retry_tinylog_race(operation: Callable[[], T]) -> T:
@@ -278,20 +278,20 @@ def _warn_if_newer(conn: Connection, version: int, known: int) -> None:
 
 
 def _wait_while_dirty(conn: Connection) -> tuple[int, bool]:
-    """`current_version`, but a dirty version is given `DIRTY_WAIT_SECONDS` to turn clean first.
+    """The latest version, but a dirty version is given `DIRTY_WAIT_SECONDS` to turn clean first.
 
     Under the lock, "dirty" means a migration failed halfway, unless something that takes no lock
     (golang-migrate, an older target) is applying it right now: golang-migrate's protocol writes the dirty
     row before a migration's statements and the clean row after.
     """
-    version, dirty = current_version(conn)
+    version, dirty = _read_latest_version(conn)
     if not dirty:
         return version, dirty
     logger.info("schema version %d is dirty: waiting for another process that may be applying it", version)
     deadline = time.monotonic() + DIRTY_WAIT_SECONDS
     while dirty and time.monotonic() < deadline:
         time.sleep(0.2)
-        version, dirty = current_version(conn)
+        version, dirty = _read_latest_version(conn)
     return version, dirty
 
 
@@ -324,7 +324,7 @@ def _schema_lock(conn: Connection) -> Iterator[None]:
     progress: tuple[int, bool] | None = None
     deadline = 0.0
     while not _take(conn, create, token):
-        seen = current_version(conn)
+        seen = _read_latest_version(conn)
         if seen != progress:
             if progress is None:
                 logger.info("waiting for another process to finish migrating: %s", _holder(conn) or "?")
