@@ -52,8 +52,10 @@ OTHER_SETTINGS = {
 }
 
 
-def resettable() -> list[str]:
-    return [name for name in inspect.signature(TrackerSimulator).parameters if name not in FIXED]
+def resettable() -> dict[str, Any]:
+    """The constructor settings `reset` restores, with their defaults."""
+    parameters = inspect.signature(TrackerSimulator).parameters
+    return {name: parameter.default for name, parameter in parameters.items() if name not in FIXED}
 
 
 def reset(simulator: TrackerSimulator) -> None:
@@ -62,10 +64,7 @@ def reset(simulator: TrackerSimulator) -> None:
     its Retry-After and random seed would stay."""
     simulator.faults.clear()  # releases any request waiting at a rendezvous of the old plan
     simulator.faults = FaultPlan()
-    defaults = inspect.signature(TrackerSimulator).parameters
-    for name in resettable():
-        setattr(simulator, name, defaults[name].default)
-    for name, value in OTHER_SETTINGS.items():
+    for name, value in {**resettable(), **OTHER_SETTINGS}.items():
         setattr(simulator, name, value)
     simulator.reset_stats()
 

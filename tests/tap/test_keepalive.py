@@ -133,29 +133,45 @@ def test_a_port_nobody_listens_on_is_a_connection_error(http: requests.Session) 
     assert not isinstance(caught.value, requests.exceptions.Timeout)
 
 
-class CannedServer:
-    """Answers every connection with the same bytes and closes it: answers no real server would send."""
+class LoopbackServer:
+    """A socket server on loopback that hands each accepted connection to `handle`, one at a time, until
+    `close`: for answers the simulator would never give."""
 
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
+    scheme = "http"
+
+    def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                raw, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += conn.recv(4096)
-                conn.sendall(self.answer)
+            self.handle(raw)
+
+    def handle(self, raw: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.sock.close()
+
+
+class CannedServer(LoopbackServer):
+    """Answers every connection with the same bytes and closes it: answers no real server would send."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        super().__init__()
+
+    def handle(self, raw: socket.socket) -> None:
+        with raw as conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            conn.sendall(self.answer)
 
 
 def test_answers_without_a_body_and_cookies_are_read_as_requests_reads_them(http: requests.Session) -> None:
@@ -215,33 +231,25 @@ def test_broken_answers_raise_what_requests_raises(
         server.close()
 
 
-class SlowHandshakeServer:
+class SlowHandshakeServer(LoopbackServer):
     """HTTPS whose TLS handshake starts `delay` seconds after the connection is accepted; then every
     request on the connection gets `[]` at once (kept alive)."""
 
+    scheme = "https"
+
     def __init__(self, context: ssl.SSLContext, delay: float) -> None:
         self.context, self.delay = context, delay
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"https://127.0.0.1:{self.sock.getsockname()[1]}/v3/statuses"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            time.sleep(self.delay)
-            with self.context.wrap_socket(raw, server_side=True) as conn:
-                request = b""
-                while chunk := conn.recv(4096):
-                    request += chunk
-                    while b"\r\n\r\n" in request:
-                        _, request = request.split(b"\r\n\r\n", 1)
-                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
-
-    def close(self) -> None:
-        self.sock.close()
+    def handle(self, raw: socket.socket) -> None:
+        time.sleep(self.delay)
+        with self.context.wrap_socket(raw, server_side=True) as conn:
+            request = b""
+            while chunk := conn.recv(4096):
+                request += chunk
+                while b"\r\n\r\n" in request:
+                    _, request = request.split(b"\r\n\r\n", 1)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
 
 
 def test_the_round_trip_leaves_out_opening_the_connection(certificates: dict[str, Path]) -> None:
@@ -255,7 +263,9 @@ def test_the_round_trip_leaves_out_opening_the_connection(certificates: dict[str
         with requests.Session() as session:
             session.trust_env = False
             session.mount("https://", adapter)
-            get = functools.partial(session.get, server.url, verify=str(certificates["ca.crt"]), timeout=5)
+            get = functools.partial(
+                session.get, f"{server.url}/v3/statuses", verify=str(certificates["ca.crt"]), timeout=5
+            )
             started = time.monotonic()
             assert get().json() == []
             took = time.monotonic() - started
