@@ -107,3 +107,37 @@ def test_a_datetime_outside_what_the_column_holds_is_refused_by_name(moment: obj
     columns = {"at": parse_type("DateTime('UTC')")}
     with pytest.raises(CoercionError, match=r"cannot load .* into t\.at: .*outside what a DateTime holds"):
         RowCoercer(columns, "t", unix_time=True)({"at": moment})
+
+
+#: One column of each kind the metrics step writes: text, integers, an instant in the protocol's units, a
+#: Nullable one, a float, and a column the rows do not carry (its empty value in every row).
+MIXED = {
+    "issue_id": "String",
+    "seq": "UInt32",
+    "at": "DateTime64(3, 'UTC')",
+    "left": "Nullable(DateTime64(3, 'UTC'))",
+    "hours": "Nullable(Float64)",
+    "_is_deleted": "UInt8",
+}
+
+
+@pytest.mark.parametrize("unix_time", [True, False])
+def test_columns_to_rows_gives_what_the_row_by_row_call_gives(unix_time: bool) -> None:
+    columns = {name: parse_type(kind) for name, kind in MIXED.items()}
+    coerce = RowCoercer(columns, "t", unix_time=unix_time)
+    rows = [
+        {"issue_id": "a", "seq": 1, "at": MOMENT, "left": None, "hours": 1.5},
+        {"issue_id": "b", "seq": "2", "at": "2024-01-02T00:04:05.678Z", "left": MOMENT, "hours": 2},
+        {"issue_id": "c", "seq": 3, "at": MOMENT.replace(tzinfo=None), "left": None, "hours": None},
+    ]
+    values = {name: [row[name] for row in rows] for name in rows[0]}
+    assert coerce.columns_to_rows(values, len(rows)) == [coerce(row) for row in rows]
+    assert coerce.columns_to_rows(values, len(rows))[1][1] == 2  # a numeric string became the number
+    assert [row[-1] for row in coerce.columns_to_rows(values, len(rows))] == [0, 0, 0]
+
+
+def test_columns_to_rows_names_the_value_that_does_not_fit() -> None:
+    columns = {name: parse_type(kind) for name, kind in MIXED.items()}
+    values = {"issue_id": ["a", "b"], "seq": [1, "many"]}
+    with pytest.raises(CoercionError, match=r"cannot load 'many' into t\.seq"):
+        RowCoercer(columns, "t", unix_time=True).columns_to_rows(values, 2)

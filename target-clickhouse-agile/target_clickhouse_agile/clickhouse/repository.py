@@ -81,8 +81,9 @@ class MetricsRepository:
             f"AND field_id IN {_in_list(METRIC_FIELDS)}"
         )
         per_issue: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            per_issue[row["issue_id"]].append({**row, "event_time": _from_ms(row["event_time_ms"])})
+        for row in rows:  # the rows are this method's own: completed in place, not copied
+            row["event_time"] = _from_ms(row["event_time_ms"])
+            per_issue[row["issue_id"]].append(row)
         return {
             issue_id: sorted(events_from_field_rows(issue_rows), key=lambda e: (e.at, e.event_id))
             for issue_id, issue_rows in per_issue.items()
@@ -106,22 +107,24 @@ class MetricsRepository:
         under FINAL; older servers have no such engine, so the stale rows are deleted by a mutation.
         """
         columns = self._table_columns(table)
+        coerce = RowCoercer(columns, table, unix_time=self._conn.takes_unix_time)
         version = time.time_ns()
-        payload: list[dict[str, Any]] = []
-        if rows:  # one dataclass per table: its field names once, not once per row
+        payload: list[tuple[Any, ...]] = []
+        if rows:  # one dataclass per table: read and coerced column by column (types.py)
             names = [f.name for f in fields(rows[0])]
-            values = attrgetter(*names)
-            payload = [dict(zip(names, values(r), strict=True), _version=version) for r in rows]
+            as_tuple = attrgetter(*names) if len(names) > 1 else lambda row: (getattr(row, names[0]),)
+            values = dict(zip(names, zip(*map(as_tuple, rows), strict=True), strict=True))
+            values["_version"] = [version] * len(rows)
+            payload = coerce.columns_to_rows(values, len(rows))
         retired = sorted(retired)
         key_columns = ("issue_id", *DERIVED_TABLES[table])
         if retired and self._conn.dialect.supports_is_deleted:
             payload += [
-                {**dict(zip(key_columns, key, strict=True)), "_version": version, "_is_deleted": 1}
+                coerce({**dict(zip(key_columns, key, strict=True)), "_version": version, "_is_deleted": 1})
                 for key in retired
             ]
         if payload:
-            coerce = RowCoercer(columns, table, unix_time=self._conn.takes_unix_time)
-            self._conn.insert(table, list(columns), [coerce(p) for p in payload])
+            self._conn.insert(table, list(columns), payload)
         if retired and not self._conn.dialect.supports_is_deleted:
             tuples = ", ".join("(" + ", ".join(_sql_value(v) for v in key) + ")" for key in retired)
             self._conn.execute_ddl(

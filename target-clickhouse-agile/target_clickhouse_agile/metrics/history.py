@@ -181,10 +181,14 @@ def events_from_field_rows(rows: Iterable[Mapping[str, Any]]) -> list[HistoryEve
         field_id = row.get("field_id")
         if field_id not in METRIC_FIELDS:
             continue
-        event_id = str(row["event_id"])
+        event_id = row["event_id"]
+        if type(event_id) is not str:
+            event_id = str(event_id)
         event = grouped.get(event_id)
         if event is None:
-            at = parse_timestamp(row["event_time"])
+            at = row["event_time"]
+            if type(at) is not datetime or at.tzinfo is not UTC:  # read back from ClickHouse: already is
+                at = parse_timestamp(at)
             event = grouped[event_id] = HistoryEvent(event_id, at, str(row.get("event_type") or ""), {})
         change = FieldChange(_optional_str(row.get("from_value")), _optional_str(row.get("to_value")))
         event.changes[field_id] = change
@@ -192,4 +196,4 @@ def events_from_field_rows(rows: Iterable[Mapping[str, Any]]) -> list[HistoryEve
 
 
 def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return value if type(value) is str else None if value is None else str(value)
