@@ -85,6 +85,7 @@ bench: $(STAMP) clickhouse
 	$(BIN)/python -m benchmarks.throughput
 	$(BIN)/python -m benchmarks.limiter_model
 	$(BIN)/python -m benchmarks.cpu_versus
+	$(BIN)/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .pytest_cache .ruff_cache .demo .meltano .meltano-demo

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,14 +68,39 @@ def extract(revision: str, into: Path) -> Path:
     return into
 
 
+def plugin_path(source: Path) -> str:
+    """A `PYTHONPATH` that puts the extracted tap and target of `source` before the installed ones."""
+    return os.pathsep.join([str(source / "tap-yandex-tracker"), str(source / "target-clickhouse-agile")])
+
+
+@contextmanager
+def two_versions(
+    base: str, issues: int, seed: int, prefix: str
+) -> Iterator[tuple[Path, Path, TrackerSimulator, ClickHouseServer]]:
+    """What a comparison of this tree with `base` runs against: a scratch directory, the base's extracted
+    source, a ClickHouse 18.16 server and the simulated organisation (0 ms latency). Both versions are
+    byte-compiled, as installed packages are (pipeline.compile_bytecode). Everything goes afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    server = ClickHouseServer(scratch / "clickhouse")
+    try:
+        base_source = extract(base, scratch / "base")
+        ensure_installed()
+        pipeline.compile_bytecode()
+        pipeline.compile_bytecode(base_source)
+        server.start()
+        with TrackerSimulator(generate_organisation(issues, seed=seed)) as sim:
+            yield scratch, base_source, sim, server
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def run_round(
     version: str, source: Path | None, sim_url: str, workdir: Path, server: ClickHouseServer
 ) -> Round:
     previous = os.environ.get("PYTHONPATH")
     if source is not None:
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [str(source / "tap-yandex-tracker"), str(source / "target-clickhouse-agile")]
-        )
+        os.environ["PYTHONPATH"] = plugin_path(source)
     try:
         target = {"host": server.host, "port": server.port, "database": workdir.name}
         run = pipeline.run(sim_url, workdir, target)
@@ -105,31 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bench-cpu-versus-"))
-    base_source = extract(args.base, scratch / "base")
-    ensure_installed()
-    # Both versions byte-compiled, as installed packages are (pipeline.compile_bytecode).
-    pipeline.compile_bytecode()
-    pipeline.compile_bytecode(base_source)
-    server = ClickHouseServer(scratch / "clickhouse")
-    server.start()
     rounds: list[Round] = []
-    try:
-        org = generate_organisation(args.issues, seed=args.seed)
-        with TrackerSimulator(org) as sim:
-            for index in range(args.rounds):
-                for version, source in ((args.base, base_source), ("this tree", None)):
-                    slug = "base" if source is not None else "tree"
-                    rounds.append(run_round(version, source, sim.url, scratch / f"{slug}_{index}", server))
-                    r = rounds[-1]
-                    print(
-                        f"round {index + 1} {version}: CPU tap {r.tap_cpu_s:.2f} s, target "
-                        f"{r.target_cpu_s:.2f} s, wall {r.wall_s:.1f} s, {r.records} records",
-                        flush=True,
-                    )
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with two_versions(args.base, args.issues, args.seed, "bench-cpu-versus-") as (
+        scratch,
+        base_source,
+        sim,
+        server,
+    ):
+        for index in range(args.rounds):
+            for version, source in ((args.base, base_source), ("this tree", None)):
+                slug = "base" if source is not None else "tree"
+                rounds.append(run_round(version, source, sim.url, scratch / f"{slug}_{index}", server))
+                r = rounds[-1]
+                print(
+                    f"round {index + 1} {version}: CPU tap {r.tap_cpu_s:.2f} s, target "
+                    f"{r.target_cpu_s:.2f} s, wall {r.wall_s:.1f} s, {r.records} records",
+                    flush=True,
+                )
     report = render(rounds, args)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cpu_versus.md").write_text(report)
