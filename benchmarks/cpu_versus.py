@@ -81,8 +81,9 @@ def two_versions(
     source, a ClickHouse 18.16 server and the simulated organisation (0 ms latency). Both versions are
     byte-compiled, as installed packages are (pipeline.compile_bytecode). Everything goes afterwards."""
     scratch = Path(tempfile.mkdtemp(prefix=prefix))
-    server = ClickHouseServer(scratch / "clickhouse")
+    server: ClickHouseServer | None = None
     try:
+        server = ClickHouseServer(scratch / "clickhouse")
         base_source = extract(base, scratch / "base")
         ensure_installed()
         pipeline.compile_bytecode()
@@ -91,7 +92,8 @@ def two_versions(
         with TrackerSimulator(generate_organisation(issues, seed=seed)) as sim:
             yield scratch, base_source, sim, server
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -141,3 +141,10 @@ def test_columns_to_rows_names_the_value_that_does_not_fit() -> None:
     values = {"issue_id": ["a", "b"], "seq": [1, "many"]}
     with pytest.raises(CoercionError, match=r"cannot load 'many' into t\.seq"):
         RowCoercer(columns, "t", unix_time=True).columns_to_rows(values, 2)
+
+
+def test_columns_to_rows_gives_each_row_its_own_empty_array() -> None:
+    columns = {"id": parse_type("String"), "tags": parse_type("Array(String)")}
+    rows = RowCoercer(columns, "t").columns_to_rows({"id": ["a", "b"]}, 2)
+    assert rows == [("a", []), ("b", [])]
+    assert rows[0][1] is not rows[1][1]

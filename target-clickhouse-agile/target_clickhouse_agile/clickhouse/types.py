@@ -294,12 +294,15 @@ class RowCoercer:
         each column's type checked in one tight loop instead of a lookup and a test per value and row.
         For rows that are already columns (the metrics step's dataclasses, transposed in C). A value
         that does not fit fails as the row-by-row call fails, naming table and column."""
+        if not self._fast:
+            return [()] * count
         columns: list[Sequence[Any]] = []
         for name, kind, convert in self._fast:
             column = values.get(name)
             try:
                 if column is None:
-                    columns.append([convert(None)] * count)
+                    empty = convert(None)  # an array's empty list is made per row: no row shares it
+                    columns.append([[] for _ in range(count)] if empty == [] else [empty] * count)
                 else:
                     columns.append([value if type(value) is kind else convert(value) for value in column])
             except (CoercionError, ValueError, TypeError, OverflowError):
