@@ -98,13 +98,15 @@ def count_version(
     env = dict(os.environ)
     if source is not None:  # the base's packages first on the path, as cpu_versus runs them
         env["PYTHONPATH"] = plugin_path(source)
-    tap_config, target_config = workdir / "tap.json", workdir / "target.json"
-    tap_config.write_text(json.dumps({"api_url": sim_url, "token": "sim-token", "org_id": "sim-org"}))
     # The SDK's age rule (a drain once a record is `checkpoint_seconds` old) kept out of play: under
     # callgrind the base's target runs ~4 min, near its default of 5.
-    settings = {**pipeline.CALENDAR, "host": server.host, "port": server.port, "database": workdir.name}
-    settings["checkpoint_seconds"] = 3600
-    target_config.write_text(json.dumps(settings))
+    settings = {
+        "host": server.host,
+        "port": server.port,
+        "database": workdir.name,
+        "checkpoint_seconds": 3600,
+    }
+    tap_config, target_config = pipeline.write_configs(workdir, sim_url, settings)
     singer = workdir / "singer.jsonl"
     tap = counted(
         [str(pipeline.BIN / "tap-yandex-tracker"), "--config", str(tap_config)],

@@ -81,6 +81,20 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def write_configs(
+    workdir: Path, api_url: str, target_settings: dict[str, Any], tap_settings: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """The tap's and the target's config files (in `workdir`, made if missing) for a sync of the simulated
+    organisation at `api_url`: the simulator's credentials plus `tap_settings`, and the benchmarks'
+    calendar plus `target_settings`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tap_config, target_config = workdir / "tap.json", workdir / "target.json"
+    tap = {"api_url": api_url, "token": "sim-token", "org_id": "sim-org", **(tap_settings or {})}
+    tap_config.write_text(json.dumps(tap))
+    target_config.write_text(json.dumps({**CALENDAR, **target_settings}))
+    return tap_config, target_config
+
+
 def run(
     api_url: str,
     workdir: Path,
@@ -91,11 +105,7 @@ def run(
     """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names;
     the tap runs with its defaults plus `tap_settings`. `database_pids`: the database's processes, whose
     CPU during the run is reported."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    tap_config, target_config = workdir / "tap.json", workdir / "target.json"
-    tap = {"api_url": api_url, "token": "sim-token", "org_id": "sim-org", **(tap_settings or {})}
-    tap_config.write_text(json.dumps(tap))
-    target_config.write_text(json.dumps({**CALENDAR, **target_settings}))
+    tap_config, target_config = write_configs(workdir, api_url, target_settings, tap_settings)
     with (
         (workdir / "tap.log").open("w") as tap_log,
         (workdir / "target.log").open("w") as target_log,
