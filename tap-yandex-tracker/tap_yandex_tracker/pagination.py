@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, HeaderLinkPaginator
 
+from tap_yandex_tracker.json_codec import loads_body
+
 
 class TrackerLinkPaginator(HeaderLinkPaginator):
     """``rel="next"`` from the ``Link`` header (requests merges repeated ``Link`` headers)."""
@@ -64,7 +66,7 @@ class IdCursorPaginator(BaseAPIPaginator[str | None]):
 
     def get_next(self, response: requests.Response) -> str | None:
         try:
-            items = response.json()
+            items = loads_body(response.content)
         except ValueError:
             return None
         if not isinstance(items, list) or len(items) < self.per_page:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
-from tap_yandex_tracker.json_codec import dumps_line
+import pytest
+
+from tap_yandex_tracker import json_codec
+from tap_yandex_tracker.json_codec import dumps_line, loads_body
 from target_clickhouse_agile.json_codec import dumps_sorted
 
 #: Values `json` reads and orjson refuses to write: a 65-bit integer, a lone UTF-16 surrogate.
@@ -46,3 +50,71 @@ def test_the_target_keeps_the_exact_text_of_decimal_numbers() -> None:
 def test_the_target_writes_what_orjson_refuses_exactly() -> None:
     for value in REFUSED_BY_ORJSON:
         assert json.loads(dumps_sorted(value)) == value
+
+
+DOCUMENTED_ANSWERS = sorted((Path(__file__).parents[1] / "fixtures" / "real_api").rglob("*.json"))
+
+#: Bodies where orjson alone would read another value than `json`, or refuse what `json` reads.
+EDGE_BODIES = [
+    b'{"big": 18446744073709551616, "low": -9223372036854775809, "huge": 1000000000000000000000000000000}',
+    b'{"u64": 18446744073709551615, "i64": -9223372036854775808, "long": 9223372036854775808}',
+    b"[1.5, 1e5, -0.0, 1E400, -1e400, 0.1000000000000000055511151231257827]",
+    b'{"nan": NaN, "inf": Infinity, "minus": -Infinity}',
+    b'{"a": 1, "a": 2}',
+    b'["\\ud800 half a pair", "\\ud83d\\ude00 a whole pair", "\\u0000"]',
+    "\ufeff".encode() + b'{"bom": true}',
+    '{"utf16": "Задача"}'.encode("utf-16"),
+    b'{"id": "1130000000001015", "text": "1234567890123456789 in words"}',
+]
+
+
+def _exactly(value: object) -> str:
+    """A value's JSON with its types visible: 1 and 1.0 differ, NaN equals NaN."""
+    return json.dumps(value, sort_keys=True)
+
+
+@pytest.mark.parametrize("path", DOCUMENTED_ANSWERS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_tap_reads_documented_answers_as_json_does(path: Path) -> None:
+    body = path.read_bytes()
+    assert _exactly(loads_body(body)) == _exactly(json.loads(body))
+
+
+@pytest.mark.parametrize("body", EDGE_BODIES)
+def test_the_tap_reads_what_orjson_would_read_differently_as_json_does(body: bytes) -> None:
+    assert _exactly(loads_body(body)) == _exactly(json.loads(body))
+
+
+@pytest.mark.parametrize("body", [b'{"cut": [1, 2', b"", b"<html>502 Bad Gateway</html>", b'{"x": "\xff"}'])
+def test_the_tap_refuses_a_body_with_the_standard_librarys_error(body: bytes) -> None:
+    try:
+        json.loads(body)
+    except ValueError as error:
+        expected = error
+    else:
+        raise AssertionError("json.loads accepted it")
+    with pytest.raises(type(expected)) as refused:
+        loads_body(body)
+    assert str(refused.value) == str(expected)
+
+
+def test_a_typical_answer_is_read_without_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is the point: a page of issues with Cyrillic text, ids and timestamps takes it."""
+
+    def refuse(body: bytes) -> None:
+        raise AssertionError("read by json.loads")
+
+    monkeypatch.setattr(json_codec.json, "loads", refuse)
+    body = json.dumps(
+        [
+            {
+                "id": "665cd40805abb968b3000003",
+                "summary": "Задача #4",
+                "passportUid": 1130000000001015,
+                "updatedAt": "2024-06-02T20:20:24.825+0000",
+                "storyPoints": 2.5,
+            }
+        ]
+        * 50,
+        ensure_ascii=False,
+    ).encode()
+    assert loads_body(body)[49]["summary"] == "Задача #4"
