@@ -12,7 +12,9 @@ decoding them into a `str` first. Where the two parsers could give different val
 library reads the body, as it did before: orjson turns an integer beyond 64 bits into a float (silently),
 so a body holding a run of 19 or more digits (such an integer has one; ids and timestamps do not) goes to
 `json`; and what orjson refuses (`NaN`, `1e400`, lone surrogates, a BOM, UTF-16, a cut body) is read, or
-refused with the usual `ValueError`, by `json`. Fractions are floats in both.
+refused with the usual `ValueError`, by `json`. Fractions are floats in both. (One difference is left:
+arrays or objects nested ~1,000 deep, where `json` runs out of stack with a `RecursionError` and orjson,
+which allows 1,024 levels, does not. No Tracker answer nests like that.)
 """
 
 from __future__ import annotations

@@ -56,9 +56,14 @@ DOCUMENTED_ANSWERS = sorted((Path(__file__).parents[1] / "fixtures" / "real_api"
 
 #: Bodies where orjson alone would read another value than `json`, or refuse what `json` reads.
 EDGE_BODIES = [
-    b'{"big": 18446744073709551616, "low": -9223372036854775809, "huge": 1000000000000000000000000000000}',
+    # one number per body: a body that falls back for another reason would hide a misread one
+    b"[18446744073709551616]",
+    b"[-9223372036854775809]",
+    b"[1000000000000000000000000000000]",
     b'{"u64": 18446744073709551615, "i64": -9223372036854775808, "long": 9223372036854775808}',
-    b"[1.5, 1e5, -0.0, 1E400, -1e400, 0.1000000000000000055511151231257827]",
+    b"[1.5, 1e5, -0.0, 1E+2, 0.1000000000000000055511151231257827]",
+    b"[1E400]",
+    b"[-1e400]",
     b'{"nan": NaN, "inf": Infinity, "minus": -Infinity}',
     b'{"a": 1, "a": 2}',
     b'["\\ud800 half a pair", "\\ud83d\\ude00 a whole pair", "\\u0000"]',
