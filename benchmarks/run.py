@@ -15,7 +15,10 @@ search stops there). Extrapolated numbers are marked as such in every table.
 
 Our pipeline's runs of at most `REPEAT_MAX_ISSUES` issues take seconds, so a busy moment of the machine moves
 them by a tenth: each runs `--repeat` times (3), every time into a fresh database, and the table shows the
-run with the median wall time (its CPU and memory too) and the range of all. The old exporter runs once.
+run with the median wall time (its CPU and memory too) and the range of all. Where the old exporter runs
+to the end, it runs `--old-repeat` times (2): once before ours and then after them, so that a slow or fast
+spell of the machine (a fixed loop of pure Python varies 2-3x within minutes here) weighs on both sides of
+the ratio; its row shows the median (for two runs, the mean) of its walls and CPU, and the range.
 
     python -m benchmarks.run [--sizes 2000,20000] [--latencies 0,20] [--quick]
 """
@@ -26,10 +29,11 @@ import argparse
 import json
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -93,15 +97,17 @@ def run_old(
     server: ClickHouseServer,
     cap_s: float | None,
     reference_rate: float | None = None,
+    run: int = 1,
 ) -> tuple[Row, old_exporter.OldRun]:
-    """The old exporter, full or capped, into its own database on the server.
+    """The old exporter, full or capped, into its own database on the server (`old_<size>_<latency>`, and
+    `..._r<run>` for a repeated run).
 
     `reference_rate`: requests per processed issue of an earlier complete run; a capped run that stopped
     before its first progress line (it logs every 100 issues) is measured by its requests instead.
     """
     sim.reset_stats()
     http_url = f"http://{server.host}:{server.http_port}/"
-    database = f"old_{size}_{latency}"
+    database = f"old_{size}_{latency}" + (f"_r{run}" if run > 1 else "")
     result = old_exporter.run(sim.url, workdir, http_url=http_url, database=database, cap_s=cap_s)
     stats = sim.stats
     search = _search_requests(stats.by_route)
@@ -223,6 +229,22 @@ def run_ours(
     )
 
 
+def old_summary(runs: list[Row]) -> Row:
+    """The old exporter's complete runs of one configuration as one row: the median wall time and CPU
+    (for two runs, their mean), the largest peak RSS, the walls of all in `walls`; a run that did not
+    complete, if any, instead."""
+    incomplete = [row for row in runs if row.status != "complete"]
+    if incomplete or len(runs) == 1:
+        return incomplete[0] if incomplete else runs[0]
+    summary = replace(runs[0], walls=[row.wall_s for row in runs])
+    summary.wall_s = statistics.median(summary.walls)
+    process = dict(runs[0].processes[0])
+    process["cpu_s"] = statistics.median(row.processes[0]["cpu_s"] for row in runs)
+    process["max_rss_mb"] = max(row.processes[0]["max_rss_mb"] for row in runs)
+    summary.processes = [process]
+    return summary
+
+
 def median_run(runs: list[Row]) -> Row:
     """The run with the median wall time, carrying the walls of all and the first run's schema set-up
     time; a failed run, if any, instead (a failure must show)."""
@@ -340,6 +362,13 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help=f"runs of our pipeline per configuration of at most {REPEAT_MAX_ISSUES} issues (median shown)",
     )
+    parser.add_argument(
+        "--old-repeat",
+        type=int,
+        default=2,
+        help="runs of the old exporter where it runs to the end: the first before ours, the others after "
+        "(median shown)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -347,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rerender", type=Path, help="re-derive and re-render a raw JSON result, run nothing"
     )
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    if args.repeat < 1 or args.old_repeat < 1:
+        parser.error("--repeat and --old-repeat must be at least 1")
     if args.rerender:
         return rerender(args.rerender, args)
     sizes = _parse_list(args.sizes or ("300" if args.quick else "2000,20000"))
@@ -381,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             for latency in latencies:
                 with TrackerSimulator(org, latency_ms=latency) as sim:
                     tag = f"{size}-{latency}ms"
+                    old_runs: list[Row] = []
                     if (size, latency) in skip:
                         print(f"[{tag}] old exporter: skipped (extrapolated below)", flush=True)
                     else:
@@ -389,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                         complete = [r for r in rows if r.system == "old exporter" and r.status == "complete"]
                         rate = complete[-1].requests_per_issue if complete else None
                         row, old = run_old(sim, size, latency, scratch / tag / "old", server, old_cap, rate)
+                        old_runs, old_row_at = [row], len(rows)
                         rows.append(row)
                         _print(row)
                         if old.complete and parity_input is None and not args.quick:
@@ -405,6 +436,16 @@ def main(argv: list[str] | None = None) -> int:
                             runs.append(run_ours(sim, size, latency, engine, workdir, server, cluster, run))
                             _print(runs[-1])
                         rows.append(median_run(runs))
+                    if old_runs and old_runs[0].status == "complete" and old_cap is None:
+                        # Its other runs after ours: together they bracket ours in time, so a slow or fast
+                        # spell of the machine weighs on both sides of the ratio.
+                        for run in range(2, args.old_repeat + 1):
+                            print(f"[{tag}] old exporter (run {run}) ...", flush=True)
+                            workdir = scratch / tag / f"old-{run}"
+                            row, _ = run_old(sim, size, latency, workdir, server, old_cap, None, run)
+                            old_runs.append(row)
+                            _print(row)
+                        rows[old_row_at] = old_summary(old_runs)
                     here = (size, latency)
                     parity_here = parity_input and (parity_input["size"], parity_input["latency"]) == here
                     if parity_here and not args.no_parity and "server" in engines:
@@ -551,14 +592,25 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
 
 def _repeat_note(rows: list[Row]) -> str:
     """How repeated runs are shown (nothing for results whose runs each ran once)."""
-    repeats = max((len(row.walls) for row in rows), default=0)
-    if repeats < 2:
-        return ""
-    return (
-        f" Configurations of ours with at most {REPEAT_MAX_ISSUES:,} issues ran {repeats} times, each into a "
-        "fresh database: the table shows the run with the median wall time (its CPU and memory too) and the "
-        "range of all, and the ratios use that run. The old exporter ran once."
-    )
+    repeats = max((len(row.walls) for row in rows if row.system != "old exporter"), default=0)
+    old_repeats = max((len(row.walls) for row in rows if row.system == "old exporter"), default=0)
+    note = ""
+    if repeats >= 2:
+        note += (
+            f" Configurations of ours with at most {REPEAT_MAX_ISSUES:,} issues ran {repeats} times, each "
+            "into a fresh database: the table shows the run with the median wall time (its CPU and memory "
+            "too) and the range of all, and the ratios use that run."
+        )
+    if old_repeats >= 2:
+        note += (
+            f" Where the old exporter ran to the end it ran {old_repeats} times, once before ours and then "
+            "after them, each into a fresh database: the table shows the median of its wall times and of its "
+            "CPU (for two runs, their mean), the range of its wall times and its largest peak RSS, and the "
+            "ratios use those; requests and rows are its first run's (every run makes the same)."
+        )
+    elif repeats >= 2:
+        note += " The old exporter ran once."
+    return note
 
 
 def _cpu_per_record_table(rows: list[Row]) -> list[str]:
