@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import date, datetime, timezone
@@ -12,6 +16,7 @@ import pytest
 
 from target_clickhouse_agile.clickhouse import ClickHouseError, Connection, apply_migrations, migrations
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
+from target_clickhouse_agile.clickhouse.lock_holder import identity_of
 from target_clickhouse_agile.clickhouse.migrations import current_version, force_version, set_version
 from tests.support.clickhouse import NativeDatabase
 
@@ -397,6 +402,91 @@ def test_a_lock_that_stops_moving_is_reported_with_its_holder_and_the_fix(
     conn.execute(f"DROP TABLE {migrations.LOCK_TABLE}")
     force_version(conn, 4)
     assert apply_migrations(conn) == ALL_VERSIONS[4:]
+
+
+def test_a_lock_left_by_a_process_killed_on_this_machine_is_taken_over(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A target killed while it held the lock (kill -9) left the table; the next run on the same machine
+    sees that the holder no longer runs and migrates, instead of waiting and then asking for a DROP."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)  # waiting would end in the stale-lock error
+    conn = clickhouse_native.conn
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    identity = identity_of(killed.pid)
+    killed.kill()
+    killed.wait()
+    assert identity is not None
+    holder = f"this-host pid {killed.pid} since 2026-12-07 03:00:00 UTC (lock deadbeef; {identity.text()})"
+    _hold_lock(conn, holder)
+    with caplog.at_level(logging.WARNING, logger="target_clickhouse_agile.clickhouse"):
+        assert apply_migrations(conn) == ALL_VERSIONS
+    assert migrations.LOCK_TABLE not in _tables(conn)
+    assert "no longer runs" in caplog.text
+    assert f"pid {killed.pid}" in caplog.text
+
+
+_HOLD_THE_LOCK = """
+import json, sys, time
+from target_clickhouse_agile.clickhouse import connect, migrations
+conn = connect(json.loads(sys.argv[1]))
+with migrations._schema_lock(conn):
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_lock_of_a_process_killed_with_sigkill_is_taken_over(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real thing: a process takes the lock the target's way and is killed (SIGKILL: no cleanup runs);
+    the next migration on this machine takes the lock over rather than waiting for it."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, json.dumps(clickhouse_native.settings)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        assert _lock_holders(clickhouse_native.conn)  # left behind by the kill below
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _lock_holders(clickhouse_native.conn)
+    assert apply_migrations(clickhouse_native.conn) == ALL_VERSIONS
+    assert migrations.LOCK_TABLE not in _tables(clickhouse_native.conn)
+
+
+def test_a_lock_held_by_a_running_process_on_this_machine_is_not_taken(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        identity = identity_of(running.pid)
+        assert identity is not None
+        holder = f"this-host pid {running.pid} since 2026-12-07 03:00:00 UTC (lock cafe; {identity.text()})"
+        _hold_lock(conn, holder)
+        with pytest.raises(ClickHouseError, match=f"pid {running.pid}"):
+            apply_migrations(conn)
+        assert _lock_holders(conn) == [f"'{holder}'"]
+        assert current_version(conn) == (-1, False)
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_this_process_s_lock_records_who_it_is(clickhouse_native: NativeDatabase) -> None:
+    """The holder text carries this process's identity, so that a waiter on this machine can tell."""
+    conn = clickhouse_native.conn
+    mine = identity_of(os.getpid())
+    assert mine is not None
+    with migrations._schema_lock(conn):
+        (holder,) = _lock_holders(conn)
+    assert f"pid {os.getpid()} " in holder
+    assert mine.text() in holder
 
 
 def test_a_lock_made_by_a_create_that_seemed_to_fail_is_this_process_s(

@@ -21,11 +21,13 @@ ZooKeeper orders the creates), the others wait while the schema version moves an
 hold the lock. The table's only column has its holder (host, pid, time and a random token) as its DEFAULT,
 so every node can tell who holds it without an insert, and a process can tell its own lock (a statement
 re-sent after a lost connection finds the table it created). A process killed while migrating leaves the
-table behind (and, usually, a dirty version): a waiter that sees no progress for `LOCK_WAIT_SECONDS`
-(longer on a cluster, where one statement may wait `distributed_ddl_task_timeout`) says which table to
-drop. golang-migrate's ClickHouse driver and targets before this lock take no such lock: a dirty version
-is still given `DIRTY_WAIT_SECONDS` to turn clean before it counts as a failed migration. TinyLog
-rejects truly simultaneous inserts into `schema_migrations`, so a failed insert is retried.
+table behind (and, usually, a dirty version). A waiter on the same machine sees that the holder no longer
+runs (the holder text carries the process's identity, lock_holder.py) and takes the lock over at once; any
+other waiter that sees no progress for `LOCK_WAIT_SECONDS` (longer on a cluster, where one statement may
+wait `distributed_ddl_task_timeout`) says which table to drop. golang-migrate's ClickHouse driver and
+targets before this lock take no such lock: a dirty version is still given `DIRTY_WAIT_SECONDS` to turn
+clean before it counts as a failed migration. TinyLog rejects truly simultaneous inserts into
+`schema_migrations`, so a failed insert is retried.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import TypeVar
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import TABLE_ALREADY_EXISTS, ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, quote_literal
+from target_clickhouse_agile.clickhouse.lock_holder import holder_is_gone, identity_of
 
 T = TypeVar("T")
 
@@ -61,6 +64,8 @@ LOCK_TABLE = "schema_migrations_lock"
 LOCK_WAIT_SECONDS = 60.0
 CLUSTER_LOCK_WAIT_SECONDS = 240.0
 _LOCK_POLL_SECONDS = 0.2
+#: After taking over a dead holder's lock: time for another waiter that dropped it too to show up.
+_TAKEOVER_SETTLE_SECONDS = 0.5
 NIL_VERSION = -1
 _UP_FILE = re.compile(r"^(\d+)_(\w+)\.up\.sql$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
@@ -318,12 +323,16 @@ def _schema_lock(conn: Connection) -> Iterator[None]:
     token = uuid.uuid4().hex[:12]
     host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    holder = f"{host} pid {os.getpid()} since {stamp} (lock {token})"
+    identity = identity_of(os.getpid())
+    proof = f"; {identity.text()}" if identity else ""  # lets a waiter here see that this process is gone
+    holder = f"{host} pid {os.getpid()} since {stamp} (lock {token}{proof})"
     create = f"CREATE TABLE {LOCK_TABLE} (holder String DEFAULT {quote_literal(holder)}) ENGINE = Memory"
     patience = LOCK_WAIT_SECONDS if conn.layout is None else CLUSTER_LOCK_WAIT_SECONDS
     progress: tuple[int, bool] | None = None
     deadline = 0.0
     while not _take(conn, create, token):
+        if _take_over_if_gone(conn, create, token):
+            break
         seen = _read_latest_version(conn)
         if seen != progress:
             if progress is None:
@@ -356,6 +365,28 @@ def _take(conn: Connection, create: str, token: str) -> bool:
             return False
         raise
     return True
+
+
+def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
+    """Take the lock of a holder that provably no longer runs (killed on this machine, lock_holder.py):
+    True if this process holds it now. Two waiters may see the dead holder at once; the one whose lock the
+    other dropped in between sees, after `_TAKEOVER_SETTLE_SECONDS`, that the lock is not its own, and
+    goes back to waiting."""
+    holder = _holder(conn)
+    if holder is None or not holder_is_gone(holder):
+        return False
+    logger.warning(
+        "%s is held by a process that no longer runs on this machine (%s): taking the lock over",
+        LOCK_TABLE,
+        holder,
+    )
+    if _holder(conn) != holder:
+        return False  # taken over by someone else meanwhile
+    conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
+    if not _take(conn, create, token):
+        return False
+    time.sleep(_TAKEOVER_SETTLE_SECONDS)
+    return token in (_holder(conn) or "")
 
 
 def _release(conn: Connection, token: str) -> None:

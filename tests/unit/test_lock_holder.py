@@ -1,0 +1,86 @@
+"""The migration lock's holder identity: what a waiter on the same machine can prove about a holder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from target_clickhouse_agile.clickhouse import lock_holder
+from target_clickhouse_agile.clickhouse.lock_holder import (
+    ProcessIdentity,
+    holder_is_gone,
+    identity_in,
+    identity_of,
+)
+
+
+@contextmanager
+def _sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _holder(identity: ProcessIdentity) -> str:
+    return f"this-host pid {identity.pid} since 2026-12-07 03:00:00 UTC (lock deadbeef; {identity.text()})"
+
+
+def test_the_identity_is_read_back_from_the_holder_text() -> None:
+    mine = identity_of(os.getpid())
+    assert mine is not None
+    assert mine.pid == os.getpid()
+    assert identity_in(_holder(mine)) == mine
+    assert identity_in("worker-7 pid 4242 since 2026-12-06 21:00:00 UTC (lock 1234)") is None
+
+
+def test_a_running_holder_is_not_gone() -> None:
+    with _sleeper() as child:
+        alive = identity_of(child.pid)
+        assert alive is not None
+        assert not holder_is_gone(_holder(alive))
+
+
+def test_a_holder_that_exited_or_was_killed_is_gone() -> None:
+    with _sleeper() as child:
+        identity = identity_of(child.pid)
+        assert identity is not None
+    assert holder_is_gone(_holder(identity))
+
+
+def test_a_killed_holder_not_yet_reaped_is_gone() -> None:
+    """A zombie still has its pid (its parent has not waited for it) but holds nothing any more."""
+    with _sleeper() as child:
+        identity = identity_of(child.pid)
+        assert identity is not None
+        child.kill()
+        deadline = time.monotonic() + 10
+        while lock_holder._start_ticks(child.pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the kernel has made it a zombie
+        assert holder_is_gone(_holder(identity))
+
+
+def test_a_reused_pid_does_not_keep_a_dead_holder_alive() -> None:
+    """Same pid, another start time: the process that took the lock is not the one running now."""
+    mine = identity_of(os.getpid())
+    assert mine is not None
+    assert holder_is_gone(_holder(replace(mine, start=mine.start + 1)))
+
+
+def test_a_holder_elsewhere_cannot_be_proven_gone() -> None:
+    """Another boot or another pid namespace (another machine, another container): its pid means
+    nothing here, so the waiter waits as before."""
+    with _sleeper() as child:
+        identity = identity_of(child.pid)
+        assert identity is not None
+    assert holder_is_gone(_holder(identity))  # here it is provably gone ...
+    assert not holder_is_gone(_holder(replace(identity, boot="00000000-0000-0000-0000-000000000000")))
+    assert not holder_is_gone(_holder(replace(identity, namespace="1")))
+    assert not holder_is_gone("worker-7 pid 4242 since 2026-12-06 21:00:00 UTC (lock 1234)")
