@@ -404,6 +404,20 @@ def test_a_lock_that_stops_moving_is_reported_with_its_holder_and_the_fix(
     assert apply_migrations(conn) == ALL_VERSIONS[4:]
 
 
+def _dead_holder() -> str:
+    """The holder text of a lock whose process was killed (on this machine, just now)."""
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    identity = identity_of(killed.pid)
+    killed.kill()
+    killed.wait()
+    assert identity is not None
+    return f"this-host pid {killed.pid} since 2026-12-07 03:00:00 UTC (lock deadbeef; {identity.text()})"
+
+
+def _lock_create(holder: str) -> str:
+    return f"CREATE TABLE {migrations.LOCK_TABLE} (holder String DEFAULT '{holder}') ENGINE = Memory"
+
+
 def test_a_lock_left_by_a_process_killed_on_this_machine_is_taken_over(
     clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -411,18 +425,48 @@ def test_a_lock_left_by_a_process_killed_on_this_machine_is_taken_over(
     sees that the holder no longer runs and migrates, instead of waiting and then asking for a DROP."""
     monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)  # waiting would end in the stale-lock error
     conn = clickhouse_native.conn
-    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    identity = identity_of(killed.pid)
-    killed.kill()
-    killed.wait()
-    assert identity is not None
-    holder = f"this-host pid {killed.pid} since 2026-12-07 03:00:00 UTC (lock deadbeef; {identity.text()})"
+    holder = _dead_holder()
     _hold_lock(conn, holder)
     with caplog.at_level(logging.WARNING, logger="target_clickhouse_agile.clickhouse"):
         assert apply_migrations(conn) == ALL_VERSIONS
     assert migrations.LOCK_TABLE not in _tables(conn)
+    assert not [t for t in _tables(conn) if t.startswith(migrations.TAKEOVER_PREFIX)]
     assert "no longer runs" in caplog.text
-    assert f"pid {killed.pid}" in caplog.text
+    assert holder in caplog.text
+
+
+def test_a_takeover_under_way_elsewhere_is_left_to_it(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another waiter made the takeover table for this dead holder: this one does not drop the lock too."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    holder = _dead_holder()
+    _hold_lock(conn, holder)
+    conn.execute(f"CREATE TABLE {migrations.TAKEOVER_PREFIX}deadbeef (taken UInt8) ENGINE = Memory")
+    with pytest.raises(ClickHouseError, match="deadbeef"):
+        apply_migrations(conn)
+    assert _lock_holders(conn) == [f"'{holder}'"]
+
+
+def test_a_late_takeover_leaves_the_lock_of_the_waiter_that_took_over_first(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two waiters read the dead holder; the first takes the lock over. The second, late, re-reads the
+    holder under the takeover table, finds the first one's lock and stands back (an unconditional DROP
+    would have removed a live lock)."""
+    conn = clickhouse_native.conn
+    current_version(conn)
+    dead = _dead_holder()
+    _hold_lock(conn, dead)
+    first = clickhouse_native.connect()
+    assert migrations._take_over_if_gone(first, _lock_create("first (lock 111111111111)"), "111111111111")
+    stale_reads = iter([dead])  # what the late waiter read before the first one took over
+    read_holder = migrations._holder
+    monkeypatch.setattr(migrations, "_holder", lambda c: next(stale_reads, None) or read_holder(c))
+    assert not migrations._take_over_if_gone(conn, _lock_create("late (lock 222222222222)"), "222222222222")
+    assert _lock_holders(conn) == ["'first (lock 111111111111)'"]
+    assert not [t for t in _tables(conn) if t.startswith(migrations.TAKEOVER_PREFIX)]
 
 
 _HOLD_THE_LOCK = """

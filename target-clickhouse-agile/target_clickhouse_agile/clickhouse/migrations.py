@@ -22,9 +22,10 @@ hold the lock. The table's only column has its holder (host, pid, time and a ran
 so every node can tell who holds it without an insert, and a process can tell its own lock (a statement
 re-sent after a lost connection finds the table it created). A process killed while migrating leaves the
 table behind (and, usually, a dirty version). A waiter on the same machine sees that the holder no longer
-runs (the holder text carries the process's identity, lock_holder.py) and takes the lock over at once; any
-other waiter that sees no progress for `LOCK_WAIT_SECONDS` (longer on a cluster, where one statement may
-wait `distributed_ddl_task_timeout`) says which table to drop. golang-migrate's ClickHouse driver and
+runs (the holder text carries the process's identity, lock_holder.py) and takes the lock over at once
+(exclusively: see `_take_over_if_gone`); any other waiter that sees no progress for `LOCK_WAIT_SECONDS`
+(longer on a cluster, where one statement may wait `distributed_ddl_task_timeout`) says which table to
+drop. golang-migrate's ClickHouse driver and
 targets before this lock take no such lock: a dirty version is still given `DIRTY_WAIT_SECONDS` to turn
 clean before it counts as a failed migration. TinyLog rejects truly simultaneous inserts into
 `schema_migrations`, so a failed insert is retried.
@@ -32,11 +33,11 @@ clean before it counts as a failed migration. TinyLog rejects truly simultaneous
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -50,7 +51,7 @@ from typing import TypeVar
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.errors import TABLE_ALREADY_EXISTS, ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier, quote_literal
-from target_clickhouse_agile.clickhouse.lock_holder import holder_is_gone, identity_of
+from target_clickhouse_agile.clickhouse.lock_holder import holder_is_gone, host_name, identity_of
 
 T = TypeVar("T")
 
@@ -64,8 +65,9 @@ LOCK_TABLE = "schema_migrations_lock"
 LOCK_WAIT_SECONDS = 60.0
 CLUSTER_LOCK_WAIT_SECONDS = 240.0
 _LOCK_POLL_SECONDS = 0.2
-#: After taking over a dead holder's lock: time for another waiter that dropped it too to show up.
-_TAKEOVER_SETTLE_SECONDS = 0.5
+#: Made (without IF NOT EXISTS) by the one waiter that takes over a dead holder's lock, + its token.
+TAKEOVER_PREFIX = "schema_migrations_lock_takeover_"
+_TOKEN = re.compile(r"\(lock ([0-9a-f]+)")
 NIL_VERSION = -1
 _UP_FILE = re.compile(r"^(\d+)_(\w+)\.up\.sql$")
 _REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.IGNORECASE)
@@ -321,11 +323,10 @@ def _schema_lock(conn: Connection) -> Iterator[None]:
         yield
         return
     token = uuid.uuid4().hex[:12]
-    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     identity = identity_of(os.getpid())
     proof = f"; {identity.text()}" if identity else ""  # lets a waiter here see that this process is gone
-    holder = f"{host} pid {os.getpid()} since {stamp} (lock {token}{proof})"
+    holder = f"{host_name()} pid {os.getpid()} since {stamp} (lock {token}{proof})"
     create = f"CREATE TABLE {LOCK_TABLE} (holder String DEFAULT {quote_literal(holder)}) ENGINE = Memory"
     patience = LOCK_WAIT_SECONDS if conn.layout is None else CLUSTER_LOCK_WAIT_SECONDS
     progress: tuple[int, bool] | None = None
@@ -369,24 +370,42 @@ def _take(conn: Connection, create: str, token: str) -> bool:
 
 def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
     """Take the lock of a holder that provably no longer runs (killed on this machine, lock_holder.py):
-    True if this process holds it now. Two waiters may see the dead holder at once; the one whose lock the
-    other dropped in between sees, after `_TAKEOVER_SETTLE_SECONDS`, that the lock is not its own, and
-    goes back to waiting."""
+    True if this process holds it now.
+
+    Two waiters may see the dead holder at once, and a DROP can land late (a retried statement, an ON
+    CLUSTER queue): an unconditional DROP by the slower one could remove the lock the faster one has just
+    taken. So a takeover is itself exclusive: only the waiter that creates the table `TAKEOVER_PREFIX` +
+    the dead holder's token may drop the lock, and only after reading, under that table, that the holder is
+    still the dead one. A token never comes back, so a late waiter reads another holder and stands back."""
     holder = _holder(conn)
     if holder is None or not holder_is_gone(holder):
         return False
-    logger.warning(
-        "%s is held by a process that no longer runs on this machine (%s): taking the lock over",
-        LOCK_TABLE,
-        holder,
-    )
-    if _holder(conn) != holder:
-        return False  # taken over by someone else meanwhile
-    conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
-    if not _take(conn, create, token):
+    dead = _TOKEN.search(holder)
+    if dead is None:
         return False
-    time.sleep(_TAKEOVER_SETTLE_SECONDS)
-    return token in (_holder(conn) or "")
+    marker = TAKEOVER_PREFIX + dead[1]
+    try:
+        conn.execute_ddl(f"CREATE TABLE {marker} (taken UInt8) ENGINE = Memory")
+    except ClickHouseError as error:
+        if error.code != TABLE_ALREADY_EXISTS and "already exists" not in str(error):
+            logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
+        return False  # another waiter is taking it over, or has
+    try:
+        if _holder(conn) != holder:
+            return False  # taken over meanwhile: the new holder is alive
+        logger.warning(
+            "%s is held by a process that no longer runs on this machine (%s): taking the lock over",
+            LOCK_TABLE,
+            holder,
+        )
+        conn.execute_ddl(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
+        return _take(conn, create, token)
+    except ClickHouseError as error:
+        logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
+        return token in (_holder(conn) or "")
+    finally:
+        with contextlib.suppress(ClickHouseError):
+            conn.execute_ddl(f"DROP TABLE IF EXISTS {marker}")
 
 
 def _release(conn: Connection, token: str) -> None:
