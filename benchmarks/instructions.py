@@ -4,7 +4,8 @@ earlier revision, counted in instructions.
 Seconds of CPU are not repeatable on this machine. A fixed loop of pure Python took 59 to 121 ms within 20 s
 on an idle machine, and 140 to 220 ms half an hour later; `cpu_versus` pairs rounds to cancel that, and still
 reads 0.49-0.53x for the same two trees. Valgrind's callgrind counts the instructions a process executes:
-for the same program and input the count repeats to ~0.2 %, whatever else the machine is doing.
+for the same program and input the count repeats to ~0.2-0.5 % (the tap, whose 16 threads take turns in
+another order each run, to ~2 %), whatever else the machine is doing.
 
 Each version's tap runs under callgrind against the simulated organisation (0 ms latency; the simulator in
 this process, not counted), its Singer output kept in a file; then that version's target loads the file,
