@@ -404,6 +404,18 @@ def test_a_lock_that_stops_moving_is_reported_with_its_holder_and_the_fix(
     assert apply_migrations(conn) == ALL_VERSIONS[4:]
 
 
+def _lose_the_answer_to(conn: Connection, statement: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DDL starting with `statement` is applied, then its answer lost (as when the connection drops)."""
+    execute_ddl = conn.execute_ddl
+
+    def answer_lost(sql: str) -> None:
+        execute_ddl(sql)
+        if sql.startswith(statement):
+            raise ClickHouseError("lost the connection to ClickHouse", code=None)
+
+    monkeypatch.setattr(conn, "execute_ddl", answer_lost)
+
+
 def _dead_holder() -> str:
     """The holder text of a lock whose process was killed (on this machine, just now)."""
     killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -466,6 +478,35 @@ def test_a_late_takeover_leaves_the_lock_of_the_waiter_that_took_over_first(
     monkeypatch.setattr(migrations, "_holder", lambda c: next(stale_reads, None) or read_holder(c))
     assert not migrations._take_over_if_gone(conn, _lock_create("late (lock 222222222222)"), "222222222222")
     assert _lock_holders(conn) == ["'first (lock 111111111111)'"]
+    assert not [t for t in _tables(conn) if t.startswith(migrations.TAKEOVER_PREFIX)]
+
+
+def test_a_takeover_cut_short_is_named_in_the_stale_lock_error(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter died while taking over a dead holder's lock: its takeover table blocks every other
+    takeover of that lock, so the stale-lock error names it with the lock."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    _hold_lock(conn, _dead_holder())
+    marker = f"{migrations.TAKEOVER_PREFIX}deadbeef"
+    conn.execute(f"CREATE TABLE {marker} (taker String DEFAULT 'abcdef012345') ENGINE = Memory")
+    with pytest.raises(ClickHouseError) as caught:
+        apply_migrations(conn)
+    assert f"DROP TABLE {conn.database}.{migrations.LOCK_TABLE}" in str(caught.value)
+    assert f"DROP TABLE {conn.database}.{marker}" in str(caught.value)
+
+
+def test_a_takeover_whose_answer_was_lost_is_still_this_process_s(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The takeover table was made but the answer lost (a dropped connection): its taker is this process,
+    so the takeover goes on, and the table does not stay behind."""
+    monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
+    conn = clickhouse_native.conn
+    _hold_lock(conn, _dead_holder())
+    _lose_the_answer_to(conn, f"CREATE TABLE {migrations.TAKEOVER_PREFIX}", monkeypatch)
+    assert apply_migrations(conn) == ALL_VERSIONS
     assert not [t for t in _tables(conn) if t.startswith(migrations.TAKEOVER_PREFIX)]
 
 
@@ -540,14 +581,7 @@ def test_a_lock_made_by_a_create_that_seemed_to_fail_is_this_process_s(
     the lock is this process's own, not one to wait for (a wait would end in a stale-lock error)."""
     monkeypatch.setattr(migrations, "LOCK_WAIT_SECONDS", 0.5)
     conn = clickhouse_native.conn
-    execute_ddl = conn.execute_ddl
-
-    def answer_lost(sql: str) -> None:
-        execute_ddl(sql)
-        if sql.startswith(f"CREATE TABLE {migrations.LOCK_TABLE}"):
-            raise ClickHouseError("lost the connection to ClickHouse", code=None)
-
-    monkeypatch.setattr(conn, "execute_ddl", answer_lost)
+    _lose_the_answer_to(conn, f"CREATE TABLE {migrations.LOCK_TABLE} ", monkeypatch)
     assert apply_migrations(conn) == ALL_VERSIONS
     assert migrations.LOCK_TABLE not in _tables(conn)
 

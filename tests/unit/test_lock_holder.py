@@ -140,10 +140,31 @@ def test_a_proc_of_another_pid_namespace_records_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """In a pid namespace that kept its parent's /proc, /proc's pids are not this process's pids: no
-    identity is recorded, and none is judged gone."""
-    (tmp_path / "self").symlink_to("999999999")  # what /proc/self reads there: another pid than getpid()
+    identity is recorded, and none is judged gone. (The stand-in /proc answers everything as the real one
+    does, except that /proc/self names another pid than `os.getpid()`.)"""
     mine = identity_of(os.getpid())
     assert mine is not None
+    (tmp_path / "sys").symlink_to("/proc/sys")
+    (tmp_path / str(os.getpid())).symlink_to(f"/proc/{os.getpid()}")
+    (tmp_path / "999999999").symlink_to("/proc/self")
+    (tmp_path / "self").symlink_to("999999999")
     monkeypatch.setattr(lock_holder, "_PROC", tmp_path)
     assert identity_of(os.getpid()) is None
     assert not holder_is_gone(_holder(replace(mine, start=mine.start + 1)))
+
+
+def test_a_holder_hidden_from_proc_and_refused_by_kill_is_not_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hidepid as another user meets it: no /proc entry, and `kill(pid, 0)` refuses with EPERM."""
+    with _sleeper() as child:
+        identity = identity_of(child.pid)
+        assert identity is not None
+        shown, kill = lock_holder._start_ticks, os.kill
+
+        def refuse_the_probe(pid: int, signal: int) -> None:
+            if pid == child.pid and signal == 0:
+                raise PermissionError(1, "Operation not permitted")
+            kill(pid, signal)
+
+        monkeypatch.setattr(lock_holder, "_start_ticks", lambda pid: None if pid == child.pid else shown(pid))
+        monkeypatch.setattr(lock_holder.os, "kill", refuse_the_probe)
+        assert not holder_is_gone(_holder(identity))

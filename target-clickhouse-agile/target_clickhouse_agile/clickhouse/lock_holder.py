@@ -11,7 +11,9 @@ A waiter with the same host name, boot and namespace looks the pid up: no such p
 nor to `kill(pid, 0)`, which sees the processes a `hidepid` mount hides), a zombie, or a process that
 started at another time (the pid was reused) means the holder is gone. Anywhere else (another machine or
 container, a system without `/proc`, a `/proc` that belongs to another pid namespace than the process's
-own) nothing can be told, and the waiter waits as before.
+own) nothing can be told, and the waiter waits as before. (One case is beyond this: two virtual machines
+restored from one live memory snapshot share boot id, host name and namespace, and each sees the other's
+pids as its own.)
 """
 
 from __future__ import annotations
@@ -99,12 +101,12 @@ def holder_is_gone(holder: str) -> bool:
 def _exists(pid: int) -> bool:
     """Whether the kernel has a process `pid`, a zombie included. Asked when `/proc` shows none: with
     `hidepid` another user's processes are hidden there, but not from `kill(pid, 0)`, which refuses them
-    with EPERM."""
+    with EPERM. Only "no such process" counts as gone; any other answer cannot tell, so it exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:
         return True
     return True
 

@@ -33,7 +33,6 @@ clean before it counts as a failed migration. TinyLog rejects truly simultaneous
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -376,7 +375,9 @@ def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
     CLUSTER queue): an unconditional DROP by the slower one could remove the lock the faster one has just
     taken. So a takeover is itself exclusive: only the waiter that creates the table `TAKEOVER_PREFIX` +
     the dead holder's token may drop the lock, and only after reading, under that table, that the holder is
-    still the dead one. A token never comes back, so a late waiter reads another holder and stands back."""
+    still the dead one. A token never comes back, so a late waiter reads another holder and stands back.
+    The takeover table names its taker, as the lock does, so a create whose answer was lost is known as
+    this process's own; one left behind by a taker that died is named in the stale-lock error."""
     holder = _holder(conn)
     if holder is None or not holder_is_gone(holder):
         return False
@@ -384,12 +385,16 @@ def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
     if dead is None:
         return False
     marker = TAKEOVER_PREFIX + dead[1]
+    if _default_of(conn, marker) is not None:
+        return False  # another waiter is taking it over (looked up first: no failing DDL every poll)
+    taker = f"CREATE TABLE {marker} (taker String DEFAULT {quote_literal(token)}) ENGINE = Memory"
     try:
-        conn.execute_ddl(f"CREATE TABLE {marker} (taken UInt8) ENGINE = Memory")
+        conn.execute_ddl(taker)
     except ClickHouseError as error:
-        if error.code != TABLE_ALREADY_EXISTS and "already exists" not in str(error):
-            logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
-        return False  # another waiter is taking it over, or has
+        if token not in (_default_of(conn, marker) or ""):
+            if error.code != TABLE_ALREADY_EXISTS and "already exists" not in str(error):
+                logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
+            return False  # another waiter won the takeover
     try:
         if _holder(conn) != holder:
             return False  # taken over meanwhile: the new holder is alive
@@ -404,8 +409,10 @@ def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
         logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
         return token in (_holder(conn) or "")
     finally:
-        with contextlib.suppress(ClickHouseError):
+        try:
             conn.execute_ddl(f"DROP TABLE IF EXISTS {marker}")
+        except ClickHouseError as error:
+            logger.warning("could not drop %s after the takeover (%s); drop it by hand", marker, error)
 
 
 def _release(conn: Connection, token: str) -> None:
@@ -420,11 +427,26 @@ def _release(conn: Connection, token: str) -> None:
 
 def _holder(conn: Connection) -> str | None:
     """Who holds the lock, from its column's DEFAULT; None when nobody does."""
+    return _default_of(conn, LOCK_TABLE)
+
+
+def _default_of(conn: Connection, table: str) -> str | None:
+    """The DEFAULT of a one-column table (the lock's holder, a takeover's taker); None if there is no such
+    table."""
     rows = conn.query(
-        "SELECT default_expression AS holder FROM system.columns WHERE database = currentDatabase() "
-        f"AND table = {quote_literal(LOCK_TABLE)}"
+        "SELECT default_expression AS text FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = {quote_literal(table)}"
     )
-    return str(rows[0]["holder"]).strip("'") if rows else None
+    return str(rows[0]["text"]).strip("'") if rows else None
+
+
+def _takeover_tables(conn: Connection) -> list[str]:
+    """Takeover tables left by a taker that died on the way (see `_take_over_if_gone`)."""
+    rows = conn.query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        f"AND startsWith(name, {quote_literal(TAKEOVER_PREFIX)})"
+    )
+    return sorted(str(row["name"]) for row in rows)
 
 
 def _stale_lock_error(conn: Connection, version: int, dirty: bool, patience: float) -> ClickHouseError:
@@ -436,6 +458,10 @@ def _stale_lock_error(conn: Connection, version: int, dirty: bool, patience: flo
         f"while migrating), drop the lock: `DROP TABLE {conn.database}.{LOCK_TABLE}` (on a cluster add "
         "ON CLUSTER and its name), and start the target again"
     )
+    leftovers = _takeover_tables(conn)
+    if leftovers:
+        drops = ", ".join(f"`DROP TABLE {conn.database}.{name}`" for name in leftovers)
+        message += f"; a takeover of a killed holder's lock was cut short too: drop its table ({drops})"
     if dirty:
         message += f"; the dirty version needs a fix first: {_dirty_error(conn, version)}"
     return ClickHouseError(message)
