@@ -25,10 +25,9 @@ table behind (and, usually, a dirty version). A waiter on the same machine sees 
 runs (the holder text carries the process's identity, lock_holder.py) and takes the lock over at once
 (exclusively: see `_take_over_if_gone`); any other waiter that sees no progress for `LOCK_WAIT_SECONDS`
 (longer on a cluster, where one statement may wait `distributed_ddl_task_timeout`) says which table to
-drop. golang-migrate's ClickHouse driver and
-targets before this lock take no such lock: a dirty version is still given `DIRTY_WAIT_SECONDS` to turn
-clean before it counts as a failed migration. TinyLog rejects truly simultaneous inserts into
-`schema_migrations`, so a failed insert is retried.
+drop. golang-migrate's ClickHouse driver and targets before this lock take no such lock: a dirty version
+is still given `DIRTY_WAIT_SECONDS` to turn clean before it counts as a failed migration. TinyLog rejects
+truly simultaneous inserts into `schema_migrations`, so a failed insert is retried.
 """
 
 from __future__ import annotations
@@ -350,16 +349,22 @@ def _schema_lock(conn: Connection) -> Iterator[None]:
 
 
 def _take(conn: Connection, create: str, token: str) -> bool:
-    """Create the lock table: True if this process holds it now. Looked up first, so that waiting on a
-    cluster does not queue a failing ON CLUSTER statement behind the holder's every 0.2 s. A create that
-    loses a race is refused with code 57 (or, where an engine gives no code, says "already exists"); one
-    that fails otherwise may still have been made (a lost connection), so the holder is read back."""
-    if _holder(conn) is not None:
+    """Create the lock table: True if this process holds it now (`_create_owned`)."""
+    return _create_owned(conn, LOCK_TABLE, create, token)
+
+
+def _create_owned(conn: Connection, table: str, create: str, token: str) -> bool:
+    """Create `table`, whose one column's DEFAULT names its creator by `token` (the lock, a takeover's
+    table): True if this process made it. Looked up first, so that waiting on a cluster does not queue a
+    failing ON CLUSTER statement behind the holder's every 0.2 s. A create that loses a race is refused
+    with code 57 (or, where an engine gives no code, says "already exists"); one that fails otherwise may
+    still have been made (a lost connection), so the creator is read back."""
+    if _default_of(conn, table) is not None:
         return False
     try:
         conn.execute_ddl(create)
     except ClickHouseError as error:
-        if token in (_holder(conn) or ""):
+        if token in (_default_of(conn, table) or ""):
             return True  # re-sent after a lost connection: the first attempt made it
         if error.code == TABLE_ALREADY_EXISTS or (error.code is None and "already exists" in str(error)):
             return False
@@ -385,16 +390,13 @@ def _take_over_if_gone(conn: Connection, create: str, token: str) -> bool:
     if dead is None:
         return False
     marker = TAKEOVER_PREFIX + dead[1]
-    if _default_of(conn, marker) is not None:
-        return False  # another waiter is taking it over (looked up first: no failing DDL every poll)
     taker = f"CREATE TABLE {marker} (taker String DEFAULT {quote_literal(token)}) ENGINE = Memory"
     try:
-        conn.execute_ddl(taker)
+        if not _create_owned(conn, marker, taker, token):
+            return False  # another waiter is taking it over, or has
     except ClickHouseError as error:
-        if token not in (_default_of(conn, marker) or ""):
-            if error.code != TABLE_ALREADY_EXISTS and "already exists" not in str(error):
-                logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
-            return False  # another waiter won the takeover
+        logger.warning("could not take over %s (%s); waiting for it instead", LOCK_TABLE, error)
+        return False
     try:
         if _holder(conn) != holder:
             return False  # taken over meanwhile: the new holder is alive
