@@ -31,7 +31,7 @@ from tap_yandex_tracker.errors import (
     generic_message,
     retry_after_seconds,
 )
-from tap_yandex_tracker.json_codec import loads_body
+from tap_yandex_tracker.json_codec import response_json
 from tap_yandex_tracker.pagination import TrackerLinkPaginator
 from tap_yandex_tracker.run_context import TapRun
 from tap_yandex_tracker.settings import TapSettings
@@ -163,7 +163,7 @@ class TrackerStream(FlushedSync, RESTStream):
             raise FatalAPIError(generic_message(response))
         if self.expects_json_body and not _empty_body_expected(response):
             try:
-                response._tracker_payload = loads_body(response.content)  # type: ignore[attr-defined]
+                response_json(response)
             except ValueError as exc:
                 msg = (
                     f"Tracker API returned HTTP {status} with a truncated or non-JSON body on "
@@ -178,8 +178,7 @@ class TrackerStream(FlushedSync, RESTStream):
 
     @staticmethod
     def payload(response: requests.Response) -> Any:
-        cached = getattr(response, "_tracker_payload", None)
-        return cached if cached is not None else loads_body(response.content)
+        return response_json(response)
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         body = self.payload(response)

@@ -53,6 +53,16 @@ def loads_body(body: bytes) -> Any:
     return json.loads(body)
 
 
+def response_json(response: Any) -> Any:
+    """An API answer's JSON, parsed once per response: the client's validation parses it (a body that is
+    not JSON raises ValueError there), and the stream's records and the id-cursor paginator read the value
+    it kept on the response."""
+    cached = getattr(response, "_tracker_payload", None)
+    if cached is None:
+        cached = response._tracker_payload = loads_body(response.content)
+    return cached
+
+
 _stdlib_encode = json.JSONEncoder(default=_default, separators=(",", ":")).encode
 
 

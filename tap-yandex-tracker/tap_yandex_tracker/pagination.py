@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import requests
 from singer_sdk.pagination import BaseAPIPaginator, HeaderLinkPaginator
 
-from tap_yandex_tracker.json_codec import loads_body
+from tap_yandex_tracker.json_codec import response_json
 
 
 class TrackerLinkPaginator(HeaderLinkPaginator):
@@ -66,7 +66,7 @@ class IdCursorPaginator(BaseAPIPaginator[str | None]):
 
     def get_next(self, response: requests.Response) -> str | None:
         try:
-            items = loads_body(response.content)
+            items = response_json(response)  # parsed once, by the client's validation
         except ValueError:
             return None
         if not isinstance(items, list) or len(items) < self.per_page:
