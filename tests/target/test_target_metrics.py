@@ -20,31 +20,45 @@ from typing import Any
 
 import pytest
 
+from target_clickhouse_agile import recompute
+from target_clickhouse_agile.clickhouse import MetricsRepository
 from target_clickhouse_agile.clickhouse.connection import connect
 from tests.support.singer import STATUSES, entry, issue, record, ref, run_target, schema_message, state
 
 ISSUE_ID = "65e5700000000000000000a1"
 
 
-def dev1_messages(*, with_state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def dev1_messages(
+    *, with_state: dict[str, Any] | None = None, issue_id: str = ISSUE_ID, key: str = "DEV-1"
+) -> list[dict[str, Any]]:
+    """DEV-1's messages; `issue_id` and `key` give another issue with the same history (its changelog
+    entries get ids of their own: Tracker's are unique, and the target keeps one row per entry id)."""
+    prefix = "" if issue_id == ISSUE_ID else f"{key}-"
     changelog = [
         entry(
-            "e1", ISSUE_ID, "DEV-1", "2024-03-04T07:00:00.000Z", "IssueCreated", ("status", None, ref("open"))
+            f"{prefix}e1",
+            issue_id,
+            key,
+            "2024-03-04T07:00:00.000Z",
+            "IssueCreated",
+            ("status", None, ref("open")),
         ),
         entry(
-            "e2",
-            ISSUE_ID,
-            "DEV-1",
+            f"{prefix}e2",
+            issue_id,
+            key,
             "2024-03-04T12:30:15.501Z",
             "IssueWorkflow",
             ("status", ref("open"), ref("inProgress")),
             ("statusStartTime", "2024-03-04T07:00:00.000+0000", "2024-03-04T12:30:15.500+0000"),
         ),
-        entry("e3", ISSUE_ID, "DEV-1", "2024-03-04T13:00:00.000Z", "IssueUpdated", ("tags", None, ["x"])),
         entry(
-            "e4",
-            ISSUE_ID,
-            "DEV-1",
+            f"{prefix}e3", issue_id, key, "2024-03-04T13:00:00.000Z", "IssueUpdated", ("tags", None, ["x"])
+        ),
+        entry(
+            f"{prefix}e4",
+            issue_id,
+            key,
             "2024-03-05T08:00:00.250Z",
             "IssueWorkflow",
             ("resolution", None, ref("fixed")),
@@ -60,8 +74,8 @@ def dev1_messages(*, with_state: dict[str, Any] | None = None) -> list[dict[str,
         record(
             "issues",
             issue(
-                ISSUE_ID,
-                "DEV-1",
+                issue_id,
+                key,
                 "resolved",
                 "2024-03-04T07:00:00.000Z",
                 "2024-03-05T08:00:00.250Z",
@@ -168,6 +182,60 @@ def test_rows_that_a_recomputation_no_longer_yields_are_retired(target_settings:
         "SELECT seq FROM issue_status_intervals_view ORDER BY seq",
     )
     assert [r["seq"] for r in rows] == [1, 2, 3]
+
+
+def three_issues() -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for n in (1, 2, 3):
+        messages += dev1_messages(issue_id=f"65e5700000000000000000b{n}", key=f"DEV-{n}")
+    return messages
+
+
+def derived_rows(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every live derived row, without the columns that record when it was written."""
+    tables = {
+        "issue_status_intervals_view": "issue_id, seq",
+        "issue_metrics_view": "issue_id, status",
+        "issue_flow_view": "issue_id",
+    }
+    return {
+        view: [
+            {k: v for k, v in row.items() if k not in ("_version", "_loaded_at")}
+            for row in query(settings, f"SELECT * FROM {view} ORDER BY {order}")
+        ]
+        for view, order in tables.items()
+    }
+
+
+@pytest.mark.parametrize(("chunk", "write_rows", "writes"), [(1, 20_000, 3), (2, 20_000, 3), (1, 1, 9)])
+def test_a_metrics_step_split_anywhere_writes_the_same_rows(
+    target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch, chunk: int, write_rows: int, writes: int
+) -> None:
+    """A step reads histories `CHUNK` issues at a time and writes each derived table once, unless its
+    pending rows reach `WRITE_ROWS` first: wherever it splits, every issue gets the same rows, and a stale
+    row of an issue in the first chunk is retired."""
+    run_target(target_settings, three_issues())
+    expected = derived_rows(target_settings)
+    assert [len(rows) for rows in expected.values()] == [9, 9, 3]
+    with connect(target_settings) as conn:
+        conn.insert(
+            "issue_status_intervals",
+            ["issue_id", "seq", "status", "entered_at", "_version"],
+            [("65e5700000000000000000b1", 4, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1)],
+        )
+    monkeypatch.setattr(recompute, "CHUNK", chunk)
+    monkeypatch.setattr(recompute, "WRITE_ROWS", write_rows)
+    written: list[str] = []
+    real_write = MetricsRepository.write
+
+    def counted_write(repo: MetricsRepository, table: str, rows: Any, retired: Any) -> None:
+        written.append(table)
+        real_write(repo, table, rows, retired)
+
+    monkeypatch.setattr(MetricsRepository, "write", counted_write)
+    run_target(target_settings, three_issues())
+    assert derived_rows(target_settings) == expected
+    assert len(written) == writes
 
 
 def test_state_is_not_written_when_a_record_cannot_be_loaded(target_settings: dict[str, Any]) -> None:
