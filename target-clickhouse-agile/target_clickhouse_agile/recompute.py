@@ -19,11 +19,12 @@ from target_clickhouse_agile.status_categories import CategoryResolver
 
 #: Issues whose history is read back by one query: it bounds the history rows held at once (~10 an issue).
 CHUNK = 1000
-#: Derived rows held before they are written. Below it, a metrics step writes each derived table once,
-#: however many chunks it read: every INSERT is a new part on the server (a directory with two files per
-#: column, merged later), and on a disk where creating a file costs ~0.5 ms a part of the 21-column
-#: `issue_flow` costs ~40 ms of the server's time; per chunk of 500 issues, three such parts were most of
-#: the step's wall time. Above it, memory would grow with the step (a recomputation of every issue).
+#: Derived rows (and retired keys) held before they are written. Below it, a metrics step writes each
+#: derived table once, however many chunks it read: every INSERT is a new part on the server. On 18.16 a
+#: part is a directory with two files per column; on this project's 2-CPU test machine an INSERT of 20
+#: columns cost the server ~10 ms idle, and the target waited 25-40 ms for each under load, three per
+#: chunk of 500 issues before. Above it they are written after the chunk that reached it, so a
+#: recomputation of every issue holds at most this many rows plus one chunk's.
 WRITE_ROWS = 20_000
 
 
@@ -46,7 +47,8 @@ class _PendingWrites:
 
     @property
     def row_count(self) -> int:
-        return sum(map(len, self.rows.values()))
+        """Rows and retired keys held: both are written, and both take memory until then."""
+        return sum(map(len, self.rows.values())) + sum(map(len, self.retired.values()))
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -126,8 +128,9 @@ class MetricsRefresher:
             summary.rows += len(rows)
 
     def _write(self, pending: _PendingWrites) -> None:
-        """One INSERT per derived table (and, on servers without `_is_deleted`, one deletion) for every
-        chunk in `pending`. The chunks hold different issues, so their keys never meet."""
+        """Every chunk in `pending` written with one INSERT per derived table (on servers without
+        `_is_deleted`, plus the deletion of its retired keys); a table with neither is not touched. The
+        chunks hold different issues, so their keys never meet."""
         for table in DERIVED_TABLES:
             if pending.rows[table] or pending.retired[table]:
                 self._repo.write(table, pending.rows[table], pending.retired[table])

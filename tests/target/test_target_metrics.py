@@ -14,6 +14,7 @@ Hand-computed case (issue DEV-1, Europe/Moscow = UTC+3, working hours 09:00-18:0
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from typing import Any
 import pytest
 
 from target_clickhouse_agile import recompute
-from target_clickhouse_agile.clickhouse import MetricsRepository
+from target_clickhouse_agile.clickhouse import MetricsRepository, repository
+from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
 from tests.support.singer import STATUSES, entry, issue, record, ref, run_target, schema_message, state
 
@@ -169,13 +171,7 @@ def test_replay_and_tiny_batches_change_nothing(target_settings: dict[str, Any])
 
 def test_rows_that_a_recomputation_no_longer_yields_are_retired(target_settings: dict[str, Any]) -> None:
     run_target(target_settings, dev1_messages())
-    # A stale visit left behind (e.g. by an older version of the metrics): seq 4 does not exist.
-    with connect(target_settings) as conn:
-        conn.insert(
-            "issue_status_intervals",
-            ["issue_id", "seq", "status", "entered_at", "_version"],
-            [(ISSUE_ID, 4, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1)],
-        )
+    add_ghosts(target_settings, ISSUE_ID, [4])  # seq 4 does not exist
     run_target(target_settings, dev1_messages())
     rows = query(
         target_settings,
@@ -191,38 +187,56 @@ def three_issues() -> list[dict[str, Any]]:
     return messages
 
 
+DERIVED_VIEWS = {
+    "issue_status_intervals_view": "issue_id, seq",
+    "issue_metrics_view": "issue_id, status",
+    "issue_flow_view": "issue_id",
+}
+
+
 def derived_rows(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every live derived row, without the columns that record when it was written."""
-    tables = {
-        "issue_status_intervals_view": "issue_id, seq",
-        "issue_metrics_view": "issue_id, status",
-        "issue_flow_view": "issue_id",
-    }
     return {
         view: [
             {k: v for k, v in row.items() if k not in ("_version", "_loaded_at")}
             for row in query(settings, f"SELECT * FROM {view} ORDER BY {order}")
         ]
-        for view, order in tables.items()
+        for view, order in DERIVED_VIEWS.items()
     }
 
 
-@pytest.mark.parametrize(("chunk", "write_rows", "writes"), [(1, 20_000, 3), (2, 20_000, 3), (1, 1, 9)])
+def oldest_version(settings: dict[str, Any]) -> int:
+    """The `_version` of the live derived row written first: when every row was last rewritten."""
+    return min(
+        row["v"]
+        for view in DERIVED_VIEWS
+        for row in query(settings, f"SELECT min(_version) AS v FROM {view}")
+    )
+
+
+def add_ghosts(settings: dict[str, Any], issue_id: str, seqs: list[int]) -> None:
+    """Stale visits of `issue_id` (e.g. left behind by an older version of the metrics)."""
+    with connect(settings) as conn:
+        conn.insert(
+            "issue_status_intervals",
+            ["issue_id", "seq", "status", "entered_at", "_version"],
+            [(issue_id, seq, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1) for seq in seqs],
+        )
+
+
+@pytest.mark.parametrize(
+    ("chunk", "write_rows", "writes"), [(1, 20_000, 3), (2, 20_000, 3), (1, 1, 9), (1, 10, 6)]
+)
 def test_a_metrics_step_split_anywhere_writes_the_same_rows(
     target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch, chunk: int, write_rows: int, writes: int
 ) -> None:
     """A step reads histories `CHUNK` issues at a time and writes each derived table once, unless its
-    pending rows reach `WRITE_ROWS` first: wherever it splits, every issue gets the same rows, and a stale
-    row of an issue in the first chunk is retired."""
+    pending rows reach `WRITE_ROWS` first: wherever it splits, every issue's rows are written again and
+    the same, and a stale row of an issue in the first chunk is retired."""
     run_target(target_settings, three_issues())
     expected = derived_rows(target_settings)
     assert [len(rows) for rows in expected.values()] == [9, 9, 3]
-    with connect(target_settings) as conn:
-        conn.insert(
-            "issue_status_intervals",
-            ["issue_id", "seq", "status", "entered_at", "_version"],
-            [("65e5700000000000000000b1", 4, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1)],
-        )
+    add_ghosts(target_settings, "65e5700000000000000000b1", [4])
     monkeypatch.setattr(recompute, "CHUNK", chunk)
     monkeypatch.setattr(recompute, "WRITE_ROWS", write_rows)
     written: list[str] = []
@@ -233,9 +247,38 @@ def test_a_metrics_step_split_anywhere_writes_the_same_rows(
         real_write(repo, table, rows, retired)
 
     monkeypatch.setattr(MetricsRepository, "write", counted_write)
+    before = time.time_ns()
     run_target(target_settings, three_issues())
     assert derived_rows(target_settings) == expected
+    assert oldest_version(target_settings) > before  # no issue kept rows of the first run
     assert len(written) == writes
+
+
+def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
+    target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On servers without `_is_deleted` retired keys are deleted by `ALTER ... DELETE`, a bounded number
+    per statement (a statement has a maximum size); with `_is_deleted` they get tombstones. Either way
+    every stale row goes."""
+    run_target(target_settings, three_issues())
+    expected = derived_rows(target_settings)
+    add_ghosts(target_settings, "65e5700000000000000000b1", [4, 5, 6])
+    add_ghosts(target_settings, "65e5700000000000000000b2", [4, 5])
+    monkeypatch.setattr(repository, "RETIRED_PER_DELETE", 2)
+    statements: list[str] = []
+    real_execute_ddl = Connection.execute_ddl
+
+    def counted_execute_ddl(conn: Connection, sql: str) -> None:
+        statements.append(sql)
+        real_execute_ddl(conn, sql)
+
+    monkeypatch.setattr(Connection, "execute_ddl", counted_execute_ddl)
+    run_target(target_settings, three_issues())
+    assert derived_rows(target_settings) == expected
+    deletes = [sql for sql in statements if "DELETE WHERE" in sql]
+    with connect(target_settings) as conn:
+        tombstones = not conn.dialect.supports_is_deleted
+    assert len(deletes) == (3 if tombstones else 0)  # 5 keys, 2 per statement
 
 
 def test_state_is_not_written_when_a_record_cannot_be_loaded(target_settings: dict[str, Any]) -> None:
