@@ -6,11 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from target_clickhouse_agile.clickhouse import repository
 from tests.support import tables
 from tests.support.clickhouse import NativeDatabase
 from tests.support.cluster import Cluster, cluster_database
 from tests.support.configs import tap_config, target_config
+from tests.support.metrics_case import add_ghosts, derived_rows, three_issues
 from tests.support.pipeline import Fault, PipelineResult, run_pipeline
+from tests.support.singer import run_target
 from tracker_simulator import TrackerSimulator
 
 
@@ -178,3 +183,22 @@ def test_over_http_with_failover(clickhouse_cluster: Cluster, sim_factory: Any, 
         replica1 = cluster.on_node(0, settings)
         assert tables.diff(tables.snapshot(replica1), tables.snapshot(replica2)) == []
         assert tables.duplicate_keys(replica1) == dict.fromkeys(tables.DATA_KEYS, 0)
+
+
+def test_retired_rows_are_gone_when_the_metrics_step_returns(
+    clickhouse_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a replicated table of a server before 23.2 retired rows are deleted by `ALTER ... DELETE`, which
+    a replica lists only once it has read it from ZooKeeper, after the ALTER has returned: each deletion
+    is waited for until it is listed and done, so none is left when the step returns."""
+    cluster = clickhouse_cluster
+    with cluster_database(cluster) as database:
+        settings = cluster.settings(0, database=database)
+        run_target(settings, three_issues())
+        replica_1 = cluster.on_node(0, settings)
+        expected = derived_rows(replica_1)
+        add_ghosts(replica_1, "65e5700000000000000000b1", [4, 5, 6])
+        add_ghosts(replica_1, "65e5700000000000000000b2", [4, 5])
+        monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", 140)  # two keys a statement
+        run_target(settings, three_issues())
+        assert derived_rows(replica_1) == expected

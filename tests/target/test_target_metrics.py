@@ -15,7 +15,6 @@ Hand-computed case (issue DEV-1, Europe/Moscow = UTC+3, working hours 09:00-18:0
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,70 +24,16 @@ from target_clickhouse_agile import recompute
 from target_clickhouse_agile.clickhouse import MetricsRepository, repository
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
-from tests.support.singer import STATUSES, entry, issue, record, ref, run_target, schema_message, state
-
-ISSUE_ID = "65e5700000000000000000a1"
-
-
-def dev1_messages(
-    *, with_state: dict[str, Any] | None = None, issue_id: str = ISSUE_ID, key: str = "DEV-1"
-) -> list[dict[str, Any]]:
-    """DEV-1's messages; `issue_id` and `key` give another issue with the same history (its changelog
-    entries get ids of their own: Tracker's are unique, and the target keeps one row per entry id)."""
-    prefix = "" if issue_id == ISSUE_ID else f"{key}-"
-    changelog = [
-        entry(
-            f"{prefix}e1",
-            issue_id,
-            key,
-            "2024-03-04T07:00:00.000Z",
-            "IssueCreated",
-            ("status", None, ref("open")),
-        ),
-        entry(
-            f"{prefix}e2",
-            issue_id,
-            key,
-            "2024-03-04T12:30:15.501Z",
-            "IssueWorkflow",
-            ("status", ref("open"), ref("inProgress")),
-            ("statusStartTime", "2024-03-04T07:00:00.000+0000", "2024-03-04T12:30:15.500+0000"),
-        ),
-        entry(
-            f"{prefix}e3", issue_id, key, "2024-03-04T13:00:00.000Z", "IssueUpdated", ("tags", None, ["x"])
-        ),
-        entry(
-            f"{prefix}e4",
-            issue_id,
-            key,
-            "2024-03-05T08:00:00.250Z",
-            "IssueWorkflow",
-            ("resolution", None, ref("fixed")),
-            ("status", ref("inProgress"), ref("resolved")),
-        ),
-    ]
-    messages: list[dict[str, Any]] = [schema_message("statuses")]
-    messages += [record("statuses", s) for s in STATUSES]
-    messages.append(schema_message("issue_changelog"))
-    messages += [record("issue_changelog", e) for e in changelog]
-    messages.append(schema_message("issues"))
-    messages.append(
-        record(
-            "issues",
-            issue(
-                issue_id,
-                key,
-                "resolved",
-                "2024-03-04T07:00:00.000Z",
-                "2024-03-05T08:00:00.250Z",
-                resolution=ref("fixed"),
-                resolvedAt="2024-03-05T08:00:00.250Z",
-                tags=["x"],
-            ),
-        )
-    )
-    messages.append(state(with_state or {"bookmarks": {"issues": {"replication_key_value": "x"}}}))
-    return messages
+from tests.support.metrics_case import (
+    ISSUE_ID,
+    add_ghosts,
+    derived_rows,
+    dev1_messages,
+    oldest_version,
+    query,
+    three_issues,
+)
+from tests.support.singer import run_target, state
 
 
 @pytest.fixture(params=["server-18.16", "chdb"])
@@ -96,11 +41,6 @@ def target_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     if request.param == "chdb":
         return request.getfixturevalue("chdb_settings")
     return request.getfixturevalue("clickhouse_native").settings
-
-
-def query(settings: dict[str, Any], sql: str) -> list[dict[str, Any]]:
-    with connect(settings) as conn:
-        return conn.query(sql)
 
 
 def test_metrics_match_hand_computed_values(target_settings: dict[str, Any]) -> None:
@@ -180,52 +120,10 @@ def test_rows_that_a_recomputation_no_longer_yields_are_retired(target_settings:
     assert [r["seq"] for r in rows] == [1, 2, 3]
 
 
-def three_issues() -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    for n in (1, 2, 3):
-        messages += dev1_messages(issue_id=f"65e5700000000000000000b{n}", key=f"DEV-{n}")
-    return messages
-
-
-DERIVED_VIEWS = {
-    "issue_status_intervals_view": "issue_id, seq",
-    "issue_metrics_view": "issue_id, status",
-    "issue_flow_view": "issue_id",
-}
-
-
-def derived_rows(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Every live derived row, without the columns that record when it was written."""
-    return {
-        view: [
-            {k: v for k, v in row.items() if k not in ("_version", "_loaded_at")}
-            for row in query(settings, f"SELECT * FROM {view} ORDER BY {order}")
-        ]
-        for view, order in DERIVED_VIEWS.items()
-    }
-
-
-def oldest_version(settings: dict[str, Any]) -> int:
-    """The `_version` of the live derived row written first: when every row was last rewritten."""
-    return min(
-        row["v"]
-        for view in DERIVED_VIEWS
-        for row in query(settings, f"SELECT min(_version) AS v FROM {view}")
-    )
-
-
-def add_ghosts(settings: dict[str, Any], issue_id: str, seqs: list[int]) -> None:
-    """Stale visits of `issue_id` (e.g. left behind by an older version of the metrics)."""
-    with connect(settings) as conn:
-        conn.insert(
-            "issue_status_intervals",
-            ["issue_id", "seq", "status", "entered_at", "_version"],
-            [(issue_id, seq, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1) for seq in seqs],
-        )
-
-
 @pytest.mark.parametrize(
-    ("chunk", "write_rows", "writes"), [(1, 20_000, 3), (2, 20_000, 3), (1, 1, 9), (1, 10, 6)]
+    ("chunk", "write_rows", "writes"),
+    # (1, 15, 6): the first chunk's 7 rows and 1 retired key, then 7 more reach 15: written, then the last.
+    [(1, 20_000, 3), (2, 20_000, 3), (1, 1, 9), (1, 10, 6), (1, 15, 6)],
 )
 def test_a_metrics_step_split_anywhere_writes_the_same_rows(
     target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch, chunk: int, write_rows: int, writes: int
@@ -257,28 +155,33 @@ def test_a_metrics_step_split_anywhere_writes_the_same_rows(
 def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
     target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On servers without `_is_deleted` retired keys are deleted by `ALTER ... DELETE`, a bounded number
-    per statement (a statement has a maximum size); with `_is_deleted` they get tombstones. Either way
-    every stale row goes."""
+    """On servers without `_is_deleted` retired keys are deleted by `ALTER ... DELETE` statements of
+    bounded size, each started only when no deletion runs and waited for before the next; with
+    `_is_deleted` they get tombstones. Either way every stale row goes."""
     run_target(target_settings, three_issues())
     expected = derived_rows(target_settings)
     add_ghosts(target_settings, "65e5700000000000000000b1", [4, 5, 6])
     add_ghosts(target_settings, "65e5700000000000000000b2", [4, 5])
-    monkeypatch.setattr(repository, "RETIRED_PER_DELETE", 2)
-    statements: list[str] = []
-    real_execute_ddl = Connection.execute_ddl
+    # ~70 bytes of `ALTER TABLE ... IN (` and 33 a key: two keys per statement, three statements for five.
+    monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", 140)
+    events: list[str] = []
+    real_execute_ddl, real_wait = Connection.execute_ddl, repository._wait_until_done
 
-    def counted_execute_ddl(conn: Connection, sql: str) -> None:
-        statements.append(sql)
+    def logged_execute_ddl(conn: Connection, sql: str) -> None:
+        events.extend(["delete"] if "DELETE WHERE" in sql else [])
         real_execute_ddl(conn, sql)
 
-    monkeypatch.setattr(Connection, "execute_ddl", counted_execute_ddl)
+    def logged_wait(*args: Any) -> None:
+        events.append("wait")
+        real_wait(*args)
+
+    monkeypatch.setattr(Connection, "execute_ddl", logged_execute_ddl)
+    monkeypatch.setattr(repository, "_wait_until_done", logged_wait)
     run_target(target_settings, three_issues())
     assert derived_rows(target_settings) == expected
-    deletes = [sql for sql in statements if "DELETE WHERE" in sql]
     with connect(target_settings) as conn:
-        tombstones = not conn.dialect.supports_is_deleted
-    assert len(deletes) == (3 if tombstones else 0)  # 5 keys, 2 per statement
+        by_mutation = not conn.dialect.supports_is_deleted
+    assert events == (["wait", "delete", "wait", "delete", "wait", "delete", "wait"] if by_mutation else [])
 
 
 def test_state_is_not_written_when_a_record_cannot_be_loaded(target_settings: dict[str, Any]) -> None:

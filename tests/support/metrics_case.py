@@ -1,0 +1,123 @@
+"""The metrics test case DEV-1 (see tests/target/test_target_metrics.py for its hand-computed values), copies
+of it under other issue ids, and what the tests read back: the derived rows, when they were written, and
+stale rows planted for a recomputation to retire."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from target_clickhouse_agile.clickhouse.connection import connect
+from tests.support.singer import STATUSES, entry, issue, record, ref, schema_message, state
+
+ISSUE_ID = "65e5700000000000000000a1"
+
+
+def dev1_messages(
+    *, with_state: dict[str, Any] | None = None, issue_id: str = ISSUE_ID, key: str = "DEV-1"
+) -> list[dict[str, Any]]:
+    """DEV-1's messages; `issue_id` and `key` give another issue with the same history (its changelog
+    entries get ids of their own: Tracker's are unique, and the target keeps one row per entry id)."""
+    prefix = "" if issue_id == ISSUE_ID else f"{key}-"
+    changelog = [
+        entry(
+            f"{prefix}e1",
+            issue_id,
+            key,
+            "2024-03-04T07:00:00.000Z",
+            "IssueCreated",
+            ("status", None, ref("open")),
+        ),
+        entry(
+            f"{prefix}e2",
+            issue_id,
+            key,
+            "2024-03-04T12:30:15.501Z",
+            "IssueWorkflow",
+            ("status", ref("open"), ref("inProgress")),
+            ("statusStartTime", "2024-03-04T07:00:00.000+0000", "2024-03-04T12:30:15.500+0000"),
+        ),
+        entry(
+            f"{prefix}e3", issue_id, key, "2024-03-04T13:00:00.000Z", "IssueUpdated", ("tags", None, ["x"])
+        ),
+        entry(
+            f"{prefix}e4",
+            issue_id,
+            key,
+            "2024-03-05T08:00:00.250Z",
+            "IssueWorkflow",
+            ("resolution", None, ref("fixed")),
+            ("status", ref("inProgress"), ref("resolved")),
+        ),
+    ]
+    messages: list[dict[str, Any]] = [schema_message("statuses")]
+    messages += [record("statuses", s) for s in STATUSES]
+    messages.append(schema_message("issue_changelog"))
+    messages += [record("issue_changelog", e) for e in changelog]
+    messages.append(schema_message("issues"))
+    messages.append(
+        record(
+            "issues",
+            issue(
+                issue_id,
+                key,
+                "resolved",
+                "2024-03-04T07:00:00.000Z",
+                "2024-03-05T08:00:00.250Z",
+                resolution=ref("fixed"),
+                resolvedAt="2024-03-05T08:00:00.250Z",
+                tags=["x"],
+            ),
+        )
+    )
+    messages.append(state(with_state or {"bookmarks": {"issues": {"replication_key_value": "x"}}}))
+    return messages
+
+
+def query(settings: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    with connect(settings) as conn:
+        return conn.query(sql)
+
+
+def three_issues() -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for n in (1, 2, 3):
+        messages += dev1_messages(issue_id=f"65e5700000000000000000b{n}", key=f"DEV-{n}")
+    return messages
+
+
+DERIVED_VIEWS = {
+    "issue_status_intervals_view": "issue_id, seq",
+    "issue_metrics_view": "issue_id, status",
+    "issue_flow_view": "issue_id",
+}
+
+
+def derived_rows(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every live derived row, without the columns that record when it was written."""
+    return {
+        view: [
+            {k: v for k, v in row.items() if k not in ("_version", "_loaded_at")}
+            for row in query(settings, f"SELECT * FROM {view} ORDER BY {order}")
+        ]
+        for view, order in DERIVED_VIEWS.items()
+    }
+
+
+def oldest_version(settings: dict[str, Any]) -> int:
+    """The `_version` of the live derived row written first: when every row was last rewritten."""
+    return min(
+        row["v"]
+        for view in DERIVED_VIEWS
+        for row in query(settings, f"SELECT min(_version) AS v FROM {view}")
+    )
+
+
+def add_ghosts(settings: dict[str, Any], issue_id: str, seqs: list[int]) -> None:
+    """Stale visits of `issue_id` (e.g. left behind by an older version of the metrics)."""
+    with connect(settings) as conn:
+        conn.insert(
+            "issue_status_intervals",
+            ["issue_id", "seq", "status", "entered_at", "_version"],
+            [(issue_id, seq, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1) for seq in seqs],
+        )
