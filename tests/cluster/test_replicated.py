@@ -13,7 +13,7 @@ from tests.support import tables
 from tests.support.clickhouse import NativeDatabase
 from tests.support.cluster import Cluster, cluster_database
 from tests.support.configs import tap_config, target_config
-from tests.support.metrics_case import add_ghosts, derived_rows, three_issues
+from tests.support.metrics_case import TWO_KEYS_A_STATEMENT, add_five_ghosts, derived_rows, three_issues
 from tests.support.pipeline import Fault, PipelineResult, run_pipeline
 from tests.support.singer import run_target
 from tracker_simulator import TrackerSimulator
@@ -197,8 +197,7 @@ def test_retired_rows_are_gone_when_the_metrics_step_returns(
         run_target(settings, three_issues())
         replica_1 = cluster.on_node(0, settings)
         expected = derived_rows(replica_1)
-        add_ghosts(replica_1, "65e5700000000000000000b1", [4, 5, 6])
-        add_ghosts(replica_1, "65e5700000000000000000b2", [4, 5])
-        monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", 140)  # two keys a statement
+        add_five_ghosts(replica_1)
+        monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)
         run_target(settings, three_issues())
         assert derived_rows(replica_1) == expected

@@ -79,10 +79,18 @@ def query(settings: dict[str, Any], sql: str) -> list[dict[str, Any]]:
         return conn.query(sql)
 
 
+#: The issues of `three_issues`, DEV-1 to DEV-3.
+THREE_ISSUE_IDS = tuple(f"65e5700000000000000000b{n}" for n in (1, 2, 3))
+
+#: `DELETE_STATEMENT_BYTES` that puts two of `add_five_ghosts`' keys in a statement: ~70 bytes of
+#: `ALTER TABLE issue_status_intervals DELETE WHERE (issue_id, seq) IN (` and 33 a key.
+TWO_KEYS_A_STATEMENT = 140
+
+
 def three_issues() -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
-    for n in (1, 2, 3):
-        messages += dev1_messages(issue_id=f"65e5700000000000000000b{n}", key=f"DEV-{n}")
+    for n, issue_id in enumerate(THREE_ISSUE_IDS, start=1):
+        messages += dev1_messages(issue_id=issue_id, key=f"DEV-{n}")
     return messages
 
 
@@ -121,3 +129,9 @@ def add_ghosts(settings: dict[str, Any], issue_id: str, seqs: list[int]) -> None
             ["issue_id", "seq", "status", "entered_at", "_version"],
             [(issue_id, seq, "ghost", datetime(2024, 3, 6, tzinfo=timezone.utc), 1) for seq in seqs],
         )
+
+
+def add_five_ghosts(settings: dict[str, Any]) -> None:
+    """Five stale visits over two of `three_issues`: seq 4-6 of DEV-1 and 4-5 of DEV-2."""
+    add_ghosts(settings, THREE_ISSUE_IDS[0], [4, 5, 6])
+    add_ghosts(settings, THREE_ISSUE_IDS[1], [4, 5])

@@ -26,6 +26,9 @@ from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
 from tests.support.metrics_case import (
     ISSUE_ID,
+    THREE_ISSUE_IDS,
+    TWO_KEYS_A_STATEMENT,
+    add_five_ghosts,
     add_ghosts,
     derived_rows,
     dev1_messages,
@@ -134,7 +137,7 @@ def test_a_metrics_step_split_anywhere_writes_the_same_rows(
     run_target(target_settings, three_issues())
     expected = derived_rows(target_settings)
     assert [len(rows) for rows in expected.values()] == [9, 9, 3]
-    add_ghosts(target_settings, "65e5700000000000000000b1", [4])
+    add_ghosts(target_settings, THREE_ISSUE_IDS[0], [4])
     monkeypatch.setattr(recompute, "CHUNK", chunk)
     monkeypatch.setattr(recompute, "WRITE_ROWS", write_rows)
     written: list[str] = []
@@ -160,15 +163,14 @@ def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
     `_is_deleted` they get tombstones. Either way every stale row goes."""
     run_target(target_settings, three_issues())
     expected = derived_rows(target_settings)
-    add_ghosts(target_settings, "65e5700000000000000000b1", [4, 5, 6])
-    add_ghosts(target_settings, "65e5700000000000000000b2", [4, 5])
-    # ~70 bytes of `ALTER TABLE ... IN (` and 33 a key: two keys per statement, three statements for five.
-    monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", 140)
+    add_five_ghosts(target_settings)
+    monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)  # 3 statements for 5
     events: list[str] = []
     real_execute_ddl, real_wait = Connection.execute_ddl, repository._wait_until_done
 
     def logged_execute_ddl(conn: Connection, sql: str) -> None:
-        events.extend(["delete"] if "DELETE WHERE" in sql else [])
+        if "DELETE WHERE" in sql:
+            events.append("delete")
         real_execute_ddl(conn, sql)
 
     def logged_wait(*args: Any) -> None:
