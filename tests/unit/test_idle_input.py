@@ -4,16 +4,18 @@ a newline, and the idle hook called exactly when the next line has not arrived y
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import struct
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from target_clickhouse_agile.idle_input import READ_SIZE, lines
+from target_clickhouse_agile.idle_input import PIPE_BYTES, READ_SIZE, enlarge_pipe, lines
 
 
 @pytest.fixture
@@ -87,11 +89,13 @@ def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tu
     block. Up to `read_ahead` bytes it does not; beyond that it waits for the target again."""
     read_end, write_end = pipe
     line = b"x" * 1023 + b"\n"
+    limit = 1 << 20
+    beyond = 6 * 1024  # lines beyond the read-ahead: more than the enlarged pipe and two reads can hold
     written = [0]  # lines the writer got rid of
     wrote_ahead = threading.Event()
 
     def writer() -> None:
-        for _ in range(1 + 512 + 2048):  # 512 KiB within the read-ahead, then 2 MiB beyond it
+        for _ in range(1 + 512 + beyond):  # 512 KiB within the read-ahead, then 6 MiB beyond it
             os.write(write_end, line)
             written[0] += 1
             if written[0] == 513:
@@ -100,9 +104,9 @@ def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tu
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    limit = 1 << 20
     reader = lines(read_end, lambda: None, read_ahead=limit)
     assert next(reader) == line.decode()
+    pipe_bytes = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
     assert wrote_ahead.wait(timeout=30), "the writer went on while no line was taken"
     while True:  # until the writer is held back
         before = written[0]
@@ -110,14 +114,41 @@ def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tu
         if written[0] == before:
             break
     # never the whole input: the read-ahead (its last read may cross the limit by a read's size), the
-    # chunk the first line was split from (held by the line reader), the pipe's own 64 KiB
-    assert written[0] * len(line) <= limit + READ_SIZE + READ_SIZE + 64 * 1024 + len(line)
-    assert written[0] < 1 + 512 + 2048
+    # chunk the first line was split from (held by the line reader), the pipe's own bytes
+    assert written[0] * len(line) <= limit + 2 * max(READ_SIZE, pipe_bytes) + pipe_bytes + len(line)
+    assert written[0] < 1 + 512 + beyond
     rest: list[str] = []
     consumer = threading.Thread(target=lambda: rest.extend(reader), daemon=True)
     consumer.start()
     consumer.join(timeout=60)
-    assert len(rest) == 512 + 2048, "and the rest comes once lines are taken again"
+    assert len(rest) == 512 + beyond, "and the rest comes once lines are taken again"
+
+
+def test_a_pipe_is_enlarged(pipe: tuple[int, int]) -> None:
+    """While the main thread runs Python, the reading thread gets the interpreter lock only now and then:
+    a pipe of 64 KiB held the tap back (see the module's docstring). A writer can put a whole enlarged
+    pipe-full in while nothing reads."""
+    read_end, write_end = pipe
+    assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == 64 * 1024  # the kernel's default
+    reader = lines(read_end, lambda: None, read_ahead=0)  # the reading thread takes one read, then waits
+    os.write(write_end, b"1\n")
+    assert next(reader) == "1\n"
+    assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+    os.set_blocking(write_end, False)
+    os.write(write_end, b"x" * (PIPE_BYTES - 1024 * 1024 // 2) + b"\n")  # more than the default holds
+    os.set_blocking(write_end, True)
+    os.close(write_end)
+    assert [len(got) for got in reader] == [PIPE_BYTES - 1024 * 1024 // 2 + 1]
+
+
+def test_what_is_not_a_pipe_keeps_its_reads(tmp_path: Path) -> None:
+    with open(tmp_path / "input", "wb+") as file:
+        assert enlarge_pipe(file.fileno()) == 0
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        assert enlarge_pipe(listener.fileno()) == 0
+    finally:
+        listener.close()
 
 
 def test_a_read_error_surfaces_after_the_lines_read_before_it() -> None:
