@@ -3,14 +3,26 @@ ones are on every node, and every node answers exactly what one server answers."
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from target_clickhouse_agile.clickhouse import repository
 from tests.support import tables
 from tests.support.clickhouse import NativeDatabase
 from tests.support.cluster import SHARDED, Cluster, cluster_database
 from tests.support.configs import tap_config, target_config
+from tests.support.metrics_case import (
+    TWO_KEYS_A_STATEMENT,
+    add_five_ghosts,
+    derived_rows,
+    query,
+    three_issues,
+)
 from tests.support.pipeline import PipelineResult, run_pipeline
+from tests.support.singer import run_target
 from tracker_simulator import TrackerSimulator
 
 #: Analytics views compared between every node of the sharded cluster and one server.
@@ -73,3 +85,26 @@ def test_sharded_sync_equals_one_server_on_every_node(
         # Small tables are on every node in full.
         statuses = [tables.count(cluster.on_node(node, settings), "statuses") for node in (0, 1)]
         assert statuses[0] == statuses[1] == tables.count(single, "statuses")
+
+
+def test_retired_rows_are_deleted_on_every_shard(
+    clickhouse_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a sharded cluster of servers before 23.2 retired rows are deleted by `ALTER ... DELETE ON
+    CLUSTER` on the local tables: every node is waited for until it lists a new deletion, done, so none
+    is left when the step returns, on either shard."""
+    cluster = clickhouse_cluster
+    with cluster_database(cluster, "s") as database:
+        settings = cluster.settings(0, cluster=SHARDED, database=database)
+        run_target(settings, three_issues())
+        expected = derived_rows(settings)
+        add_five_ghosts(settings)  # through the Distributed table, which forwards them in the background
+        deadline = time.monotonic() + 30
+        ghosts = "SELECT count() AS n FROM issue_status_intervals WHERE status = 'ghost'"
+        while query(settings, ghosts)[0]["n"] < 5:
+            assert time.monotonic() < deadline, "the Distributed table never forwarded the ghost rows"
+            time.sleep(0.1)
+        monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)
+        run_target(settings, three_issues())
+        for node in (0, 1):
+            assert derived_rows(cluster.on_node(node, settings)) == expected

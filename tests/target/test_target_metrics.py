@@ -14,6 +14,7 @@ Hand-computed case (issue DEV-1, Europe/Moscow = UTC+3, working hours 09:00-18:0
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from target_clickhouse_agile import recompute
 from target_clickhouse_agile.clickhouse import MetricsRepository, repository
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
+from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from tests.support.metrics_case import (
     ISSUE_ID,
     THREE_ISSUE_IDS,
@@ -159,8 +161,8 @@ def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
     target_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On servers without `_is_deleted` retired keys are deleted by `ALTER ... DELETE` statements of
-    bounded size, each started only when no deletion runs and waited for before the next; with
-    `_is_deleted` they get tombstones. Either way every stale row goes."""
+    bounded size, each started only when no deletion runs and waited for (listed, then done) before the
+    next; with `_is_deleted` they get tombstones. Either way every stale row goes."""
     run_target(target_settings, three_issues())
     expected = derived_rows(target_settings)
     add_five_ghosts(target_settings)
@@ -173,9 +175,9 @@ def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
             events.append("delete")
         real_execute_ddl(conn, sql)
 
-    def logged_wait(*args: Any) -> None:
-        events.append("wait")
-        real_wait(*args)
+    def logged_wait(conn: Connection, table: str, listed_before: Any, timeout_s: float) -> Any:
+        events.append("wait" if listed_before is None else "wait for it")
+        return real_wait(conn, table, listed_before, timeout_s)
 
     monkeypatch.setattr(Connection, "execute_ddl", logged_execute_ddl)
     monkeypatch.setattr(repository, "_wait_until_done", logged_wait)
@@ -183,7 +185,37 @@ def test_many_retired_keys_are_deleted_in_statements_of_bounded_size(
     assert derived_rows(target_settings) == expected
     with connect(target_settings) as conn:
         by_mutation = not conn.dialect.supports_is_deleted
-    assert events == (["wait", "delete", "wait", "delete", "wait", "delete", "wait"] if by_mutation else [])
+    deletions = ["delete", "wait for it"] * 3  # each deletion waited for until it is listed, and done
+    assert events == (["wait", *deletions] if by_mutation else [])
+
+
+def test_a_wait_for_a_deletion_lasts_until_the_server_lists_it(clickhouse_native: Any) -> None:
+    """A replica lists a replicated mutation only once it has read it from ZooKeeper, which can be after
+    the ALTER has returned: a wait that only counted pending mutations could end before the deletion had
+    begun, and the next deletion start beside it. Given the ids listed before, the wait lasts until the
+    server lists a new one, done."""
+    settings = clickhouse_native.settings
+    run_target(settings, three_issues())
+    with connect(settings) as conn:
+        before = repository._wait_until_done(conn, "issue_flow", None, 5.0)
+        with pytest.raises(TimeoutError, match="did not list its deletion of retired rows of issue_flow"):
+            repository._wait_until_done(conn, "issue_flow", before, 0.3)
+
+        def delete_later() -> None:
+            time.sleep(0.5)
+            with connect(settings) as other:
+                other.execute(
+                    f"ALTER TABLE issue_flow DELETE WHERE issue_id = {quote_literal(THREE_ISSUE_IDS[0])}"
+                )
+
+        deleting = threading.Thread(target=delete_later)
+        deleting.start()
+        after = repository._wait_until_done(conn, "issue_flow", before, 30.0)
+        deleting.join()
+    assert len(after - before) == 1
+    assert THREE_ISSUE_IDS[0] not in {
+        row["issue_id"] for row in query(settings, "SELECT issue_id FROM issue_flow")
+    }
 
 
 def test_state_is_not_written_when_a_record_cannot_be_loaded(target_settings: dict[str, Any]) -> None:

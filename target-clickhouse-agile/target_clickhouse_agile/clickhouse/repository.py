@@ -138,23 +138,31 @@ class MetricsRepository:
         started only when no other deletion runs on the table: in the tests, a deletion created on 18.16
         while another ran on the same table left rows behind (every time, on a single server; the
         replicated cluster's test did not show it)."""
-        self._wait_for_mutations(table)  # one left running (a run that stopped waiting) ends first
+        listed = self._wait_for_mutations(table)  # one left running (a run that stopped waiting) ends first
         for statement in _delete_statements(table, key_columns, keys):
             self._conn.execute_ddl(statement)
-            self._wait_for_mutations(table)
+            listed = self._wait_for_mutations(table, listed)
 
-    def _wait_for_mutations(self, table: str, timeout_s: float = 120.0) -> None:
-        """Old servers apply mutations in the background; wait, so the checkpoint that follows is true. On a
-        sharded cluster the mutation runs on every shard's local table: each node is asked. (A replica
-        lists a replicated deletion once it has read it from ZooKeeper; in the cluster tests it always
-        had by the time it was asked.)"""
+    def _wait_for_mutations(
+        self, table: str, listed_before: Sequence[frozenset[str]] | None = None, timeout_s: float = 120.0
+    ) -> list[frozenset[str]]:
+        """Old servers apply mutations in the background; wait, so that the next deletion starts alone and
+        the checkpoint that follows is true. Returns the mutation ids each node lists once all are done.
+
+        With `listed_before` (what the last wait returned), each node must also list a mutation it did not
+        list then: the one just created. A replica lists a replicated mutation only once it has read it
+        from ZooKeeper, which can be after the ALTER has returned, and until then it showed nothing
+        pending. On a sharded cluster the mutation runs on every shard's local table: each node is asked."""
         layout = self._conn.layout
-        if layout is not None and layout.is_sharded_table(table):
-            for _node, opened in layout.each_node():
-                with opened as node_conn:
-                    _wait_until_done(node_conn, layout.storage_table(table), timeout_s)
-        else:
-            _wait_until_done(self._conn, table, timeout_s)
+        if layout is None or not layout.is_sharded_table(table):
+            before = listed_before[0] if listed_before else None
+            return [_wait_until_done(self._conn, table, before, timeout_s)]
+        listed = []
+        for index, (_node, opened) in enumerate(layout.each_node()):
+            before = listed_before[index] if listed_before else None
+            with opened as node_conn:
+                listed.append(_wait_until_done(node_conn, layout.storage_table(table), before, timeout_s))
+        return listed
 
     def _table_columns(self, table: str) -> Mapping[str, Any]:
         if table not in self._columns:
@@ -163,14 +171,24 @@ class MetricsRepository:
         return self._columns[table]
 
 
-def _wait_until_done(conn: Connection, table: str, timeout_s: float) -> None:
+def _wait_until_done(
+    conn: Connection, table: str, listed_before: frozenset[str] | None, timeout_s: float
+) -> frozenset[str]:
+    """Wait until every mutation of `table` that `conn`'s server lists is done and, given `listed_before`,
+    it lists one more; return the ids it lists then."""
     deadline = time.monotonic() + timeout_s
-    while conn.query(
-        "SELECT count() AS pending FROM system.mutations "
-        f"WHERE database = currentDatabase() AND table = {quote_literal(table)} AND is_done = 0"
-    )[0]["pending"]:
+    while True:
+        rows = conn.query(
+            "SELECT mutation_id, is_done FROM system.mutations "
+            f"WHERE database = currentDatabase() AND table = {quote_literal(table)}"
+        )
+        listed = frozenset(str(row["mutation_id"]) for row in rows)
+        new_one_listed = listed_before is None or bool(listed - listed_before)
+        if new_one_listed and all(row["is_done"] for row in rows):
+            return listed
         if time.monotonic() > deadline:
-            msg = f"ClickHouse did not finish deleting retired rows of {table} within {timeout_s:.0f}s"
+            waited_for = "finish deleting" if new_one_listed else "list its deletion of"
+            msg = f"ClickHouse did not {waited_for} retired rows of {table} within {timeout_s:.0f}s"
             raise TimeoutError(msg)
         time.sleep(0.1)
 
