@@ -13,7 +13,15 @@ from tests.support import tables
 from tests.support.clickhouse import NativeDatabase
 from tests.support.cluster import Cluster, cluster_database
 from tests.support.configs import tap_config, target_config
-from tests.support.metrics_case import TWO_KEYS_A_STATEMENT, add_five_ghosts, derived_rows, three_issues
+from tests.support.metrics_case import (
+    GHOSTS,
+    TWO_KEYS_A_STATEMENT,
+    add_five_ghosts,
+    assert_each_deletion_waited_for,
+    derived_rows,
+    record_mutation_waits,
+    three_issues,
+)
 from tests.support.pipeline import Fault, PipelineResult, run_pipeline
 from tests.support.singer import run_target
 from tracker_simulator import TrackerSimulator
@@ -189,8 +197,9 @@ def test_retired_rows_are_gone_when_the_metrics_step_returns(
     clickhouse_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a replicated table of a server before 23.2 retired rows are deleted by `ALTER ... DELETE`, which
-    a replica lists only once it has read it from ZooKeeper, after the ALTER has returned: each deletion
-    is waited for until it is listed and done, so none is left when the step returns."""
+    a replica lists only once it has read it from ZooKeeper, after the ALTER has returned, and applies by
+    itself: each deletion is waited for on both replicas until it is listed and done, so none is left on
+    either when the step returns."""
     cluster = clickhouse_cluster
     with cluster_database(cluster) as database:
         settings = cluster.settings(0, database=database)
@@ -198,6 +207,12 @@ def test_retired_rows_are_gone_when_the_metrics_step_returns(
         replica_1 = cluster.on_node(0, settings)
         expected = derived_rows(replica_1)
         add_five_ghosts(replica_1)
+        cluster.sync_replicas(database)  # both replicas hold the ghosts before the deletions start
         monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)
+        waits = record_mutation_waits(monkeypatch)
         run_target(settings, three_issues())
-        assert derived_rows(replica_1) == expected
+        assert_each_deletion_waited_for(waits, servers=2, deletions=3)
+        for node in (0, 1):  # deleted from the parts themselves: no FINAL, no merge needed
+            with cluster.connect(node, database) as conn:
+                assert conn.query(GHOSTS.format(table="issue_status_intervals")) == [{"n": 0}], node
+            assert derived_rows(cluster.on_node(node, settings)) == expected

@@ -15,10 +15,13 @@ from tests.support.clickhouse import NativeDatabase
 from tests.support.cluster import SHARDED, Cluster, cluster_database
 from tests.support.configs import tap_config, target_config
 from tests.support.metrics_case import (
+    GHOSTS,
     TWO_KEYS_A_STATEMENT,
     add_five_ghosts,
+    assert_each_deletion_waited_for,
     derived_rows,
     query,
+    record_mutation_waits,
     three_issues,
 )
 from tests.support.pipeline import PipelineResult, run_pipeline
@@ -91,8 +94,8 @@ def test_retired_rows_are_deleted_on_every_shard(
     clickhouse_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a sharded cluster of servers before 23.2 retired rows are deleted by `ALTER ... DELETE ON
-    CLUSTER` on the local tables: every node is waited for until it lists a new deletion, done, so none
-    is left when the step returns, on either shard."""
+    CLUSTER` on the local tables: every node is waited for until it lists the new deletion, done, so none
+    is left on either shard when the step returns."""
     cluster = clickhouse_cluster
     with cluster_database(cluster, "s") as database:
         settings = cluster.settings(0, cluster=SHARDED, database=database)
@@ -100,11 +103,14 @@ def test_retired_rows_are_deleted_on_every_shard(
         expected = derived_rows(settings)
         add_five_ghosts(settings)  # through the Distributed table, which forwards them in the background
         deadline = time.monotonic() + 30
-        ghosts = "SELECT count() AS n FROM issue_status_intervals WHERE status = 'ghost'"
-        while query(settings, ghosts)[0]["n"] < 5:
+        while query(settings, GHOSTS.format(table="issue_status_intervals"))[0]["n"] < 5:
             assert time.monotonic() < deadline, "the Distributed table never forwarded the ghost rows"
             time.sleep(0.1)
         monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)
+        waits = record_mutation_waits(monkeypatch)
         run_target(settings, three_issues())
-        for node in (0, 1):
-            assert derived_rows(cluster.on_node(node, settings)) == expected
+        assert_each_deletion_waited_for(waits, servers=2, deletions=3)
+        for node in (0, 1):  # each shard's own rows, deleted from the parts themselves
+            with cluster.connect(node, database) as conn:
+                assert conn.query(GHOSTS.format(table="issue_status_intervals_local")) == [{"n": 0}], node
+        assert derived_rows(settings) == expected

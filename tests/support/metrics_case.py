@@ -4,9 +4,15 @@ stale rows planted for a recomputation to retire."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import pairwise
 from typing import Any
 
+import pytest
+
+from target_clickhouse_agile.clickhouse import repository
+from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
 from tests.support.singer import STATUSES, entry, issue, record, ref, schema_message, state
 
@@ -131,7 +137,47 @@ def add_ghosts(settings: dict[str, Any], issue_id: str, seqs: list[int]) -> None
         )
 
 
+#: How many stale visits `add_ghosts` planted are still in `{table}` (no FINAL: the rows themselves).
+GHOSTS = "SELECT count() AS n FROM {table} WHERE status = 'ghost'"
+
+
 def add_five_ghosts(settings: dict[str, Any]) -> None:
     """Five stale visits over two of `three_issues`: seq 4-6 of DEV-1 and 4-5 of DEV-2."""
     add_ghosts(settings, THREE_ISSUE_IDS[0], [4, 5, 6])
     add_ghosts(settings, THREE_ISSUE_IDS[1], [4, 5])
+
+
+@dataclass(frozen=True)
+class MutationWait:
+    """One server's wait for the deletions of a table: the ids it had to go beyond, the ids it listed."""
+
+    server: str
+    listed_before: frozenset[str] | None
+    listed: frozenset[str]
+
+
+def record_mutation_waits(monkeypatch: pytest.MonkeyPatch) -> list[MutationWait]:
+    """Every wait for deletions from now on, in order (they still wait)."""
+    waits: list[MutationWait] = []
+    real_wait = repository._wait_until_done
+
+    def recorded(conn: Connection, table: str, listed_before: frozenset[str] | None, timeout_s: float) -> Any:
+        listed = real_wait(conn, table, listed_before, timeout_s)
+        waits.append(MutationWait(conn.address, listed_before, listed))
+        return listed
+
+    monkeypatch.setattr(repository, "_wait_until_done", recorded)
+    return waits
+
+
+def assert_each_deletion_waited_for(waits: list[MutationWait], servers: int, deletions: int) -> None:
+    """Each of `servers` waited once before the first deletion and once after each, every time for exactly
+    one id it had not listed at its wait before."""
+    assert len({wait.server for wait in waits}) == servers
+    for server in {wait.server for wait in waits}:
+        mine = [wait for wait in waits if wait.server == server]
+        assert len(mine) == 1 + deletions, server
+        assert mine[0].listed_before is None
+        for before, after in pairwise(mine):
+            assert after.listed_before == before.listed
+            assert len(after.listed - before.listed) == 1

@@ -6,6 +6,7 @@ batch boundary inside an issue's changelog or a re-sent issue cannot change the 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -14,12 +15,16 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from target_clickhouse_agile.clickhouse.cluster import Node
 from target_clickhouse_agile.clickhouse.connection import Connection
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line
 from target_clickhouse_agile.clickhouse.identifiers import quote_literal
 from target_clickhouse_agile.clickhouse.tables import describe
 from target_clickhouse_agile.clickhouse.types import RowCoercer
 from target_clickhouse_agile.metrics import METRIC_FIELDS, HistoryEvent, IssueSnapshot, events_from_field_rows
 from target_clickhouse_agile.metrics.utc import UTC
+
+logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
 DERIVED_TABLES = {
     # table → its key columns after issue_id
@@ -144,24 +149,42 @@ class MetricsRepository:
             listed = self._wait_for_mutations(table, listed)
 
     def _wait_for_mutations(
-        self, table: str, listed_before: Sequence[frozenset[str]] | None = None, timeout_s: float = 120.0
-    ) -> list[frozenset[str]]:
+        self,
+        table: str,
+        listed_before: Mapping[Node | None, frozenset[str]] | None = None,
+        timeout_s: float = 120.0,
+    ) -> dict[Node | None, frozenset[str]]:
         """Old servers apply mutations in the background; wait, so that the next deletion starts alone and
-        the checkpoint that follows is true. Returns the mutation ids each node lists once all are done.
+        the checkpoint that follows is true. Returns the mutation ids each server lists once all are done
+        (keyed by cluster node; `None` for the target's own connection).
 
-        With `listed_before` (what the last wait returned), each node must also list a mutation it did not
-        list then: the one just created. A replica lists a replicated mutation only once it has read it
-        from ZooKeeper, which can be after the ALTER has returned, and until then it showed nothing
-        pending. On a sharded cluster the mutation runs on every shard's local table: each node is asked."""
+        With `listed_before` (what the last wait returned), each server must also list an id it did not list
+        then: the deletion just created. A replica lists a replicated mutation only once it has read it from
+        ZooKeeper, which can be after the ALTER has returned, and until then it shows nothing pending. On
+        a cluster every node is asked, since each replica applies a mutation by itself (a sharded table:
+        its `_local` table); a node that does not answer is left out with a warning (it applies the
+        deletion when it is back), and over HTTP only the nodes in `host`/`alt_hosts` can be asked."""
         layout = self._conn.layout
-        if layout is None or not layout.is_sharded_table(table):
-            before = listed_before[0] if listed_before else None
-            return [_wait_until_done(self._conn, table, before, timeout_s)]
-        listed = []
-        for index, (_node, opened) in enumerate(layout.each_node()):
-            before = listed_before[index] if listed_before else None
-            with opened as node_conn:
-                listed.append(_wait_until_done(node_conn, layout.storage_table(table), before, timeout_s))
+        if layout is None:
+            before = None if listed_before is None else listed_before.get(None)
+            return {None: _wait_until_done(self._conn, table, before, timeout_s)}
+        storage = layout.storage_table(table)
+        listed: dict[Node | None, frozenset[str]] = {}
+        for node, opened in layout.each_node():
+            before = None if listed_before is None else listed_before.get(node)
+            try:
+                with opened as node_conn:
+                    listed[node] = _wait_until_done(node_conn, storage, before, timeout_s)
+            except ClickHouseError as error:
+                if not error.connection_failed:
+                    raise
+                logger.warning(
+                    "deleting retired rows of %s: node %s:%d does not answer (%s); not waited for",
+                    table,
+                    node.host,
+                    node.port,
+                    first_line(str(error)),
+                )
         return listed
 
     def _table_columns(self, table: str) -> Mapping[str, Any]:
@@ -175,7 +198,7 @@ def _wait_until_done(
     conn: Connection, table: str, listed_before: frozenset[str] | None, timeout_s: float
 ) -> frozenset[str]:
     """Wait until every mutation of `table` that `conn`'s server lists is done and, given `listed_before`,
-    it lists one more; return the ids it lists then."""
+    it lists an id it did not list then; return the ids it lists at that moment."""
     deadline = time.monotonic() + timeout_s
     while True:
         rows = conn.query(
@@ -188,7 +211,7 @@ def _wait_until_done(
             return listed
         if time.monotonic() > deadline:
             waited_for = "finish deleting" if new_one_listed else "list its deletion of"
-            msg = f"ClickHouse did not {waited_for} retired rows of {table} within {timeout_s:.0f}s"
+            msg = f"ClickHouse did not {waited_for} retired rows of {table} within {timeout_s:.1f}s"
             raise TimeoutError(msg)
         time.sleep(0.1)
 
