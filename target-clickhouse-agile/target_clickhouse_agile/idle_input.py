@@ -148,11 +148,12 @@ class _ReadAhead:
 
 
 def enlarge_pipe(fd: int, size: int = PIPE_BYTES) -> int:
-    """Ask the kernel for a pipe of `size` bytes behind `fd` (see the module docstring) and return the size
-    it has; 0 if `fd` is not a pipe or the size is refused (a lower `pipe-max-size`, not Linux), where
-    nothing changes."""
+    """Ask the kernel for a pipe of at least `size` bytes behind `fd` (see the module docstring; a larger
+    one is kept) and return the size it has; 0 if `fd` is not a pipe or the size is refused (a lower
+    `pipe-max-size`, not Linux), where nothing changes."""
     try:
-        return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", -1), size)
+        current = fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", -1))
+        return current if current >= size else fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", -1), size)
     except OSError:
         return 0
 

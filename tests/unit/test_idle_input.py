@@ -141,6 +141,14 @@ def test_a_pipe_is_enlarged(pipe: tuple[int, int]) -> None:
     assert [len(got) for got in reader] == [PIPE_BYTES - 1024 * 1024 // 2 + 1]
 
 
+def test_a_larger_pipe_is_kept(pipe: tuple[int, int]) -> None:
+    """A pipe made larger than asked for by whoever made it is not shrunk."""
+    read_end, _ = pipe
+    fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 256 * 1024)
+    assert enlarge_pipe(read_end, size=128 * 1024) == 256 * 1024
+    assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == 256 * 1024
+
+
 def test_what_is_not_a_pipe_keeps_its_reads(tmp_path: Path) -> None:
     with open(tmp_path / "input", "wb+") as file:
         assert enlarge_pipe(file.fileno()) == 0
