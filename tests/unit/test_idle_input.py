@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from target_clickhouse_agile.idle_input import PIPE_BYTES, READ_SIZE, enlarge_pipe, lines
+from target_clickhouse_agile import idle_input
+from target_clickhouse_agile.idle_input import PIPE_BYTES, READ_AHEAD_BYTES, READ_SIZE, enlarge_pipe, lines
 
 
 @pytest.fixture
@@ -124,29 +125,76 @@ def test_the_input_is_read_ahead_while_the_target_is_busy_up_to_a_limit(pipe: tu
     assert len(rest) == 512 + beyond, "and the rest comes once lines are taken again"
 
 
+#: Pipe sizes are Linux's (`F_GETPIPE_SZ`, `F_SETPIPE_SZ`); elsewhere `enlarge_pipe` leaves pipes alone.
+linux_pipes = pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="pipe sizes are Linux's")
+
+
+@linux_pipes
 def test_a_pipe_is_enlarged(pipe: tuple[int, int]) -> None:
     """While the main thread runs Python, the reading thread gets the interpreter lock only now and then:
-    a pipe of 64 KiB held the tap back (see the module's docstring). A writer can put a whole enlarged
-    pipe-full in while nothing reads."""
+    a pipe of 64 KiB held the tap back (see the module's docstring). Once lines are read, a writer can put
+    more than 64 KiB into the pipe without waiting for a read."""
     read_end, write_end = pipe
-    assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == 64 * 1024  # the kernel's default
-    reader = lines(read_end, lambda: None, read_ahead=0)  # the reading thread takes one read, then waits
+    reader = lines(read_end, lambda: None)
     os.write(write_end, b"1\n")
     assert next(reader) == "1\n"
     assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) == PIPE_BYTES
-    os.set_blocking(write_end, False)
-    os.write(write_end, b"x" * (PIPE_BYTES - 1024 * 1024 // 2) + b"\n")  # more than the default holds
+    os.set_blocking(write_end, False)  # a write that does not fit fails instead of waiting for the reader
+    line = b"x" * (PIPE_BYTES // 2) + b"\n"
+    assert os.write(write_end, line) == len(line)
     os.set_blocking(write_end, True)
     os.close(write_end)
-    assert [len(got) for got in reader] == [PIPE_BYTES - 1024 * 1024 // 2 + 1]
+    assert [len(got) for got in reader] == [len(line)]
 
 
+@linux_pipes
+def test_a_pipe_full_is_taken_in_one_read(pipe: tuple[int, int]) -> None:
+    """Each read takes what the pipe holds, up to `PIPE_BYTES`: one hand-over of the interpreter lock per
+    pipe-full, not per 64 KiB."""
+    read_end, write_end = pipe
+    assert enlarge_pipe(read_end) == PIPE_BYTES
+    held = b"x" * (PIPE_BYTES // 2)
+    assert os.write(write_end, held) == len(held)  # in the pipe before the reading thread starts
+    source = idle_input._ReadAhead(read_end, READ_AHEAD_BYTES)
+    try:
+        assert source.take(10.0) == held
+    finally:
+        source.close()
+
+
+@linux_pipes
+def test_a_size_above_the_systems_ceiling_gets_the_ceiling(pipe: tuple[int, int]) -> None:
+    """Asked for more than `pipe-max-size`, the kernel refuses an unprivileged process outright; the pipe
+    then gets the ceiling rather than staying at 64 KiB (a privileged process gets what it asked for)."""
+    read_end, _ = pipe
+    ceiling = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    got = enlarge_pipe(read_end, size=2 * ceiling)
+    assert got in (ceiling, 2 * ceiling)
+    assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == got
+
+
+@linux_pipes
 def test_a_larger_pipe_is_kept(pipe: tuple[int, int]) -> None:
     """A pipe made larger than asked for by whoever made it is not shrunk."""
     read_end, _ = pipe
     fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 256 * 1024)
     assert enlarge_pipe(read_end, size=128 * 1024) == 256 * 1024
     assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == 256 * 1024
+
+
+@linux_pipes
+def test_without_pipe_sizes_lines_are_read_as_before(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A system without pipe sizes (not Linux), simulated: nothing is asked of the pipe; lines come."""
+    get_size = fcntl.F_GETPIPE_SZ
+    monkeypatch.delattr(fcntl, "F_GETPIPE_SZ")
+    read_end, write_end = pipe
+    default = fcntl.fcntl(read_end, get_size)
+    assert enlarge_pipe(read_end) == 0
+    write_later(write_end, [b'{"a": 1}\n'], pause=0.01)
+    assert list(lines(read_end, lambda: None)) == ['{"a": 1}\n']
+    assert fcntl.fcntl(read_end, get_size) == default
 
 
 def test_what_is_not_a_pipe_keeps_its_reads(tmp_path: Path) -> None:
