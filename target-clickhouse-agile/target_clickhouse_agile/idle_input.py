@@ -124,7 +124,9 @@ class _ReadAhead:
             return b""
 
     def close(self) -> None:
-        """No more takes: the thread stops at its next chunk (a read in progress is left to end)."""
+        """No more takes: the thread stops at its next chunk. A read in progress, or one about to start,
+        is left to end, so `fd` must stay open until the input ends (stdin does): a descriptor closed and
+        reused meanwhile would be read by this thread."""
         with self._changed:
             self._closed = True
             self._chunks.clear()

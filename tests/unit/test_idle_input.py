@@ -159,6 +159,10 @@ def test_a_pipe_full_is_taken_in_one_read(pipe: tuple[int, int]) -> None:
     try:
         assert source.take(10.0) == held
     finally:
+        # The reading thread ends at the end of the input, not before: left blocked in a read, it could
+        # read a later test's pipe that reuses this descriptor's number, and take that test's lines.
+        os.close(write_end)
+        assert source.take(10.0) == b""
         source.close()
 
 
