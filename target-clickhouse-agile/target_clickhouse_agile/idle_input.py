@@ -40,7 +40,7 @@ READ_SIZE = 1 << 16
 #: The pipe size asked for, and the most read at once: Linux's default ceiling for an unprivileged process
 #: (`/proc/sys/fs/pipe-max-size`). The kernel takes it from the user's budget of pipe pages
 #: (`pipe-user-pages-soft`, 16,384 pages by default: 256 pages each, for 64 such pipes at once); a user
-#: over that budget gets pipes of one page, and this target reads those 64 KiB at a time, as before.
+#: over that budget gets smaller pipes (two pages), and this target reads those 64 KiB at a time, as before.
 PIPE_BYTES = 1 << 20
 _PIPE_MAX_SIZE = Path("/proc/sys/fs/pipe-max-size")
 #: Input read while the target is busy, at most (see the module docstring): a few seconds of a fast tap.
