@@ -20,7 +20,6 @@ from tests.support.metrics_case import (
     add_five_ghosts,
     assert_each_deletion_waited_for,
     derived_rows,
-    query,
     record_mutation_waits,
     three_issues,
 )
@@ -103,7 +102,7 @@ def test_retired_rows_are_deleted_on_every_shard(
         expected = derived_rows(settings)
         add_five_ghosts(settings)  # through the Distributed table, which forwards them in the background
         deadline = time.monotonic() + 30
-        while query(settings, GHOSTS.format(table="issue_status_intervals"))[0]["n"] < 5:
+        while tables.query(settings, GHOSTS.format(table="issue_status_intervals"))[0]["n"] < 5:
             assert time.monotonic() < deadline, "the Distributed table never forwarded the ghost rows"
             time.sleep(0.1)
         monkeypatch.setattr(repository, "DELETE_STATEMENT_BYTES", TWO_KEYS_A_STATEMENT)

@@ -15,6 +15,7 @@ from target_clickhouse_agile.clickhouse import repository
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.connection import connect
 from tests.support.singer import STATUSES, entry, issue, record, ref, schema_message, state
+from tests.support.tables import query
 
 ISSUE_ID = "65e5700000000000000000a1"
 
@@ -78,11 +79,6 @@ def dev1_messages(
     )
     messages.append(state(with_state or {"bookmarks": {"issues": {"replication_key_value": "x"}}}))
     return messages
-
-
-def query(settings: dict[str, Any], sql: str) -> list[dict[str, Any]]:
-    with connect(settings) as conn:
-        return conn.query(sql)
 
 
 #: The issues of `three_issues`, DEV-1 to DEV-3.

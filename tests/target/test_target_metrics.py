@@ -36,11 +36,11 @@ from tests.support.metrics_case import (
     derived_rows,
     dev1_messages,
     oldest_version,
-    query,
     record_mutation_waits,
     three_issues,
 )
 from tests.support.singer import run_target, state
+from tests.support.tables import query
 
 
 @pytest.fixture(params=["server-18.16", "chdb"])
