@@ -80,12 +80,13 @@ demo: $(STAMP)
 	$(BIN)/python -m demo
 
 ## bench: benchmarks (not tests); writes tables under benchmarks/results/
-bench: $(STAMP) clickhouse
+bench: $(STAMP) $(MELTANO_STAMP) clickhouse
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.throughput
 	$(BIN)/python -m benchmarks.limiter_model
 	$(BIN)/python -m benchmarks.cpu_versus
 	$(BIN)/python -m benchmarks.instructions
+	$(BIN)/python -m benchmarks.meltano_run
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .pytest_cache .ruff_cache .demo .meltano .meltano-demo

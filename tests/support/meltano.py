@@ -29,6 +29,9 @@ class Meltano:
             MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
             MELTANO_CLI_LOG_LEVEL="info",
             NO_COLOR="1",
+            # As in many CI and container images: no process writes compiled modules, so whatever the
+            # plugin venvs hold was compiled by `meltano install` (see test_plugin_venvs_are_compiled).
+            PYTHONDONTWRITEBYTECODE="1",
         )
         env.update(overrides)
         return env
