@@ -11,8 +11,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MELTANO_VENV = REPO / ".venv-meltano"
 MELTANO = MELTANO_VENV / "bin" / "meltano"
-#: Variables of the developer's shell that would leak into a run (Meltano reads settings from env vars).
-_LEAKY_PREFIXES = ("TAP_YANDEX_TRACKER_", "TARGET_CLICKHOUSE_AGILE_", "MELTANO_")
+#: Variables of the developer's shell that would leak into a run (Meltano reads settings from env vars; uv
+#: reads `UV_COMPILE_BYTECODE`, which would compile the plugin venvs whatever `meltano.yml` asks).
+_LEAKY_PREFIXES = ("TAP_YANDEX_TRACKER_", "TARGET_CLICKHOUSE_AGILE_", "MELTANO_", "UV_COMPILE_BYTECODE")
 
 
 @dataclass
