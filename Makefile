@@ -87,6 +87,7 @@ bench: $(STAMP) $(MELTANO_STAMP) clickhouse
 	$(BIN)/python -m benchmarks.cpu_versus
 	$(BIN)/python -m benchmarks.instructions
 	$(BIN)/python -m benchmarks.meltano_run
+	$(BIN)/python -m benchmarks.remote_server
 	$(BIN)/python -m benchmarks.scale_100k
 
 clean:

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from target_clickhouse_agile.clickhouse import NO_RETRY, ClickHouseError, Connection, RetryPolicy, connect
+from target_clickhouse_agile.clickhouse import (
+    NO_RETRY,
+    ClickHouseError,
+    Connection,
+    RetryPolicy,
+    connect,
+    native,
+)
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from tests.support.clickhouse import ClickHouseServer, NativeDatabase, free_ports, make_certificates
@@ -306,6 +313,77 @@ def test_server_restart_mid_load(clickhouse_native: NativeDatabase) -> None:
     finally:
         restarter.join()
     assert patient.query("SELECT count() AS n FROM roundtrip FINAL") == [{"n": 3}]
+
+
+def _count_pings(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per Ping packet sent by the driver's connections made after this call."""
+    from clickhouse_driver.connection import Connection as DriverConnection
+
+    sent: list[None] = []
+    real_ping = DriverConnection.ping
+
+    def ping(self: DriverConnection) -> bool | None:
+        sent.append(None)
+        return real_ping(self)
+
+    monkeypatch.setattr(DriverConnection, "ping", ping)
+    return sent
+
+
+def test_statements_close_together_send_no_ping(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver pinged before every statement, and the connection once more before that: two round trips
+    per statement, which a server 10 ms away turns into seconds per load. A statement within FRESH_SECONDS
+    of the last exchange sends no ping; one after a longer pause sends one."""
+    pings = _count_pings(monkeypatch)
+    monkeypatch.setattr(native, "FRESH_SECONDS", 3600.0)  # every statement comes within it
+    conn = clickhouse_native.connect()
+    _create_roundtrip(conn)
+    before = len(pings)
+    for _ in range(5):
+        conn.insert("roundtrip", COLUMNS, ROWS[:1])
+        assert conn.query("SELECT count() AS n FROM roundtrip FINAL") == [{"n": 1}]
+    assert len(pings) == before
+
+    monkeypatch.setattr(native, "FRESH_SECONDS", 0.0)  # every statement comes after a pause
+    conn.query("SELECT 1 AS one")  # (still within the hour the last statement granted)
+    before = len(pings)
+    for _ in range(5):
+        conn.query("SELECT 1 AS one")
+    assert len(pings) == before + 5
+
+
+def test_a_dead_connection_taken_as_fresh_is_replaced_and_the_statement_rerun(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server restarts between two statements while the connection counts as fresh (no ping): the
+    second statement meets the dead socket, and runs again on a new connection instead of failing."""
+    server = clickhouse_native.server
+    monkeypatch.setattr(native, "FRESH_SECONDS", 3600.0)
+    conn = clickhouse_native.connect(retry=RetryPolicy(attempts=40, base_delay=0.25, max_delay=0.25))
+    _create_roundtrip(conn)
+    conn.insert("roundtrip", COLUMNS, ROWS[:1])
+    server.stop()
+    server.start()
+    with caplog.at_level("INFO", logger="target_clickhouse_agile.clickhouse"):
+        conn.insert("roundtrip", COLUMNS, ROWS[1:])
+    assert "running `INSERT INTO" in caplog.text
+    assert "again on a new one" in caplog.text
+    assert [row["id"] for row in conn.query("SELECT id FROM roundtrip FINAL ORDER BY id")] == ["a", "b"]
+
+
+def test_a_statement_that_times_out_is_not_run_again(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that does not answer in time was there: a fresh connection's statement that times out fails
+    (once), instead of waiting as long again on a new socket."""
+    monkeypatch.setattr(native, "FRESH_SECONDS", 3600.0)
+    conn = clickhouse_native.connect(send_receive_timeout=1)
+    conn.query("SELECT 1 AS one")  # fresh from here on
+    with caplog.at_level("INFO", logger="target_clickhouse_agile.clickhouse"), pytest.raises(ClickHouseError):
+        conn.query("SELECT sleep(3) AS slept")
+    assert "again on a new one" not in caplog.text
 
 
 def test_embedded_without_chdb_says_how_to_install(

@@ -1,0 +1,90 @@
+"""A TCP relay on loopback that delays everything it carries, to put a ClickHouse server "far away".
+
+A managed ClickHouse in another zone or region answers 2-30 ms later than one on the same machine. The
+target's cost of that distance is its number of round trips, which a relay that holds every chunk for a
+fixed time in each direction reproduces: each direction has a reader that stamps what arrives and a writer
+that sends it once its time has come, in order, so a request and its answer each take the delay once.
+The relay's own CPU (two threads per direction per connection) shares the benchmark machine's cores.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import deque
+
+CHUNK_BYTES = 1 << 16
+
+
+class LatencyProxy:
+    """Listens on 127.0.0.1:`port` and relays every connection to `target`, `one_way_s` late each way."""
+
+    def __init__(self, target: tuple[str, int], one_way_s: float) -> None:
+        self.target = target
+        self.one_way_s = one_way_s
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="latency-proxy", daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._sockets:
+            sock.close()
+
+    def __enter__(self) -> LatencyProxy:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(self.target)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._sockets.append(sock)
+            self._relay(client, server)
+            self._relay(server, client)
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        queue: deque[tuple[float, bytes]] = deque()
+        ready = threading.Condition()
+        threading.Thread(target=self._read, args=(source, queue, ready), daemon=True).start()
+        threading.Thread(target=self._write, args=(sink, queue, ready), daemon=True).start()
+
+    def _read(
+        self, source: socket.socket, queue: deque[tuple[float, bytes]], ready: threading.Condition
+    ) -> None:
+        while True:
+            try:
+                data = source.recv(CHUNK_BYTES)
+            except OSError:
+                data = b""
+            with ready:
+                queue.append((time.monotonic() + self.one_way_s, data))
+                ready.notify()
+            if not data:
+                return
+
+    @staticmethod
+    def _write(sink: socket.socket, queue: deque[tuple[float, bytes]], ready: threading.Condition) -> None:
+        while True:
+            with ready:
+                ready.wait_for(lambda: bool(queue))
+                due, data = queue.popleft()
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                if not data:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                sink.sendall(data)
+            except OSError:
+                return
