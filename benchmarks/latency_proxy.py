@@ -4,15 +4,22 @@ A managed ClickHouse in another zone or region answers 2-30 ms later than one on
 target's cost of that distance is its number of round trips, which a relay that holds every chunk for a
 fixed time in each direction reproduces: each direction has a reader that stamps what arrives and a writer
 that sends it once its time has come, in order, so a request and its answer each take the delay once.
-The relay's own CPU (two threads per direction per connection) shares the benchmark machine's cores.
+`relay_process` runs it in a process of its own (`python -m benchmarks.latency_proxy`), so that its threads
+do not wait for the interpreter lock of the process that runs the simulator; its CPU still shares the
+machine's cores.
 """
 
 from __future__ import annotations
 
+import argparse
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 CHUNK_BYTES = 1 << 16
 
@@ -29,6 +36,8 @@ class LatencyProxy:
         threading.Thread(target=self._accept, name="latency-proxy", daemon=True).start()
 
     def close(self) -> None:
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone does not)
         self._listener.close()
         for sock in self._sockets:
             sock.close()
@@ -45,7 +54,11 @@ class LatencyProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            server = socket.create_connection(self.target)
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()  # the client sees the server refuse, as it would without the relay
+                continue
             for sock in (client, server):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._sockets.append(sock)
@@ -88,3 +101,35 @@ class LatencyProxy:
                 sink.sendall(data)
             except OSError:
                 return
+
+
+@contextmanager
+def relay_process(target: tuple[str, int], one_way_s: float) -> Iterator[int]:
+    """A `LatencyProxy` in a child process for the duration of the block; yields its port."""
+    command = [sys.executable, "-m", "benchmarks.latency_proxy", target[0], str(target[1]), str(one_way_s)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield int(process.stdout.readline())
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the relay ends when its input does
+        process.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.latency_proxy", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("one_way_s", type=float, help="delay in each direction, seconds")
+    args = parser.parse_args(argv)
+    with LatencyProxy((args.host, args.port), args.one_way_s) as proxy:
+        print(proxy.port, flush=True)
+        sys.stdin.read()  # until the parent closes it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -101,11 +101,17 @@ def run(
     target_settings: dict[str, Any],
     tap_settings: dict[str, Any] | None = None,
     database_pids: list[int] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> PipelineRun:
     """Full sync of the simulated organisation at `api_url` into the ClickHouse `target_settings` names;
-    the tap runs with its defaults plus `tap_settings`. `database_pids`: the database's processes, whose
-    CPU during the run is reported."""
+    the tap runs with its defaults plus `tap_settings`, and from `state` (an incremental run) if given.
+    `database_pids`: the database's processes, whose CPU during the run is reported. The target's STATE
+    messages are in `workdir / "states.jsonl"` (`last_state` reads the last)."""
     tap_config, target_config = write_configs(workdir, api_url, target_settings, tap_settings)
+    tap_command = [_bin("tap-yandex-tracker"), "--config", str(tap_config)]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        tap_command += ["--state", str(workdir / "state.json")]
     with (
         (workdir / "tap.log").open("w") as tap_log,
         (workdir / "target.log").open("w") as target_log,
@@ -113,9 +119,7 @@ def run(
     ):
         database_before = cpu_seconds(database_pids or [])
         started, api_cpu = time.monotonic(), time.process_time()
-        tap = subprocess.Popen(
-            [_bin("tap-yandex-tracker"), "--config", str(tap_config)], stdout=subprocess.PIPE, stderr=tap_log
-        )
+        tap = subprocess.Popen(tap_command, stdout=subprocess.PIPE, stderr=tap_log)
         target = subprocess.Popen(
             [_bin("target-clickhouse-agile"), "--config", str(target_config)],
             stdin=tap.stdout,
@@ -139,6 +143,13 @@ def run(
         api_cpu_s=time.process_time() - api_cpu,
         database_cpu_s=database_cpu_s,
     )
+
+
+def last_state(workdir: Path) -> dict[str, Any]:
+    """The value of the last STATE message the target of a `run` in `workdir` wrote."""
+    lines = [line for line in (workdir / "states.jsonl").read_text().splitlines() if line.strip()]
+    message = json.loads(lines[-1])
+    return message.get("value", message) if message.get("type") == "STATE" else message
 
 
 def loaded_records(target_log: str) -> int:

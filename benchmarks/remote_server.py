@@ -1,13 +1,15 @@
 """`python -m benchmarks.remote_server`: the pipeline against a ClickHouse server that is far away.
 
-The server runs on loopback behind `latency_proxy.LatencyProxy`, which holds everything it carries for half
-the round-trip time in each direction: 0, 5, 10 and 20 ms round trips by default (a server on the same
-machine, in the same zone, in another zone, in another region). 2,000 issues at 0 ms API latency go
-`tap | target` into a fresh database each time; this tree alternates with `--base` (default d7bdbd3, the
-commit before a statement stopped sending two pings first) over `--repeat` rounds, and the median of each is
-reported. What a round trip costs the target is its number of round trips: per statement the ping (when
-the connection has been quiet, see `clickhouse/native.py`), the statement, and for an INSERT the block
-exchange. The first load of a database also creates the schema (~80 statements).
+The server runs on loopback behind `latency_proxy.LatencyProxy` (in a process of its own), which holds
+everything it carries for half the round-trip time in each direction: 0, 5, 10 and 20 ms round trips by
+default (a server on the same machine, in the same zone, in another zone, in another region). 2,000 issues
+at 0 ms API latency go `tap | target` into a fresh database each time, then an incremental run follows from
+its STATE (what an hourly schedule runs); this tree alternates with `--base` (default d7bdbd3, the commit
+before a statement stopped sending two pings first) over `--repeat` rounds, and the median of each is
+reported. What distance costs the target is its number of round trips: per statement the ping (when the
+connection has been quiet, see `clickhouse/native.py`), the statement, and for an INSERT the block
+exchange; per connection the handshake. The first load of a database also creates the schema (~80
+statements).
 Results: `benchmarks/results/remote_server.md`.
 """
 
@@ -22,10 +24,11 @@ from pathlib import Path
 
 from benchmarks import pipeline
 from benchmarks.cpu_versus import plugin_path, two_versions
-from benchmarks.latency_proxy import LatencyProxy
+from benchmarks.latency_proxy import relay_process
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASE = "d7bdbd3"
+TREE = "this tree"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rtt-ms", default="0,5,10,20", help="round-trip times to the server, comma-separated"
     )
     parser.add_argument("--base", default=BASE, help="the commit this tree is compared with")
-    parser.add_argument("--repeat", type=int, default=2, help="rounds (the median of each is reported)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (the median of each is reported)")
     args = parser.parse_args(argv)
     round_trips = [float(value) for value in args.rtt_ms.split(",")]
 
-    walls: dict[tuple[str, float], list[float]] = {}
+    walls: dict[tuple[str, str, float], list[float]] = {}  # (version, "first" or "incremental", rtt)
     failed = 0
     with two_versions(args.base, args.issues, args.seed, "bench-remote-") as (
         scratch,
@@ -50,32 +53,36 @@ def main(argv: list[str] | None = None) -> int:
         sim,
         server,
     ):
-        versions = [("this tree", None), (args.base, base_source)]
+        versions = [(TREE, None), (args.base, base_source)]
         for round_ in range(args.repeat):
             for rtt in round_trips:
                 for name, source in versions if round_ % 2 == 0 else versions[::-1]:
-                    workdir = scratch / f"{len(walls)}-{round_}-{rtt:g}-{'base' if source else 'tree'}"
+                    label = f"{round_}-{rtt:g}-{'base' if source else 'tree'}"
                     previous = os.environ.get("PYTHONPATH")
                     if source is not None:
                         os.environ["PYTHONPATH"] = plugin_path(source)
                     try:
-                        with LatencyProxy((server.host, server.port), rtt / 2000) as proxy:
+                        with relay_process((server.host, server.port), rtt / 2000) as port:
                             target = {
                                 "host": "127.0.0.1",
-                                "port": proxy.port,
-                                "database": f"remote_{workdir.name}",
+                                "port": port,
+                                "database": f"remote_{label.replace('.', '_')}",
                             }
-                            run = pipeline.run(sim.url, workdir, target)
+                            first = pipeline.run(sim.url, scratch / f"{label}-first", target)
+                            state = pipeline.last_state(scratch / f"{label}-first") if first.ok else None
+                            again = pipeline.run(
+                                sim.url, scratch / f"{label}-incremental", target, state=state
+                            )
                     finally:
                         if previous is None:
                             os.environ.pop("PYTHONPATH", None)
                         else:
                             os.environ["PYTHONPATH"] = previous
-                    failed += not run.ok
-                    walls.setdefault((name, rtt), []).append(run.wall_s)
-                    print(
-                        f"{name}, {rtt:g} ms: {run.wall_s:.2f} s ({'ok' if run.ok else 'FAILED'})", flush=True
-                    )
+                    for kind, run in (("first", first), ("incremental", again)):
+                        failed += not run.ok
+                        walls.setdefault((name, kind, rtt), []).append(run.wall_s)
+                        outcome = "ok" if run.ok else "FAILED"
+                        print(f"{name}, {rtt:g} ms, {kind}: {run.wall_s:.2f} s ({outcome})", flush=True)
     command = " ".join(["python -m benchmarks.remote_server", *(sys.argv[1:] if argv is None else argv)])
     _report(command, args, round_trips, walls, failed)
     return 1 if failed else 0
@@ -85,7 +92,7 @@ def _report(
     command: str,
     args: argparse.Namespace,
     round_trips: list[float],
-    walls: dict[tuple[str, float], list[float]],
+    walls: dict[tuple[str, str, float], list[float]],
     failed: int,
 ) -> None:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -95,25 +102,30 @@ def _report(
         "# The pipeline against a distant ClickHouse server",
         "",
         f"Generated by `{command}` on {now}: {args.issues} issues at 0 ms API latency, `tap | target` "
-        "into a fresh database of a ClickHouse 18.16 server on loopback behind a relay that delays each "
-        f"direction by half the round trip; this tree against {args.base}, alternating, median of "
-        f"{args.repeat} rounds"
-        f"{f'; {failed} runs FAILED' if failed else ''}.",
+        "into a fresh database of a ClickHouse 18.16 server on loopback behind a relay (a process of its "
+        "own) that delays each direction by half the round trip, then an incremental run from the first "
+        f"one's STATE (nothing changed: the tap's lookback window and the reference data); this tree "
+        f"against {args.base}, alternating, median of {args.repeat} rounds"
+        f"{f'; {failed} runs FAILED' if failed else ''}. Wall seconds; in brackets what the round trip "
+        f"added to {near:g} ms.",
         "",
-        f"| round trip | this tree: wall s | added to {near:g} ms | {args.base}: wall s "
-        f"| added to {near:g} ms | runs (this tree / base) |",
-        "|---:|---:|---:|---:|---:|---|",
+        f"| round trip | first load: this tree | {args.base} | incremental: this tree | {args.base} |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for rtt in round_trips:
-        tree, base = median[("this tree", rtt)], median[(args.base, rtt)]
-        runs = (
-            f"{', '.join(f'{w:.1f}' for w in walls[('this tree', rtt)])} / "
-            f"{', '.join(f'{w:.1f}' for w in walls[(args.base, rtt)])}"
-        )
-        lines.append(
-            f"| {rtt:g} ms | {tree:.1f} | {tree - median[('this tree', near)]:+.1f} | {base:.1f} "
-            f"| {base - median[(args.base, near)]:+.1f} | {runs} |"
-        )
+        cells = []
+        for kind in ("first", "incremental"):
+            for name in (TREE, args.base):
+                wall = median[(name, kind, rtt)]
+                cells.append(f"{wall:.1f} ({wall - median[(name, kind, near)]:+.1f})")
+        lines.append(f"| {rtt:g} ms | {' | '.join(cells)} |")
+    lines += ["", "Every run, wall seconds (this tree / base):", ""]
+    for rtt in round_trips:
+        for kind in ("first", "incremental"):
+            runs = " / ".join(
+                ", ".join(f"{w:.2f}" for w in walls[(name, kind, rtt)]) for name in (TREE, args.base)
+            )
+            lines.append(f"- {rtt:g} ms, {kind}: {runs}")
     lines.append("")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "remote_server.md").write_text("\n".join(lines))

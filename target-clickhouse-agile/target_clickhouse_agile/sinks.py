@@ -99,8 +99,10 @@ class ClickHouseSink(BatchSink):
             assert self._columns is not None
         return self._columns
 
-    def refresh_columns(self) -> None:
-        described = describe(self.connection, self.table)
+    def refresh_columns(self, described: Mapping[str, ColumnType] | None = None) -> None:
+        """The table's columns read again (or `described`, a description just read)."""
+        if described is None:
+            described = describe(self.connection, self.table)
         if described is None:
             msg = f"table {self.table} does not exist: did the migrations run?"
             raise RuntimeError(msg)
@@ -321,9 +323,13 @@ class TableSink(ClickHouseSink):
         existing = describe(self.connection, self.table)
         if existing is None:
             create_stream_table(self.connection, self.table, self.schema, self.key_properties)
-        elif self.table not in self.load.migrated_tables:
-            add_missing_columns(self.connection, self.table, self.schema, existing)
-        self.refresh_columns()  # the final table, read now so the connection can go until the first batch
+        elif self.table not in self.load.migrated_tables and add_missing_columns(
+            self.connection, self.table, self.schema, existing
+        ):
+            existing = None  # columns added: read the table again
+        # The final table, read now so the connection can go until the first batch (a description that
+        # nothing changed since is kept: two statements less per stream, round trips to a distant server).
+        self.refresh_columns(existing)
         self.close_connection()
         self._version_base = time.time_ns()
         self._sequence = 0

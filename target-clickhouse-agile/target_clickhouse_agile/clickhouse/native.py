@@ -2,19 +2,23 @@
 
 One `NativeConnection` wraps one `clickhouse_driver.Client`, which is not thread-safe: create one per sink or
 thread. Every operation first makes sure the socket is up (a ping, and a reconnect if it fails, e.g. after a
-server restart); failures in that phase are the only ones retried on the same host (see `retry.py`),
-because no statement or INSERT data can have reached the server yet.
+server restart); failures in that phase are retried on the same host (see `retry.py`), because no statement
+or INSERT data can have reached the server yet.
 
-A connection that finished an exchange less than `FRESH_SECONDS` ago is taken as up without a ping. The
-driver pings before every statement, and this class pinged once more before that: two round trips per
-statement, ~400 in a first load of 2,000 issues (about 210 statements, most of them the schema's), which a
-server 10 ms away (a managed ClickHouse in another zone) turned into 4 s of waiting. Should such a socket
-have died after all, the statement fails before the server has run it or while it runs; it is then run
-once more on a new connection (as on the next endpoint, below: every statement is safe to repeat).
+A connection that finished an exchange less than `FRESH_SECONDS` ago is taken as up without a ping, for
+statements that may run twice (reads and INSERTs, see `_call`). The driver pings before every statement,
+and this class pinged once more before that: two round trips per statement, ~400 in a first load of 2,000
+issues (about 210 statements, most of them the schema's), which a server 10 ms away (a managed ClickHouse
+in another zone) turned into 4 s of waiting. Should such a socket have died after all, the statement fails
+(possibly after the server ran it, with the answer lost) and runs once more on a new connection, which is
+the only other case where a statement is run again on the same host. DDL, mutations and the migration
+lock's statements ping first, as before, and are never run twice there.
 
 With `alt_hosts` (see `endpoints.py`) a host that cannot be reached, or that dies during an operation, is
-left for the next endpoint, and the operation runs again there: every statement the target sends is safe
-to repeat (IF NOT EXISTS DDL, reads, and inserts into ReplacingMergeTree tables keyed on the logical key).
+left for the next endpoint, and the operation runs again there, whatever it is. A replicated table may
+already have the statement from the dead host: IF NOT EXISTS DDL and ReplacingMergeTree inserts absorb that;
+a mutation or the migration lock's DROP that the dead host had run would run twice, which failover does not
+prevent (it did so before the statements above stopped pinging, too).
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
 from target_clickhouse_agile.clickhouse.base import Connection
-from target_clickhouse_agile.clickhouse.dialect import parse_version
 from target_clickhouse_agile.clickhouse.endpoints import Endpoint, Endpoints, endpoints_for
 from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
@@ -169,9 +172,10 @@ class NativeConnection(Connection):
         logger.info("using ClickHouse at %s", self.address)
 
     def _select_version(self) -> tuple[int, ...]:
-        return parse_version(
-            str(self._call("SELECT version()", lambda: self._client.execute("SELECT version()"))[0][0])
-        )
+        """(major, minor, patch) as the server's handshake gave them: a `SELECT version()` cost each of
+        the ~20 connections of a run one more round trip (the build number it adds decides nothing here)."""
+        self._retry.run(self._ensure_connected)
+        return tuple(self._client.connection.server_info.version_tuple())
 
     def _create_database(self) -> tuple[int, ...]:
         """Connect without a database (the user's default), create ours, then reconnect bound to it."""
@@ -193,10 +197,12 @@ class NativeConnection(Connection):
                 f"`{shorten_sql(sql)}` carries its rows inside the statement, which the native protocol "
                 "client cannot send: use `Connection.insert(table, columns, rows)` instead"
             )
-        self._call(sql, lambda: self._client.execute(sql))
+        self._call(sql, lambda: self._client.execute(sql), repeatable=False)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
-        rows, types = self._call(sql, lambda: self._client.execute(sql, with_column_types=True))
+        rows, types = self._call(
+            sql, lambda: self._client.execute(sql, with_column_types=True), repeatable=True
+        )
         names = [name for name, _ in types]
         # Only a column whose type holds a DateTime can hold an aware datetime: the others are taken as
         # they are (a value-by-value check was most of the cost of reading a history back).
@@ -217,7 +223,7 @@ class NativeConnection(Connection):
             return 0
         column_list = ", ".join(quote_identifier(column) for column in columns)
         sql = f"INSERT INTO {quote_identifier(table)} ({column_list}) VALUES"
-        self._call(sql, lambda: self._client.execute(sql, data))
+        self._call(sql, lambda: self._client.execute(sql, data), repeatable=True)
         return len(data)
 
     def close(self) -> None:
@@ -225,15 +231,20 @@ class NativeConnection(Connection):
 
     # -- error handling ----------------------------------------------------------------------------------
 
-    def _call(self, sql: str, operation: Callable[[], T]) -> T:
-        """Connect (retrying only connection failures), then run `operation` with errors translated. A socket
-        taken as up without a ping that turns out dead is replaced and the operation runs once more; a host
-        lost during the operation is left for the next endpoint, where the operation runs again."""
+    def _call(self, sql: str, operation: Callable[[], T], *, repeatable: bool) -> T:
+        """Connect (retrying only connection failures), then run `operation` with errors translated.
+
+        `repeatable`: running the statement twice has the effect of running it once: reads, and INSERTs
+        (into ReplacingMergeTree tables keyed on the logical key; a keyless stream's table is a log that
+        every run appends its records to). Only such a statement is sent on a fresh connection without a
+        ping, and run once more on a new socket if that one turns out dead. Others (DDL, mutations, the
+        migration lock's tables) always ping first. A host lost during the operation is left for the next
+        endpoint, where the operation runs again."""
         endpoints = self._endpoints
         failovers = 0
         rerun_on_a_new_socket = True
         while True:
-            self._retry.run(self._ensure_connected)
+            self._retry.run(lambda: self._ensure_connected(trust_fresh=repeatable))
             unproven = self._unproven
             try:
                 result = operation()
@@ -262,15 +273,15 @@ class NativeConnection(Connection):
             self._fresh_until = time.monotonic() + FRESH_SECONDS
             return result
 
-    def _ensure_connected(self) -> None:
+    def _ensure_connected(self, *, trust_fresh: bool = False) -> None:
         """Connected to the endpoint in use; an unreachable one is left for the next (each tried once)."""
-        self._endpoints.on_first_reachable(self._switch_to, self._connect_here)
+        self._endpoints.on_first_reachable(self._switch_to, lambda: self._connect_here(trust_fresh))
 
-    def _connect_here(self) -> None:
+    def _connect_here(self, trust_fresh: bool) -> None:
         # What the driver's `force_connect` does, minus its "query in flight" flag (set until a query ends),
-        # and without the ping while the connection is fresh (see FRESH_SECONDS).
+        # and without the ping while the connection is fresh (see FRESH_SECONDS) if `trust_fresh`.
         connection = self._client.connection
-        self._unproven = connection.connected and time.monotonic() < self._fresh_until
+        self._unproven = trust_fresh and connection.connected and time.monotonic() < self._fresh_until
         if self._unproven:
             return
         try:
@@ -279,6 +290,7 @@ class NativeConnection(Connection):
         except Exception as error:
             self._client.disconnect()
             raise self._translate(error, "", connecting=True) from None
+        self._fresh_until = time.monotonic() + FRESH_SECONDS  # it has just answered
 
     def _translate(self, error: Exception, sql: str, *, connecting: bool) -> ClickHouseError:
         """A `ClickHouseError` naming cause and fix; the password is scrubbed from every message."""

@@ -1,4 +1,5 @@
-"""When to retry a ClickHouse operation: only when the connection could not be established.
+"""When to retry a ClickHouse operation: when the connection could not be established (and, in
+`native.py`, a read or INSERT sent without a ping on a connection that turned out dead, once).
 
 ClickHouse has no transactions. An INSERT that failed *after* its data started flowing may have been partly
 applied, so retrying it blindly could duplicate a block on a plain MergeTree. We therefore retry only failures
