@@ -12,6 +12,7 @@ machine's cores.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -20,8 +21,10 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 CHUNK_BYTES = 1 << 16
+REPO = Path(__file__).resolve().parent.parent
 
 
 class LatencyProxy:
@@ -107,14 +110,25 @@ class LatencyProxy:
 def relay_process(target: tuple[str, int], one_way_s: float) -> Iterator[int]:
     """A `LatencyProxy` in a child process for the duration of the block; yields its port."""
     command = [sys.executable, "-m", "benchmarks.latency_proxy", target[0], str(target[1]), str(one_way_s)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # Its own PYTHONPATH: a benchmark may point the variable at another commit's plugins meanwhile.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
     try:
         assert process.stdout is not None
-        yield int(process.stdout.readline())
+        line = process.stdout.readline()
+        if not line.strip():
+            raise RuntimeError(f"the latency relay did not start (exit code {process.wait()})")
+        yield int(line)
     finally:
         assert process.stdin is not None
         process.stdin.close()  # the relay ends when its input does
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

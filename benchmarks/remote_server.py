@@ -19,8 +19,11 @@ import argparse
 import os
 import statistics
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from benchmarks import pipeline
 from benchmarks.cpu_versus import plugin_path, two_versions
@@ -57,28 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.repeat):
             for rtt in round_trips:
                 for name, source in versions if round_ % 2 == 0 else versions[::-1]:
-                    label = f"{round_}-{rtt:g}-{'base' if source else 'tree'}"
-                    previous = os.environ.get("PYTHONPATH")
-                    if source is not None:
-                        os.environ["PYTHONPATH"] = plugin_path(source)
-                    try:
-                        with relay_process((server.host, server.port), rtt / 2000) as port:
-                            target = {
-                                "host": "127.0.0.1",
-                                "port": port,
-                                "database": f"remote_{label.replace('.', '_')}",
-                            }
-                            first = pipeline.run(sim.url, scratch / f"{label}-first", target)
-                            state = pipeline.last_state(scratch / f"{label}-first") if first.ok else None
-                            again = pipeline.run(
-                                sim.url, scratch / f"{label}-incremental", target, state=state
-                            )
-                    finally:
-                        if previous is None:
-                            os.environ.pop("PYTHONPATH", None)
-                        else:
-                            os.environ["PYTHONPATH"] = previous
-                    for kind, run in (("first", first), ("incremental", again)):
+                    label = f"{round_}-{rtt:g}-{'base' if source else 'tree'}".replace(".", "_")
+                    with plugins_of(source), relay_process((server.host, server.port), rtt / 2000) as port:
+                        target = {"host": "127.0.0.1", "port": port, "database": f"remote_{label}"}
+                        runs = first_and_incremental(sim.url, scratch / label, target)
+                    failed += len(runs) < 2  # no incremental run without the first one's STATE
+                    for kind, run in zip(("first", "incremental"), runs, strict=False):
                         failed += not run.ok
                         walls.setdefault((name, kind, rtt), []).append(run.wall_s)
                         outcome = "ok" if run.ok else "FAILED"
@@ -86,6 +73,31 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m benchmarks.remote_server", *(sys.argv[1:] if argv is None else argv)])
     _report(command, args, round_trips, walls, failed)
     return 1 if failed else 0
+
+
+@contextmanager
+def plugins_of(source: Path | None) -> Iterator[None]:
+    """The tap and target started meanwhile are `source`'s (another commit's extracted tree), or this
+    tree's when None."""
+    previous = os.environ.get("PYTHONPATH")
+    if source is not None:
+        os.environ["PYTHONPATH"] = plugin_path(source)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+def first_and_incremental(api_url: str, workdir: Path, target: dict[str, Any]) -> list[pipeline.PipelineRun]:
+    """A first load into the target's (fresh) database, then, if it succeeded, a run from its STATE."""
+    first = pipeline.run(api_url, workdir / "first", target)
+    if not first.ok:
+        return [first]
+    state = pipeline.last_state(workdir / "first")
+    return [first, pipeline.run(api_url, workdir / "incremental", target, state=state)]
 
 
 def _report(

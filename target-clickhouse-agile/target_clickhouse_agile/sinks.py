@@ -78,6 +78,13 @@ class ClickHouseSink(BatchSink):
         self._problems: Problems = {}
 
     @property
+    def keeps_one_copy(self) -> bool:
+        """Whether the table keeps one copy of a row sent twice: every table a migration defines, and a
+        stream's own table when the stream has a key, is a ReplacingMergeTree; a keyless stream's table is
+        a plain MergeTree. (A batch sent again is then never resent on a new socket: see native.py.)"""
+        return self.table in self.load.migrated_tables or bool(self.key_properties)
+
+    @property
     def max_size(self) -> int:
         return self.load.settings.batch_size_rows
 
@@ -196,7 +203,7 @@ class ClickHouseSink(BatchSink):
             return
         started = time.monotonic()
         try:
-            self.connection.insert(self.table, list(self.columns), data)
+            self.connection.insert(self.table, list(self.columns), data, repeatable=self.keeps_one_copy)
         except ClickHouseError:
             self.refuse_unencodable(data)
             raise

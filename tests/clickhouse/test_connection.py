@@ -347,6 +347,8 @@ def test_statements_close_together_send_no_ping(
     assert len(pings) == before
     conn.execute("CREATE TABLE IF NOT EXISTS pinged (x String) ENGINE = Memory")
     assert len(pings) == before + 1, "a statement that may not run twice pings however fresh the connection"
+    conn.insert("roundtrip", COLUMNS, ROWS[:1], repeatable=False)  # into a table that would keep a copy
+    assert len(pings) == before + 2
 
     monkeypatch.setattr(native, "FRESH_SECONDS", 0.0)  # every statement comes after a pause
     conn.query("SELECT 1 AS one")  # (still within the hour the last statement granted)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from target_clickhouse_agile.clickhouse.native import NativeConnection
 from tests.support.clickhouse import NativeDatabase
 from tests.support.singer import run_target, state
 
@@ -57,6 +60,33 @@ def test_keyless_stream_appends_every_record(clickhouse_native: NativeDatabase) 
     assert engine["engine"] == "MergeTree"  # a keyless ReplacingMergeTree would collapse to one row
     rows = conn.query("SELECT kind, n, count() AS c FROM events GROUP BY kind, n ORDER BY kind")
     assert rows == [{"kind": "x", "n": 1, "c": 4}, {"kind": "y", "n": 2, "c": 2}]
+
+
+def test_only_a_table_that_keeps_one_copy_may_get_a_batch_twice(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that lost the answer to an INSERT sends the rows again (clickhouse/native.py) only when
+    the sink says a second copy would collapse into the first: a keyed stream's ReplacingMergeTree, not a
+    keyless stream's plain MergeTree, where it would stay."""
+    inserts: dict[str, set[bool]] = {}
+    real_insert = NativeConnection.insert
+
+    def insert(self: NativeConnection, table: str, *args: Any, repeatable: bool = True) -> int:
+        inserts.setdefault(table, set()).add(repeatable)
+        return real_insert(self, table, *args, repeatable=repeatable)
+
+    monkeypatch.setattr(NativeConnection, "insert", insert)
+    run_target(
+        clickhouse_native.settings,
+        [
+            _schema("projects", ["id"], id=INT, name=STR),
+            *_records("projects", {"id": 1, "name": "a"}),
+            _schema("events", [], kind=STR, n=INT),
+            *_records("events", {"kind": "x", "n": 1}),
+        ],
+    )
+    assert inserts["projects"] == {True}
+    assert inserts["events"] == {False}
 
 
 def test_new_property_in_a_later_run_becomes_a_column(clickhouse_native: NativeDatabase) -> None:

@@ -79,10 +79,14 @@ class Connection(ABC):
         """Run one SELECT; rows as dicts of Python values (aware UTC datetimes, dates, ints, lists, None)."""
 
     @abstractmethod
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, repeatable: bool = True
+    ) -> int:
         """Insert `rows` (tuples in `columns` order, typed Python values) into `table`; return the row count.
 
-        Columns not listed get their DEFAULT (e.g. `_loaded_at`). Iterates `rows` once.
+        Columns not listed get their DEFAULT (e.g. `_loaded_at`). Iterates `rows` once. `repeatable`: the
+        table keeps one copy of a row sent twice (a ReplacingMergeTree keyed on the logical key), so the
+        native connection may send the rows again when a connection it took as up lost the answer.
         """
 
     @abstractmethod

@@ -108,7 +108,9 @@ class EmbeddedConnection(Connection):
             for line in lines[2:]
         ]
 
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, repeatable: bool = True
+    ) -> int:
         """Rows as JSON lines in a temporary file, loaded with `INSERT ... FROM INFILE`: the engine reads
         the file as a stream, while a query text holding the rows was copied several times on its way in
         (a 50 MB description peaked at 1.3 GB that way, 0.6 GB this way)."""

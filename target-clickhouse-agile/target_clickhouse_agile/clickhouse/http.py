@@ -160,7 +160,9 @@ class HttpConnection(Connection):
     def query(self, sql: str) -> list[dict[str, Any]]:
         return self._select(sql, self._server_zone)
 
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, repeatable: bool = True
+    ) -> int:
         columns = list(columns)
         fraction = self.dialect.supports_datetime64  # older servers' DateTime cannot parse one
         buffer = io.BytesIO()  # one growing buffer: a list of lines, joined, then encoded held three copies

@@ -6,13 +6,14 @@ server restart); failures in that phase are retried on the same host (see `retry
 or INSERT data can have reached the server yet.
 
 A connection that finished an exchange less than `FRESH_SECONDS` ago is taken as up without a ping, for
-statements that may run twice (reads and INSERTs, see `_call`). The driver pings before every statement,
-and this class pinged once more before that: two round trips per statement, ~400 in a first load of 2,000
-issues (about 210 statements, most of them the schema's), which a server 10 ms away (a managed ClickHouse
-in another zone) turned into 4 s of waiting. Should such a socket have died after all, the statement fails
-(possibly after the server ran it, with the answer lost) and runs once more on a new connection, which is
-the only other case where a statement is run again on the same host. DDL, mutations and the migration
-lock's statements ping first, as before, and are never run twice there.
+statements that may run twice (reads, and INSERTs into ReplacingMergeTree tables; see `_call`). The driver
+pings before every statement, and this class pinged once more before that: two round trips per statement,
+~400 in a first load of 2,000 issues (about 210 statements, most of them the schema's), which a server 10
+ms away (a managed ClickHouse in another zone) turned into 4 s of waiting. Should such a socket have died
+after all, the statement fails (possibly after the server ran it, with the answer lost) and runs once more
+on a new connection, which is the only other case where a statement is run again on the same host. DDL,
+mutations, the migration lock's statements and INSERTs into a keyless stream's plain MergeTree ping first,
+as before, and are never run twice there.
 
 With `alt_hosts` (see `endpoints.py`) a host that cannot be reached, or that dies during an operation, is
 left for the next endpoint, and the operation runs again there, whatever it is. A replicated table may
@@ -217,13 +218,15 @@ class NativeConnection(Connection):
             result.append(dict(zip(names, values, strict=True)))
         return result
 
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def insert(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, repeatable: bool = True
+    ) -> int:
         data = [tuple(row) for row in rows]
         if not data:
             return 0
         column_list = ", ".join(quote_identifier(column) for column in columns)
         sql = f"INSERT INTO {quote_identifier(table)} ({column_list}) VALUES"
-        self._call(sql, lambda: self._client.execute(sql, data), repeatable=True)
+        self._call(sql, lambda: self._client.execute(sql, data), repeatable=repeatable)
         return len(data)
 
     def close(self) -> None:
@@ -235,11 +238,11 @@ class NativeConnection(Connection):
         """Connect (retrying only connection failures), then run `operation` with errors translated.
 
         `repeatable`: running the statement twice has the effect of running it once: reads, and INSERTs
-        (into ReplacingMergeTree tables keyed on the logical key; a keyless stream's table is a log that
-        every run appends its records to). Only such a statement is sent on a fresh connection without a
-        ping, and run once more on a new socket if that one turns out dead. Others (DDL, mutations, the
-        migration lock's tables) always ping first. A host lost during the operation is left for the next
-        endpoint, where the operation runs again."""
+        into ReplacingMergeTree tables keyed on the logical key (not a keyless stream's plain MergeTree,
+        where a second copy would stay: its sink says so). Only such a statement is sent on a fresh
+        connection without a ping, and run once more on a new socket if that one turns out dead. Others
+        (DDL, mutations, the migration lock's tables) always ping first. A host lost during the operation
+        is left for the next endpoint, where the operation runs again."""
         endpoints = self._endpoints
         failovers = 0
         rerun_on_a_new_socket = True
