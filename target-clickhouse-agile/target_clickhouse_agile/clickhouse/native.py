@@ -8,7 +8,7 @@ or INSERT data can have reached the server yet.
 A connection that finished an exchange less than `FRESH_SECONDS` ago is taken as up without a ping, for
 statements that may run twice (reads, and INSERTs into ReplacingMergeTree tables; see `_call`). The driver
 pings before every statement, and this class pinged once more before that: two round trips per statement,
-~400 in a first load of 2,000 issues (about 210 statements, most of them the schema's), which a server 10
+~400 in a first load of 2,000 issues (about 210 statements, 80 of them the schema's), which a server 10
 ms away (a managed ClickHouse in another zone) turned into 4 s of waiting. Should such a socket have died
 after all, the statement fails (possibly after the server ran it, with the answer lost) and runs once more
 on a new connection, which is the only other case where a statement is run again on the same host. DDL,
