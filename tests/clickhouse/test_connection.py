@@ -23,6 +23,7 @@ from target_clickhouse_agile.clickhouse import (
 )
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
 from target_clickhouse_agile.clickhouse.native import NativeConnection
+from target_clickhouse_agile.clickhouse.tables import UNKNOWN_TABLE, describe
 from tests.support.clickhouse import ClickHouseServer, NativeDatabase, free_ports, make_certificates
 
 UTC = timezone.utc
@@ -125,6 +126,30 @@ def test_connect_reports_version_and_database(clickhouse_any: Connection) -> Non
     version = clickhouse_any.server_version
     assert version[:2] == (18, 16) if isinstance(clickhouse_any, NativeConnection) else version[0] >= 23
     assert clickhouse_any.query("SELECT currentDatabase() AS db") == [{"db": clickhouse_any.database}]
+
+
+def test_describe_is_one_statement_and_knows_a_missing_table(
+    clickhouse_any: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table is read with one `DESCRIBE` (a round trip to a distant server each); a missing one is None
+    on every engine, which needs the embedded engine's errors to carry the server's code as well."""
+    _create_roundtrip(clickhouse_any)
+    statements: list[str] = []
+    real_query = type(clickhouse_any).query
+
+    def query(self: Connection, sql: str) -> list[dict[str, Any]]:
+        statements.append(sql)
+        return real_query(self, sql)
+
+    monkeypatch.setattr(type(clickhouse_any), "query", query)
+    columns = describe(clickhouse_any, "roundtrip")
+    assert columns is not None
+    assert list(columns)[:3] == ["id", "lc", "ns"]
+    assert describe(clickhouse_any, "no_such_table") is None
+    assert statements == ["DESCRIBE TABLE `roundtrip`", "DESCRIBE TABLE `no_such_table`"]
+    with pytest.raises(ClickHouseError) as caught:
+        clickhouse_any.query("SELECT 1 FROM no_such_table")
+    assert caught.value.code == UNKNOWN_TABLE
 
 
 def test_every_column_type_round_trips(clickhouse_any: Connection) -> None:

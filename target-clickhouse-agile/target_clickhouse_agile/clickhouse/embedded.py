@@ -12,6 +12,7 @@ sink/thread, as with the native driver), but every connection must be closed bef
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,8 +83,9 @@ class EmbeddedConnection(Connection):
         try:
             result = self._session.query(sql, fmt)
         except RuntimeError as error:
+            message = first_line(str(error))
             raise ClickHouseError(
-                f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {first_line(str(error))}"
+                f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {message}", code=_error_code(message)
             ) from None
         except TypeError:  # the binding cannot pass the text on: a lone surrogate is not UTF-8
             raise ClickHouseError(
@@ -147,3 +149,12 @@ def _write_json_lines(handle: IO[str], table: str, columns: list[str], rows: Ite
             ) from None
         count += 1
     return count
+
+
+_ERROR_CODE = re.compile(r"^Code: (\d+)\.")
+
+
+def _error_code(message: str) -> int | None:
+    """The server error code at the start of the engine's message (`Code: 60. DB::Exception: ...`)."""
+    match = _ERROR_CODE.match(message)
+    return int(match.group(1)) if match else None
