@@ -22,8 +22,9 @@ from target_clickhouse_agile.clickhouse import (
     native,
 )
 from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
+from target_clickhouse_agile.clickhouse.errors import UNKNOWN_TABLE
 from target_clickhouse_agile.clickhouse.native import NativeConnection
-from target_clickhouse_agile.clickhouse.tables import UNKNOWN_TABLE, describe
+from target_clickhouse_agile.clickhouse.tables import describe
 from tests.support.clickhouse import ClickHouseServer, NativeDatabase, free_ports, make_certificates
 
 UTC = timezone.utc

@@ -12,7 +12,6 @@ sink/thread, as with the native driver), but every connection must be closed bef
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import IO, Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.dialect import parse_version
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError, first_line, shorten_sql
+from target_clickhouse_agile.clickhouse.errors import ClickHouseError, error_code_in, first_line, shorten_sql
 from target_clickhouse_agile.clickhouse.identifiers import (
     quote_identifier,
     quote_literal,
@@ -85,7 +84,7 @@ class EmbeddedConnection(Connection):
         except RuntimeError as error:
             message = first_line(str(error))
             raise ClickHouseError(
-                f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {message}", code=_error_code(message)
+                f"embedded ClickHouse rejected `{shorten_sql(sql)}`: {message}", code=error_code_in(message)
             ) from None
         except TypeError:  # the binding cannot pass the text on: a lone surrogate is not UTF-8
             raise ClickHouseError(
@@ -149,12 +148,3 @@ def _write_json_lines(handle: IO[str], table: str, columns: list[str], rows: Ite
             ) from None
         count += 1
     return count
-
-
-_ERROR_CODE = re.compile(r"^Code: (\d+)\.")
-
-
-def _error_code(message: str) -> int | None:
-    """The server error code at the start of the engine's message (`Code: 60. DB::Exception: ...`)."""
-    match = _ERROR_CODE.match(message)
-    return int(match.group(1)) if match else None

@@ -16,8 +16,10 @@ AUTH_ERROR_CODES = frozenset(
 )  # UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTH_FAILED
 UNKNOWN_DATABASE = 81
 TABLE_ALREADY_EXISTS = 57
+UNKNOWN_TABLE = 60
 
 _STACK_TRACE = re.compile(r"\s*Stack trace:.*", re.DOTALL)
+_ERROR_CODE = re.compile(r"Code:\s*(\d+)")
 
 
 class ClickHouseError(Exception):
@@ -38,6 +40,12 @@ def first_line(message: str) -> str:
     """The useful part of an engine message: no stack trace, no blank lines, one line."""
     text = _STACK_TRACE.sub("", message).strip()
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def error_code_in(message: str) -> int | None:
+    """The server's error code as its messages spell it (`Code: 60. DB::Exception: ...`), if there is one."""
+    found = _ERROR_CODE.search(message)
+    return int(found.group(1)) if found else None
 
 
 def scrub(message: str, secret: str | None) -> str:

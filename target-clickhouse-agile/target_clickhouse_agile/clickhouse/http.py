@@ -21,7 +21,6 @@ import gzip
 import io
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 from http import HTTPStatus
@@ -38,6 +37,7 @@ from target_clickhouse_agile.clickhouse.errors import (
     AUTH_ERROR_CODES,
     UNKNOWN_DATABASE,
     ClickHouseError,
+    error_code_in,
     first_line,
     scrub,
     shorten_sql,
@@ -56,7 +56,6 @@ T = TypeVar("T")
 
 logger = logging.getLogger("target_clickhouse_agile.clickhouse")
 
-_ERROR_CODE = re.compile(r"Code:\s*(\d+)")
 #: URL parameters of every request: 64-bit integers as JSON numbers; a SELECT's error arrives as an HTTP
 #: error instead of being appended to a half-sent 200 response.
 _QUERY_PARAMETERS = {"output_format_json_quote_64bit_integers": "0", "wait_end_of_query": "1"}
@@ -265,8 +264,7 @@ class HttpConnection(Connection):
     def _server_error(self, response: requests.Response, sql: str) -> ClickHouseError:
         raw = scrub(first_line(response.content.decode("utf-8", "replace")), self._password)
         header = response.headers.get("X-ClickHouse-Exception-Code", "")
-        found = _ERROR_CODE.search(raw)
-        code = int(header) if header.isdigit() else int(found.group(1)) if found else None
+        code = int(header) if header.isdigit() else error_code_in(raw)
         if code in AUTH_ERROR_CODES or (code is None and response.status_code in (401, 403)):
             message = (
                 f"wrong user or password for user {self.user!r} at {self.address}: check the `user` and "

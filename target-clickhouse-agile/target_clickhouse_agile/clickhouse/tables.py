@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
-from target_clickhouse_agile.clickhouse.errors import ClickHouseError
+from target_clickhouse_agile.clickhouse.errors import UNKNOWN_TABLE, ClickHouseError
 from target_clickhouse_agile.clickhouse.identifiers import quote_identifier
 from target_clickhouse_agile.clickhouse.types import ColumnType, clickhouse_type_for, parse_type
 
@@ -72,9 +72,6 @@ def table_name_for_stream(stream_name: str) -> str:
             "(derived metrics, checkpoints or schema bookkeeping): rename the stream, e.g. with a stream map"
         )
     return name
-
-
-UNKNOWN_TABLE = 60
 
 
 def describe(conn: Connection, table: str) -> dict[str, ColumnType] | None:
