@@ -74,6 +74,22 @@ def plugin_path(source: Path) -> str:
 
 
 @contextmanager
+def plugins_of(source: Path | None) -> Iterator[None]:
+    """The tap and target started meanwhile are `source`'s (another commit's extracted tree), or this
+    tree's when None."""
+    previous = os.environ.get("PYTHONPATH")
+    if source is not None:
+        os.environ["PYTHONPATH"] = plugin_path(source)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+@contextmanager
 def two_versions(
     base: str, issues: int, seed: int, prefix: str
 ) -> Iterator[tuple[Path, Path, TrackerSimulator, ClickHouseServer]]:
@@ -100,17 +116,9 @@ def two_versions(
 def run_round(
     version: str, source: Path | None, sim_url: str, workdir: Path, server: ClickHouseServer
 ) -> Round:
-    previous = os.environ.get("PYTHONPATH")
-    if source is not None:
-        os.environ["PYTHONPATH"] = plugin_path(source)
-    try:
+    with plugins_of(source):
         target = {"host": server.host, "port": server.port, "database": workdir.name}
         run = pipeline.run(sim_url, workdir, target)
-    finally:
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
     if not run.ok:
         log = (workdir / "target.log").read_text(errors="replace")[-2000:]
         raise SystemExit(f"{version}: tap exit {run.tap.returncode}, target {run.target.returncode}\n{log}")

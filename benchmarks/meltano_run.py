@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import pipeline
+from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.meltano import Meltano, ensure_meltano
 from tracker_simulator import TrackerSimulator, generate_organisation
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: The name a hidden `__pycache__` takes (Python looks for compiled modules under `__pycache__` only).
 HIDDEN = "__pycache__.hidden"
 PLUGIN_VENVS = ("extractors/tap-yandex-tracker/venv", "loaders/target-clickhouse-agile/venv")
@@ -202,9 +202,7 @@ def _report(
             f"| {', '.join(f'{r.wall_s:.2f}' for r in mine)} | {', '.join(str(r.issues) for r in mine)} |"
         )
     lines.append("")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "meltano_run.md").write_text("\n".join(lines))
-    print(f"Wrote {RESULTS / 'meltano_run.md'}")
+    write_results("meltano_run.md", lines)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,17 @@ Results: `benchmarks/results/remote_server.md`.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from benchmarks import pipeline
-from benchmarks.cpu_versus import plugin_path, two_versions
+from benchmarks.cpu_versus import plugins_of, two_versions
 from benchmarks.latency_proxy import relay_process
+from benchmarks.reporting import write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BASE = "d7bdbd3"
 TREE = "this tree"
 
@@ -73,22 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m benchmarks.remote_server", *(sys.argv[1:] if argv is None else argv)])
     _report(command, args, round_trips, walls, failed)
     return 1 if failed else 0
-
-
-@contextmanager
-def plugins_of(source: Path | None) -> Iterator[None]:
-    """The tap and target started meanwhile are `source`'s (another commit's extracted tree), or this
-    tree's when None."""
-    previous = os.environ.get("PYTHONPATH")
-    if source is not None:
-        os.environ["PYTHONPATH"] = plugin_path(source)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
 
 
 def first_and_incremental(api_url: str, workdir: Path, target: dict[str, Any]) -> list[pipeline.PipelineRun]:
@@ -139,9 +120,7 @@ def _report(
             )
             lines.append(f"- {rtt:g} ms, {kind}: {runs}")
     lines.append("")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "remote_server.md").write_text("\n".join(lines))
-    print(f"Wrote {RESULTS / 'remote_server.md'}")
+    write_results("remote_server.md", lines)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import pipeline
+from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: The tap's default settings, run `--repeat` times.
 DEFAULTS = "defaults (adaptive, ceiling 16)"
 #: Run once each after the defaults, for comparison: tap settings and the API's capacity (None: `--capacity`).
@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(default_walls) / floor:.2f} x the floor.",
         "",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.md").write_text("\n".join(report))
-    print(f"Wrote {RESULTS / 'throughput.md'}")
+    write_results("throughput.md", report)
     return 0
 
 
