@@ -146,10 +146,10 @@ def run(
 
 
 def last_state(workdir: Path) -> dict[str, Any]:
-    """The value of the last STATE message the target of a `run` in `workdir` wrote."""
+    """The last STATE the target of a `run` in `workdir` wrote (the target prints each STATE's value as a
+    bare JSON line)."""
     lines = [line for line in (workdir / "states.jsonl").read_text().splitlines() if line.strip()]
-    message = json.loads(lines[-1])
-    return message.get("value", message) if message.get("type") == "STATE" else message
+    return json.loads(lines[-1])
 
 
 def loaded_records(target_log: str) -> int:
