@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import pipeline
+from benchmarks import scratch as scratch_dir
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
 
@@ -96,7 +96,7 @@ def two_versions(
     """What a comparison of this tree with `base` runs against: a scratch directory, the base's extracted
     source, a ClickHouse 18.16 server and the simulated organisation (0 ms latency). Both versions are
     byte-compiled, as installed packages are (pipeline.compile_bytecode). Everything goes afterwards."""
-    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    scratch = scratch_dir.make(prefix)
     server: ClickHouseServer | None = None
     try:
         server = ClickHouseServer(scratch / "clickhouse")

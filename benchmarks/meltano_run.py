@@ -28,7 +28,6 @@ import resource
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import pipeline
+from benchmarks import scratch as scratch_dir
 from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.meltano import Meltano, ensure_meltano
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_meltano()
     ensure_installed()
     pipeline.compile_bytecode()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-meltano-"))
+    scratch = scratch_dir.make("bench-meltano-")
     meltano = Meltano(scratch / ".meltano")
     started = time.monotonic()
     meltano.run("install", timeout=1800)

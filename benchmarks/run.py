@@ -31,7 +31,6 @@ import platform
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import old_exporter, pipeline
+from benchmarks import scratch as scratch_dir
 from benchmarks.old_exporter import SEARCH_LIMIT
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.cluster import SHARDED, Cluster
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "raw").mkdir(exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+    scratch = scratch_dir.make("bench-")
     print(f"Scratch directory: {scratch}", flush=True)
     old_exporter.ensure_venv(scratch / "pip.log")
     ensure_installed()
@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     name = "benchmarks-quick" if args.quick else "benchmarks"
     (RESULTS / "raw" / f"{name}.json").write_text(json.dumps([asdict(row) for row in rows], indent=1))
-    (RESULTS / f"{name}.md").write_text(render(rows, elapsed, args))
+    (RESULTS / f"{name}.md").write_text(render(rows, elapsed, args, scratch))
     print(f"Wrote {RESULTS / f'{name}.md'} ({elapsed:.0f} s)")
     return 0
 
@@ -510,8 +510,9 @@ def _proc(row: Row, name: str, key: str, digits: int = 1) -> str:
     return "-"
 
 
-def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
-    """The markdown report: one table of runs, one of ratios, then notes."""
+def render(rows: list[Row], elapsed: float, args: argparse.Namespace, scratch: Path | None = None) -> str:
+    """The markdown report: one table of runs, one of ratios, then notes. `scratch`: where the server's
+    data was (not known when old results are rendered again)."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         "# Benchmarks: tracker-exporter 2.0.0 vs tap-yandex-tracker | target-clickhouse-agile",
@@ -520,7 +521,8 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace) -> str:
         f"Python {platform.python_version()}, {_cpus()} CPUs (load average {_load()} at the end; other "
         "work on the machine means timing noise; "
         "ratios compare runs of the same invocation). Simulated organisation seed "
-        f"{args.seed}; simulator in the benchmark process; ClickHouse 18.16 server on loopback.",
+        f"{args.seed}; simulator in the benchmark process; ClickHouse 18.16 server on loopback"
+        + (f", its data in {scratch_dir.describe(scratch)}." if scratch is not None else "."),
         "",
         "Old exporter: changelog export on, upload to ClickHouse 18.16 over HTTP (tables created as "
         "described in `benchmarks/old_exporter.py`). Ours: default settings (adaptive concurrency, at "

@@ -15,7 +15,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import pipeline
+from benchmarks import scratch as scratch_dir
 from target_clickhouse_agile.clickhouse import connect
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
@@ -59,7 +59,7 @@ class Samples:
 def run(issues: int, seed: int, output: Path, timeout_s: float) -> int:
     ensure_installed()
     pipeline.compile_bytecode()
-    work = Path(tempfile.mkdtemp(prefix="scale_"))
+    work = scratch_dir.make("scale_")
     server = ClickHouseServer(work / "clickhouse")
     server.start()
     started_gen = time.monotonic()

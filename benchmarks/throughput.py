@@ -21,12 +21,11 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from benchmarks import pipeline
+from benchmarks import scratch as scratch_dir
 from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.issues * args.latency_ms / 1000 / capacity
 
     floor = floor_s(args.capacity)
-    scratch = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
+    scratch = scratch_dir.make("bench-throughput-")
     ensure_installed()
     pipeline.compile_bytecode()
     server = ClickHouseServer(scratch / "clickhouse")
