@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,7 +14,29 @@ import requests
 from tap_yandex_tracker import termination
 from tests.support import simulators as sim_fixtures
 from tests.support.pipeline import CAPTURED
+from tests.support.tmpfs import SESSION_DIRECTORY, memory_backed_root
 from tracker_simulator import Organisation, TrackerSimulator, generate_organisation
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's temporary directories (the ClickHouse servers' data among them) go to a tmpfs when
+    the machine has one: on this machine's disk, the files a server creates cost what other runs deleted
+    minutes before (tests/support/tmpfs.py). `--basetemp` picks a directory instead; this one is removed
+    when the session ends."""
+    if config.option.basetemp is not None:
+        return
+    root = memory_backed_root()
+    if root is not None:
+        path = Path(tempfile.mkdtemp(prefix=f"pytest-of-{getpass.getuser()}-", dir=root))
+        config.option.basetemp = str(path)
+        config.stash[SESSION_DIRECTORY] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    path = config.stash.get(SESSION_DIRECTORY, None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
