@@ -6,7 +6,8 @@ back), looking each one up (`recently_deleted` in `find_inode_bit`). So every fi
 creates (a part is a directory and two files per column) costs 0.1-1 ms of kernel CPU for minutes after
 something deleted many files: a test's cleanup, a previous run's, a `pip install`. Measured: after 20,000
 files were deleted, the server's CPU for one 2,000-issue load went from 0.45 to 1.23 s (docs/performance.md),
-and `tests/target` took 55-62 s on the disk against 35-41 s on tmpfs. A server on a journalled filesystem
+and `tests/target`, run right after a previous run's cleanup, took 55-62 s on the disk against 35-41 s on
+tmpfs (a clean clone's whole suite took 10 min either way). A server on a journalled filesystem
 or XFS, as ClickHouse is deployed, does not scan like this.
 """
 
