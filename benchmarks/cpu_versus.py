@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import pipeline
-from benchmarks import scratch as scratch_dir
+from benchmarks import pipeline, scratch_dirs
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
 
@@ -96,7 +95,7 @@ def two_versions(
     """What a comparison of this tree with `base` runs against: a scratch directory, the base's extracted
     source, a ClickHouse 18.16 server and the simulated organisation (0 ms latency). Both versions are
     byte-compiled, as installed packages are (pipeline.compile_bytecode). Everything goes afterwards."""
-    scratch = scratch_dir.make(prefix)
+    scratch = scratch_dirs.make(prefix)
     server: ClickHouseServer | None = None
     try:
         server = ClickHouseServer(scratch / "clickhouse")

@@ -36,8 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pipeline
-from benchmarks import scratch as scratch_dir
+from benchmarks import pipeline, scratch_dirs
 from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.meltano import Meltano, ensure_meltano
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_meltano()
     ensure_installed()
     pipeline.compile_bytecode()
-    scratch = scratch_dir.make("bench-meltano-")
+    scratch = scratch_dirs.make("bench-meltano-")
     meltano = Meltano(scratch / ".meltano")
     started = time.monotonic()
     meltano.run("install", timeout=1800)

@@ -37,8 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks import old_exporter, pipeline
-from benchmarks import scratch as scratch_dir
+from benchmarks import old_exporter, pipeline, scratch_dirs
 from benchmarks.old_exporter import SEARCH_LIMIT
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.cluster import SHARDED, Cluster
@@ -371,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch directory (on tmpfs: memory, remove it after)",
+    )
     parser.add_argument(
         "--rerender", type=Path, help="re-derive and re-render a raw JSON result, run nothing"
     )
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "raw").mkdir(exist_ok=True)
-    scratch = scratch_dir.make("bench-")
+    scratch = scratch_dirs.make("bench-")
     print(f"Scratch directory: {scratch}", flush=True)
     old_exporter.ensure_venv(scratch / "pip.log")
     ensure_installed()
@@ -522,7 +525,7 @@ def render(rows: list[Row], elapsed: float, args: argparse.Namespace, scratch: P
         "work on the machine means timing noise; "
         "ratios compare runs of the same invocation). Simulated organisation seed "
         f"{args.seed}; simulator in the benchmark process; ClickHouse 18.16 server on loopback"
-        + (f", its data in {scratch_dir.describe(scratch)}." if scratch is not None else "."),
+        + (f", its data in {scratch_dirs.describe(scratch)}." if scratch is not None else "."),
         "",
         "Old exporter: changelog export on, upload to ClickHouse 18.16 over HTTP (tables created as "
         "described in `benchmarks/old_exporter.py`). Ours: default settings (adaptive concurrency, at "

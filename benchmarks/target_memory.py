@@ -26,8 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks import pipeline
-from benchmarks import scratch as scratch_dir
+from benchmarks import pipeline, scratch_dirs
 from benchmarks.procs import PeakRss, reap
 from tap_yandex_tracker import schemas
 from tests.support.clickhouse import ClickHouseServer
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline.compile_bytecode()
     rows = []
-    with tempfile.TemporaryDirectory(dir=scratch_dir.root()) as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch_dirs.root()) as tmp:
         work = Path(tmp)
         server = ClickHouseServer(work / "server") if "server" in args.engines else None
         if server is not None:

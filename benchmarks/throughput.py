@@ -24,8 +24,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from benchmarks import pipeline
-from benchmarks import scratch as scratch_dir
+from benchmarks import pipeline, scratch_dirs
 from benchmarks.reporting import write_results
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.issues * args.latency_ms / 1000 / capacity
 
     floor = floor_s(args.capacity)
-    scratch = scratch_dir.make("bench-throughput-")
+    scratch = scratch_dirs.make("bench-throughput-")
     ensure_installed()
     pipeline.compile_bytecode()
     server = ClickHouseServer(scratch / "clickhouse")

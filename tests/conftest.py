@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
-import getpass
 import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from tap_yandex_tracker import termination
 from tests.support import simulators as sim_fixtures
+from tests.support import tmpfs
 from tests.support.pipeline import CAPTURED
 from tests.support.tmpfs import SESSION_DIRECTORY, memory_backed_root
 from tracker_simulator import Organisation, TrackerSimulator, generate_organisation
+
+_SESSION_PREFIX = "pytest-"
+_PASSED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The session's temporary directories (the ClickHouse servers' data among them) go to a tmpfs when
     the machine has one: on this machine's disk, the files a server creates cost what other runs deleted
-    minutes before (tests/support/tmpfs.py). `--basetemp` picks a directory instead; this one is removed
-    when the session ends."""
+    minutes before (tests/support/tmpfs.py). `--basetemp` picks a directory instead. The directory is
+    removed when the session passes, kept for a look when it fails, and removed by the next session once
+    this one's process is gone."""
     if config.option.basetemp is not None:
         return
     root = memory_backed_root()
     if root is not None:
-        path = Path(tempfile.mkdtemp(prefix=f"pytest-of-{getpass.getuser()}-", dir=root))
+        tmpfs.sweep(root, _SESSION_PREFIX)
+        path = tmpfs.owned_directory(root, _SESSION_PREFIX)
         config.option.basetemp = str(path)
         config.stash[SESSION_DIRECTORY] = path
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     path = config.stash.get(SESSION_DIRECTORY, None)
-    if path is not None:
+    if path is not None and config.stash.get(_PASSED, False):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_PASSED] = exitstatus == 0
 
 
 @pytest.fixture(autouse=True)
@@ -145,8 +152,14 @@ def test_kind(nodeid: str) -> str:
     return "product"
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line that splits the passed tests by kind (the README quotes it)."""
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """One line that splits the passed tests by kind (the README quotes it), and where a failed session's
+    temporary files are, when they are in memory (`pytest_configure`)."""
+    kept = config.stash.get(SESSION_DIRECTORY, None)
+    if kept is not None and exitstatus != 0:
+        terminalreporter.write_line(f"temporary files kept in {kept} (memory; the next session removes them)")
     passed = terminalreporter.stats.get("passed", [])
     kinds = {"product": 0, "sdk": 0, "simulator": 0}
     for report in passed:

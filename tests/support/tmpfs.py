@@ -7,34 +7,41 @@ creates (a part is a directory and two files per column) costs 0.1-1 ms of kerne
 something deleted many files: a test's cleanup, a previous run's, a `pip install`. Measured: after 20,000
 files were deleted, the server's CPU for one 2,000-issue load went from 0.45 to 1.23 s (docs/performance.md),
 and `tests/target`, run right after a previous run's cleanup, took 55-62 s on the disk against 35-41 s on
-tmpfs (a clean clone's whole suite took 10 min either way). A server on a journalled filesystem
-or XFS, as ClickHouse is deployed, does not scan like this.
+tmpfs (a clean clone's whole suite took 10 min either way). A server on a journalled filesystem or XFS, as
+ClickHouse is deployed, does not scan like this.
+
+What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) is named
+after its process, so that the next session removes it if that process is gone (`sweep`) however it ended.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 MEMORY_BACKED = Path("/dev/shm")
 #: The room a test session or benchmark may take there (Meltano's plugin venvs ~0.9 GiB, 100,000 issues'
-#: server data ~1 GiB), with some to spare.
+#: server data ~1 GiB), with some to spare; it must also be memory the machine has available.
 NEEDED_BYTES = 4 << 30
 #: The directory a test session made there for its temporary files (tests/conftest.py), if it made one.
 SESSION_DIRECTORY = pytest.StashKey[Path]()
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 def memory_backed_root(mounts: str | None = None) -> Path | None:
-    """`/dev/shm` when it is a tmpfs that lets programs run from it (Meltano's plugin venvs do) and has
-    `NEEDED_BYTES` free; None otherwise (then the system's temporary directory serves). `mounts`: the text
-    of `/proc/self/mounts` (read if not given)."""
-    options = _mount_options(MEMORY_BACKED, mounts)
+    """`/dev/shm` when it is a tmpfs that lets programs run from it (Meltano's plugin venvs do), with
+    `NEEDED_BYTES` free on it and available in memory; None otherwise (then the system's temporary
+    directory serves). `mounts`: the text of `/proc/self/mounts` (read if not given)."""
+    options = mount_options(MEMORY_BACKED, mounts)
     if options is None or "noexec" in options or not os.access(MEMORY_BACKED, os.W_OK):
         return None
-    return MEMORY_BACKED if shutil.disk_usage(MEMORY_BACKED).free >= NEEDED_BYTES else None
+    room = min(shutil.disk_usage(MEMORY_BACKED).free, _memory_available())
+    return MEMORY_BACKED if room >= NEEDED_BYTES else None
 
 
 def is_memory_backed(path: Path) -> bool:
@@ -42,17 +49,61 @@ def is_memory_backed(path: Path) -> bool:
     path = path.resolve()
     while not os.path.ismount(path) and path != path.parent:
         path = path.parent
-    return _mount_options(path) is not None
+    return mount_options(path) is not None
 
 
-def _mount_options(mount_point: Path, mounts: str | None = None) -> list[str] | None:
-    """The options of the tmpfs mounted at `mount_point`; None if none is (or `/proc` cannot tell)."""
+def owned_directory(root: Path, prefix: str) -> Path:
+    """A new directory in `root` whose name carries this process's user and pid (see `sweep`)."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getuid()}-{os.getpid()}-", dir=root))
+
+
+def sweep(root: Path, prefix: str) -> list[Path]:
+    """Remove this user's directories made by `owned_directory(root, prefix)` whose process is gone (a
+    session killed, or one that failed and kept its files for a look); return them."""
+    pattern = re.compile(rf"{re.escape(prefix)}{os.getuid()}-(\d+)-")
+    removed = []
+    for path in root.iterdir():
+        match = pattern.match(path.name)
+        if match is not None and path.is_dir() and not _running(int(match[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def mount_options(mount_point: Path, mounts: str | None = None) -> list[str] | None:
+    """The options of the tmpfs mounted at `mount_point` (the last mount there: it hides the ones
+    before); None if it is not a tmpfs (or `/proc` cannot tell)."""
     if mounts is None:
         try:
             mounts = Path("/proc/self/mounts").read_text()
         except OSError:
             return None
-    for fields in (line.split() for line in mounts.splitlines()):
-        if len(fields) >= 4 and fields[1] == str(mount_point) and fields[2] == "tmpfs":
-            return fields[3].split(",")
+    for fields in reversed([line.split() for line in mounts.splitlines()]):
+        if len(fields) >= 4 and _unescape(fields[1]) == str(mount_point):
+            return fields[3].split(",") if fields[2] == "tmpfs" else None
     return None
+
+
+def _unescape(field: str) -> str:
+    """A path as `/proc/self/mounts` writes it: space, tab, newline and backslash as octal escapes."""
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match[1], 8)), field)
+
+
+def _memory_available() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

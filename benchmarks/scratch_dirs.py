@@ -5,6 +5,10 @@ system's temporary directory if it is empty).
 A first load of 2,000 issues creates ~1,200 files on the server, the old exporter's three INSERTs a few
 dozen: on this machine's disk, the cost of files fell on one side of the comparison, and it was set by
 whatever the machine had deleted minutes earlier.
+
+On a tmpfs a scratch directory is memory: every benchmark removes its own when it ends, but one killed
+midway leaves it behind (`/dev/shm/bench-*`, remove it by hand), and `benchmarks.run --keep` keeps it on
+purpose. `TMPDIR` is not consulted while the tmpfs serves.
 """
 
 from __future__ import annotations
@@ -33,4 +37,4 @@ def make(prefix: str) -> Path:
 def describe(directory: Path) -> str:
     """`directory` and whether it is on a tmpfs (for a report)."""
     kind = "tmpfs" if is_memory_backed(directory) else "the disk"
-    return f"`{directory}` ({kind}; see benchmarks/scratch.py)"
+    return f"`{directory}` ({kind}; see benchmarks/scratch_dirs.py)"
