@@ -2,9 +2,10 @@
 on a tmpfs when the machine has one (tests/support/tmpfs.py says why), or where `BENCH_SCRATCH` says (the
 system's temporary directory if it is empty).
 
-A first load of 2,000 issues creates ~1,200 files on the server, the old exporter's three INSERTs a few
-dozen: on this machine's disk, the cost of files fell on one side of the comparison, and it was set by
-whatever the machine had deleted minutes earlier.
+A first load of 2,000 issues creates ~1,200 files on the server in ~3 s; the old exporter creates 5,733
+(its tables are partitioned by month and optimised after each INSERT: 130 parts) in 80-120 s. On this
+machine's disk each could cost up to ~0.5 ms, set by whatever the machine had deleted minutes earlier: up
+to ~20 % of our run's wall time, a few per cent of the old exporter's.
 
 On a tmpfs a scratch directory is memory: every benchmark removes its own when it ends, but one killed
 midway leaves it behind (`/dev/shm/bench-*`, remove it by hand), and `benchmarks.run --keep` keeps it on
