@@ -12,6 +12,8 @@ ClickHouse is deployed, does not scan like this.
 
 What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) is named
 after its process, so that the next session removes it if that process is gone (`sweep`) however it ended.
+(Pids are this pid namespace's: a `/dev/shm` shared with a container of another namespace, `--ipc=host`,
+where the same user runs tests at the same time, would have that side's sessions taken for gone.)
 """
 
 from __future__ import annotations
