@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,8 +60,9 @@ class Samples:
 def run(issues: int, seed: int, output: Path, timeout_s: float) -> int:
     ensure_installed()
     pipeline.compile_bytecode()
-    work = scratch_dirs.make("scale_")
-    server = ClickHouseServer(work / "clickhouse")
+    work = Path(tempfile.mkdtemp(prefix="scale_"))  # the logs, kept: on the disk, not in memory
+    server_home = scratch_dirs.make("scale-server-")
+    server = ClickHouseServer(server_home)
     server.start()
     started_gen = time.monotonic()
     org = generate_organisation(issues, seed=seed)
@@ -108,7 +110,7 @@ def run(issues: int, seed: int, output: Path, timeout_s: float) -> int:
             requests = stats.total
     finally:
         server.stop()
-        shutil.rmtree(server.data_dir, ignore_errors=True)  # ~1 GiB, in memory on a tmpfs; the logs stay
+        shutil.rmtree(server_home, ignore_errors=True)  # ~1 GiB, in memory on a tmpfs
     write_report(output, issues, generated_s, wall, tap_rc, target_rc, samples, counts, requests, work)
     print(output.read_text())
     return 0 if tap_rc == 0 and target_rc == 0 else 1
