@@ -31,9 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     root = memory_backed_root()
     if root is not None:
         tmpfs.sweep(root, _SESSION_PREFIX)
-        path = tmpfs.owned_directory(root, _SESSION_PREFIX)
-        config.option.basetemp = str(path)
-        config.stash[SESSION_DIRECTORY] = path
+        home = tmpfs.owned_directory(root, _SESSION_PREFIX)
+        config.option.basetemp = str(home / "tmp")  # pytest empties it first: the owner file stays beside
+        config.stash[SESSION_DIRECTORY] = home
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

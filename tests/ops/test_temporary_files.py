@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from target_clickhouse_agile.clickhouse.lock_holder import identity_of
 from tests.support import tmpfs
 from tests.support.tmpfs import SESSION_DIRECTORY, is_memory_backed, memory_backed_root, mount_options
 
@@ -48,12 +49,16 @@ def test_a_tmpfs_that_runs_no_programs_or_none_at_all_is_not_used() -> None:
 
 def test_a_gone_sessions_directory_is_swept_and_a_running_ones_is_not(tmp_path: Path) -> None:
     ours = tmpfs.owned_directory(tmp_path, "pytest-")
-    gone_process = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone_process.wait()
-    gone = tmp_path / f"pytest-{os.getuid()}-{gone_process.pid}-abc"
-    (gone / "data").mkdir(parents=True)
-    someone_elses = tmp_path / f"pytest-{os.getuid() + 1}-{gone_process.pid}-abc"
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    identity = identity_of(child.pid)
+    assert identity is not None
+    child.communicate(b"")  # it ends: its identity now names no running process
+    gone = tmp_path / f"pytest-{os.getuid()}-gone"
+    (gone / "tmp" / "data").mkdir(parents=True)
+    (gone / tmpfs.OWNER).write_text(identity.text())
+    someone_elses = tmp_path / f"pytest-{os.getuid() + 1}-abc"
     someone_elses.mkdir()
+    (someone_elses / tmpfs.OWNER).write_text(identity.text())
 
     assert tmpfs.sweep(tmp_path, "pytest-") == [gone]
     assert ours.is_dir()

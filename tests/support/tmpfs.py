@@ -10,10 +10,9 @@ and `tests/target`, run right after a previous run's cleanup, took 55-62 s on th
 tmpfs (a clean clone's whole suite took 10 min either way). A server on a journalled filesystem or XFS, as
 ClickHouse is deployed, does not scan like this.
 
-What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) is named
-after its process, so that the next session removes it if that process is gone (`sweep`) however it ended.
-(Pids are this pid namespace's: a `/dev/shm` shared with a container of another namespace, `--ipc=host`,
-where the same user runs tests at the same time, would have that side's sessions taken for gone.)
+What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) names its
+process as the migration lock does (`lock_holder`: host, boot, pid namespace, pid and start time), so that
+the next session removes it once that process provably no longer runs (`sweep`), however it ended.
 """
 
 from __future__ import annotations
@@ -26,12 +25,16 @@ from pathlib import Path
 
 import pytest
 
+from target_clickhouse_agile.clickhouse.lock_holder import holder_is_gone, identity_of
+
 MEMORY_BACKED = Path("/dev/shm")
 #: The room a test session or benchmark may take there (Meltano's plugin venvs ~0.9 GiB, 100,000 issues'
 #: server data ~1 GiB), with some to spare; it must also be memory the machine has available.
 NEEDED_BYTES = 4 << 30
 #: The directory a test session made there for its temporary files (tests/conftest.py), if it made one.
 SESSION_DIRECTORY = pytest.StashKey[Path]()
+#: The file in an `owned_directory` that names its process.
+OWNER = "owner"
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
@@ -55,18 +58,25 @@ def is_memory_backed(path: Path) -> bool:
 
 
 def owned_directory(root: Path, prefix: str) -> Path:
-    """A new directory in `root` whose name carries this process's user and pid (see `sweep`)."""
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getuid()}-{os.getpid()}-", dir=root))
+    """A new directory in `root`, named with this user's uid, whose `OWNER` file names this process (see
+    `sweep`); what the caller keeps there goes into a subdirectory of it."""
+    home = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getuid()}-", dir=root))
+    identity = identity_of(os.getpid())
+    (home / OWNER).write_text(identity.text() if identity is not None else "")
+    return home
 
 
 def sweep(root: Path, prefix: str) -> list[Path]:
-    """Remove this user's directories made by `owned_directory(root, prefix)` whose process is gone (a
-    session killed, or one that failed and kept its files for a look); return them."""
-    pattern = re.compile(rf"{re.escape(prefix)}{os.getuid()}-(\d+)-")
+    """Remove this user's directories made by `owned_directory(root, prefix)` whose process provably no
+    longer runs (a session killed, or one that failed and kept its files for a look); return them. Where
+    that cannot be told (another machine's or pid namespace's process, no `/proc`), a directory stays."""
     removed = []
-    for path in root.iterdir():
-        match = pattern.match(path.name)
-        if match is not None and path.is_dir() and not _running(int(match[1])):
+    for path in root.glob(f"{prefix}{os.getuid()}-*"):
+        try:
+            owner = (path / OWNER).read_text()
+        except OSError:
+            continue
+        if holder_is_gone(owner):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -99,13 +109,3 @@ def _memory_available() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
