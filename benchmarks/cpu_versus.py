@@ -27,11 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import pipeline, scratch_dirs
+from benchmarks.reporting import RESULTS
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tracker_simulator import TrackerSimulator, generate_organisation
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
 #: "Deployment parity", the commit before "Throughput, part 1".
 DEFAULT_BASE = "03b1f91"
 EXTRACTED = ("tap-yandex-tracker", "target-clickhouse-agile", "migrations")

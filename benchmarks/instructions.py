@@ -35,10 +35,10 @@ from pathlib import Path
 
 from benchmarks import pipeline
 from benchmarks.cpu_versus import DEFAULT_BASE, plugin_path, two_versions
+from benchmarks.reporting import RESULTS
 from tests.support.clickhouse import ClickHouseServer
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results"
 _RECOMPUTED = re.compile(r"Metrics recomputed for (\d+) issues")
 
 

@@ -34,13 +34,12 @@ from typing import Any
 from benchmarks import old_exporter
 from benchmarks.old_exporter import clickhouse_http
 from benchmarks.pipeline import CALENDAR
+from benchmarks.reporting import RESULTS
 from target_clickhouse_agile.clickhouse import connect
 from target_clickhouse_agile.metrics.calendar import WorkCalendar
 from tracker_simulator import Organisation, generate_organisation
 from tracker_simulator.catalog import STATUSES
 from tracker_simulator.model import Event
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 # rule id -> (cause as reported, what the rule does in the model)
 RULES: dict[str, tuple[str, str]] = {

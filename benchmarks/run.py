@@ -39,12 +39,11 @@ from typing import Any
 
 from benchmarks import old_exporter, pipeline, scratch_dirs
 from benchmarks.old_exporter import SEARCH_LIMIT
+from benchmarks.reporting import RESULTS
 from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.cluster import SHARDED, Cluster
 from tracker_simulator import TrackerSimulator, generate_organisation
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 #: Our runs of at most this many issues are repeated (`--repeat`); larger ones take long enough to run once.
 REPEAT_MAX_ISSUES = 2000
 SEARCH_ROUTES = (
