@@ -8,6 +8,9 @@ import os
 # It must be set before the driver's first import, which is why it lives in the package's root.
 os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1")
 
-from target_clickhouse_agile.sdk_import import import_sdk_without_numpy
+from target_clickhouse_agile.garbage_collection import pause_while_the_console_script_imports
+
+pause_while_the_console_script_imports()  # first: the imports below are most of the target's start
+from target_clickhouse_agile.sdk_import import import_sdk_without_numpy  # noqa: E402
 
 import_sdk_without_numpy()  # before any module of the package imports the SDK
