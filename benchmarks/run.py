@@ -471,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         if cluster is not None:
             cluster.stop()
-        if not args.keep:
+        if args.keep:
+            scratch_dirs.keep(scratch)
+        else:
             shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     name = "benchmarks-quick" if args.quick else "benchmarks"

@@ -7,9 +7,11 @@ A first load of 2,000 issues creates ~1,200 files on the server in ~3 s; the old
 machine's disk each could cost up to ~0.5 ms, set by whatever the machine had deleted minutes earlier: up
 to ~20 % of our run's wall time, a few per cent of the old exporter's.
 
-On a tmpfs a scratch directory is memory: every benchmark removes its own when it ends, but one killed
-midway leaves it behind (`/dev/shm/bench-*`, remove it by hand), and `benchmarks.run --keep` keeps it on
-purpose. `TMPDIR` is not consulted while the tmpfs serves.
+On a tmpfs a scratch directory is memory. Every benchmark removes its own when it ends; one killed midway
+leaves it behind, so each directory names its process (`bench-<uid>-...` with an `owner` file, as a test
+session's does: tests/support/tmpfs.py), and the next benchmark removes those whose process is gone.
+`benchmarks.run --keep` keeps its directory on purpose (`keep`: no benchmark removes it; remove it by
+hand). `TMPDIR` is not consulted while the tmpfs serves.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from tests.support.tmpfs import is_memory_backed, memory_backed_root
+from tests.support.tmpfs import disown, is_memory_backed, memory_backed_root, owned_directory, sweep
+
+#: The start of every scratch directory's name (then the uid, then the benchmark's own prefix).
+PREFIX = "bench-"
 
 
 def root() -> str | None:
@@ -31,8 +36,16 @@ def root() -> str | None:
 
 
 def make(prefix: str) -> Path:
-    """A new scratch directory (the caller removes it)."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=root()))
+    """A new scratch directory (the caller removes it), after removing those of benchmarks that ended
+    without removing theirs (killed)."""
+    parent = Path(root() or tempfile.gettempdir())
+    sweep(parent, PREFIX)
+    return owned_directory(parent, PREFIX, label=prefix)
+
+
+def keep(directory: Path) -> None:
+    """Leave `directory` for someone to look at: no later benchmark removes it."""
+    disown(directory)
 
 
 def describe(directory: Path) -> str:

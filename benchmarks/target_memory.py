@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline.compile_bytecode()
     rows = []
-    with tempfile.TemporaryDirectory(dir=scratch_dirs.root()) as tmp:
-        work = Path(tmp)
+    work = scratch_dirs.make("memory-")
+    try:
         server = ClickHouseServer(work / "server") if "server" in args.engines else None
         if server is not None:
             server.start()
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if args.big_record:
         write_big_record_results(args.big_record, rows)
     else:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import scratch_dirs
 from target_clickhouse_agile.clickhouse.lock_holder import identity_of
 from tests.support import tmpfs
 from tests.support.tmpfs import SESSION_DIRECTORY, is_memory_backed, memory_backed_root, mount_options
@@ -49,18 +50,47 @@ def test_a_tmpfs_that_runs_no_programs_or_none_at_all_is_not_used() -> None:
 
 def test_a_gone_sessions_directory_is_swept_and_a_running_ones_is_not(tmp_path: Path) -> None:
     ours = tmpfs.owned_directory(tmp_path, "pytest-")
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    identity = identity_of(child.pid)
-    assert identity is not None
-    child.communicate(b"")  # it ends: its identity now names no running process
+    gone_identity = _gone_identity()
     gone = tmp_path / f"pytest-{os.getuid()}-gone"
     (gone / "tmp" / "data").mkdir(parents=True)
-    (gone / tmpfs.OWNER).write_text(identity.text())
+    (gone / tmpfs.OWNER).write_text(gone_identity)
     someone_elses = tmp_path / f"pytest-{os.getuid() + 1}-abc"
     someone_elses.mkdir()
-    (someone_elses / tmpfs.OWNER).write_text(identity.text())
+    (someone_elses / tmpfs.OWNER).write_text(gone_identity)
 
     assert tmpfs.sweep(tmp_path, "pytest-") == [gone]
     assert ours.is_dir()
     assert someone_elses.is_dir()
     assert not gone.exists()
+
+
+def _gone_identity() -> str:
+    """The identity text of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    identity = identity_of(child.pid)
+    assert identity is not None
+    child.communicate(b"")  # it ends: its identity now names no running process
+    return identity.text()
+
+
+def test_a_benchmark_removes_the_scratch_of_one_killed_before_and_spares_a_kept_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCH_SCRATCH", str(tmp_path))
+    gone = _gone_identity()
+    killed = scratch_dirs.make("bench-")  # as a killed run leaves it: its owner then ended
+    (killed / "clickhouse" / "data").mkdir(parents=True)
+    (killed / tmpfs.OWNER).write_text(gone)
+    kept = scratch_dirs.make("bench-")  # as `benchmarks.run --keep` leaves it, once it ended
+    (kept / tmpfs.OWNER).write_text(gone)
+    scratch_dirs.keep(kept)
+    (kept / "clickhouse").mkdir()
+    running = scratch_dirs.make("bench-meltano-")
+
+    newest = scratch_dirs.make("bench-throughput-")
+
+    assert not killed.exists()
+    assert kept.is_dir()
+    assert running.is_dir(), "this process still runs"
+    assert newest.name.startswith(f"{scratch_dirs.PREFIX}{os.getuid()}-bench-throughput-")
+    assert (newest / tmpfs.OWNER).read_text() == identity_of(os.getpid()).text()  # type: ignore[union-attr]

@@ -10,9 +10,10 @@ and `tests/target`, run right after a previous run's cleanup, took 55-62 s on th
 tmpfs (a clean clone's whole suite took 10 min either way). A server on a journalled filesystem or XFS, as
 ClickHouse is deployed, does not scan like this.
 
-What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) names its
-process as the migration lock does (`lock_holder`: host, boot, pid namespace, pid and start time), so that
-the next session removes it once that process provably no longer runs (`sweep`), however it ended.
+What is written there is memory: a test session's directory (~1 GB with Meltano's plugin venvs) and a
+benchmark's (benchmarks/scratch_dirs.py) name their process as the migration lock does (`lock_holder`: host,
+boot, pid namespace, pid and start time), so that the next session or benchmark removes it once that
+process provably no longer runs (`sweep`), however it ended.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def is_memory_backed(path: Path) -> bool:
     return mount_options(path) is not None
 
 
-def owned_directory(root: Path, prefix: str) -> Path:
-    """A new directory in `root`, named with this user's uid, whose `OWNER` file names this process (see
-    `sweep`); what the caller keeps there goes into a subdirectory of it."""
-    home = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getuid()}-", dir=root))
+def owned_directory(root: Path, prefix: str, label: str = "") -> Path:
+    """A new directory in `root`, named with `prefix`, this user's uid and `label`, whose `OWNER` file names
+    this process (see `sweep`)."""
+    home = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getuid()}-{label}", dir=root))
     identity = identity_of(os.getpid())
     (home / OWNER).write_text(identity.text() if identity is not None else "")
     return home
@@ -69,7 +70,8 @@ def owned_directory(root: Path, prefix: str) -> Path:
 def sweep(root: Path, prefix: str) -> list[Path]:
     """Remove this user's directories made by `owned_directory(root, prefix)` whose process provably no
     longer runs (a session killed, or one that failed and kept its files for a look); return them. Where
-    that cannot be told (another machine's or pid namespace's process, no `/proc`), a directory stays."""
+    that cannot be told (another machine's or pid namespace's process, no `/proc`), or the directory has no
+    `OWNER` file (`disown`), it stays."""
     removed = []
     for path in root.glob(f"{prefix}{os.getuid()}-*"):
         try:
@@ -80,6 +82,11 @@ def sweep(root: Path, prefix: str) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def disown(directory: Path) -> None:
+    """Keep an `owned_directory` from every `sweep` (it is left for someone to look at and remove)."""
+    (directory / OWNER).unlink(missing_ok=True)
 
 
 def mount_options(mount_point: Path, mounts: str | None = None) -> list[str] | None:
