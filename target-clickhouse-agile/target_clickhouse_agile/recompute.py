@@ -123,10 +123,11 @@ class MetricsRefresher:
         live_ids = list(snapshots)
         if not live_ids:
             return
+        existing = self._repo.existing_keys(live_ids)
         for table, rows in computed.items():
             key_columns = ("issue_id", *DERIVED_TABLES[table])
             fresh = {tuple(getattr(r, c) for c in key_columns) for r in rows}
-            pending.retired[table] |= self._repo.existing_keys(table, live_ids) - fresh
+            pending.retired[table] |= existing[table] - fresh
             pending.rows[table].extend(rows)
             summary.rows += len(rows)
 

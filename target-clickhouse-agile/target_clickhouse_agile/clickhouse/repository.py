@@ -32,6 +32,9 @@ DERIVED_TABLES = {
     "issue_metrics": ("status",),
     "issue_flow": (),
 }
+#: Every derived table's key column (after issue_id), with the value of its type that `existing_keys` reads
+#: for the tables without it: the branches of its UNION ALL must have the same columns and types.
+_KEY_DEFAULTS = {"seq": "toUInt32(0) AS seq", "status": "'' AS status"}
 
 
 #: SQL per `ALTER TABLE ... DELETE` of retired keys (servers without `_is_deleted`): half the server's
@@ -99,16 +102,25 @@ class MetricsRepository:
             for issue_id, issue_rows in per_issue.items()
         }
 
-    def existing_keys(self, table: str, issue_ids: Sequence[str]) -> set[tuple[Any, ...]]:
-        """Live keys of a derived table, so rows that a recomputation no longer yields can be retired."""
+    def existing_keys(self, issue_ids: Sequence[str]) -> dict[str, set[tuple[Any, ...]]]:
+        """Live keys of every derived table for these issues, so rows that a recomputation no longer yields
+        can be retired. One query (a UNION ALL) rather than one per table: a round trip each was ~5 ms on
+        loopback per chunk of issues, and a server 10 ms away makes it 10 ms more."""
+        found: dict[str, set[tuple[Any, ...]]] = {table: set() for table in DERIVED_TABLES}
         if not issue_ids:
-            return set()
-        key_columns = ("issue_id", *DERIVED_TABLES[table])
-        rows = self._conn.query(
-            f"SELECT {', '.join(key_columns)} FROM {table} FINAL "
-            f"WHERE issue_id IN {_in_list(issue_ids)} AND _is_deleted = 0"
-        )
-        return {tuple(row[c] for c in key_columns) for row in rows}
+            return found
+        ids = _in_list(issue_ids)
+        branches = []
+        for table, keys in DERIVED_TABLES.items():
+            columns = ", ".join(name if name in keys else default for name, default in _KEY_DEFAULTS.items())
+            branches.append(
+                f"SELECT {quote_literal(table)} AS derived_table, issue_id, {columns} "
+                f"FROM {table} FINAL WHERE issue_id IN {ids} AND _is_deleted = 0"
+            )
+        for row in self._conn.query(" UNION ALL ".join(branches)):
+            table = row["derived_table"]
+            found[table].add((row["issue_id"], *(row[name] for name in DERIVED_TABLES[table])))
+        return found
 
     def write(self, table: str, rows: Sequence[Any], retired: Iterable[tuple[Any, ...]]) -> None:
         """Insert fresh rows (newest `_version` wins) and retire keys that no longer exist.
