@@ -18,7 +18,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from tap_yandex_tracker import error_reporting, termination
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
-from tap_yandex_tracker.garbage_collection import tune_for_a_sync
+from tap_yandex_tracker.garbage_collection import resume_after_the_imports, tune_for_a_sync
 from tap_yandex_tracker.redact import install_redactor, secret_values
 from tap_yandex_tracker.run_context import TapRun
 from tap_yandex_tracker.settings import CONFIG_SCHEMA, TapSettings, check_settings
@@ -177,6 +177,8 @@ class TapYandexTracker(Tap):
         order = {stream_type: index for index, stream_type in enumerate(STREAM_TYPES)}
         return sorted(super().load_streams(), key=lambda stream: order.get(type(stream), len(order)))
 
+
+resume_after_the_imports()  # the console script's imports end here (garbage_collection.py)
 
 if __name__ == "__main__":
     TapYandexTracker.cli()

@@ -38,7 +38,7 @@ from target_clickhouse_agile.failures import (
     quiet_driver_logs,
     schema_problem,
 )
-from target_clickhouse_agile.garbage_collection import tune_for_a_load
+from target_clickhouse_agile.garbage_collection import resume_after_the_imports, tune_for_a_load
 from target_clickhouse_agile.load_context import LoadContext
 from target_clickhouse_agile.recompute import MetricsRefresher
 from target_clickhouse_agile.record_path import load_record, plain_sink
@@ -448,6 +448,8 @@ class TargetClickhouseAgile(Target):
             f"; {drift}" if drift else "",
         )
 
+
+resume_after_the_imports()  # the console script's imports end here (garbage_collection.py)
 
 if __name__ == "__main__":
     TargetClickhouseAgile.cli()
