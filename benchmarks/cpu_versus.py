@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     rounds: list[Round] = []
-    with two_versions(args.base, args.issues, args.seed, "bench-cpu-versus-") as (
+    with two_versions(args.base, args.issues, args.seed, "cpu-versus-") as (
         scratch,
         base_source,
         sim,

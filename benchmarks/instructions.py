@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ensure_valgrind()
     counts: list[Count] = []
-    with two_versions(args.base, args.issues, args.seed, "bench-instructions-") as (
+    with two_versions(args.base, args.issues, args.seed, "instructions-") as (
         scratch,
         base_source,
         sim,

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_meltano()
     ensure_installed()
     pipeline.compile_bytecode()
-    scratch = scratch_dirs.make("bench-meltano-")
+    scratch = scratch_dirs.make("meltano-")
     meltano = Meltano(scratch / ".meltano")
     started = time.monotonic()
     meltano.run("install", timeout=1800)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     walls: dict[tuple[str, str, float], list[float]] = {}  # (version, "first" or "incremental", rtt)
     failed = 0
-    with two_versions(args.base, args.issues, args.seed, "bench-remote-") as (
+    with two_versions(args.base, args.issues, args.seed, "remote-") as (
         scratch,
         base_source,
         sim,

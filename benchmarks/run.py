@@ -392,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "raw").mkdir(exist_ok=True)
-    scratch = scratch_dirs.make("bench-")
+    scratch = scratch_dirs.make("run-")
+    if args.keep:
+        scratch_dirs.keep(scratch)  # now: a run killed midway keeps it too
     print(f"Scratch directory: {scratch}", flush=True)
     old_exporter.ensure_venv(scratch / "pip.log")
     ensure_installed()
@@ -471,9 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         if cluster is not None:
             cluster.stop()
-        if args.keep:
-            scratch_dirs.keep(scratch)
-        else:
+        if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     name = "benchmarks-quick" if args.quick else "benchmarks"

@@ -10,8 +10,10 @@ to ~20 % of our run's wall time, a few per cent of the old exporter's.
 On a tmpfs a scratch directory is memory. Every benchmark removes its own when it ends; one killed midway
 leaves it behind, so each directory names its process (`bench-<uid>-...` with an `owner` file, as a test
 session's does: tests/support/tmpfs.py), and the next benchmark removes those whose process is gone.
-`benchmarks.run --keep` keeps its directory on purpose (`keep`: no benchmark removes it; remove it by
-hand). `TMPDIR` is not consulted while the tmpfs serves.
+A server such a benchmark left running is stopped first (`tmpfs.stop_servers_in`). `benchmarks.run --keep`
+keeps its directory on purpose (`keep`: no benchmark removes it; remove it by hand), as are directories
+left before 2026-12-07 16:40 (`bench-XXXX`, `scale-server-XXXX`, `tmpXXXX`: no owner). `TMPDIR` is not
+consulted while the tmpfs serves.
 """
 
 from __future__ import annotations

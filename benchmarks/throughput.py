@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.issues * args.latency_ms / 1000 / capacity
 
     floor = floor_s(args.capacity)
-    scratch = scratch_dirs.make("bench-throughput-")
+    scratch = scratch_dirs.make("throughput-")
     ensure_installed()
     pipeline.compile_bytecode()
     server = ClickHouseServer(scratch / "clickhouse")

@@ -12,6 +12,7 @@ import pytest
 from benchmarks import scratch_dirs
 from target_clickhouse_agile.clickhouse.lock_holder import identity_of
 from tests.support import tmpfs
+from tests.support.clickhouse import ClickHouseServer, ensure_installed
 from tests.support.tmpfs import SESSION_DIRECTORY, is_memory_backed, memory_backed_root, mount_options
 
 
@@ -78,19 +79,45 @@ def test_a_benchmark_removes_the_scratch_of_one_killed_before_and_spares_a_kept_
 ) -> None:
     monkeypatch.setenv("BENCH_SCRATCH", str(tmp_path))
     gone = _gone_identity()
-    killed = scratch_dirs.make("bench-")  # as a killed run leaves it: its owner then ended
+    killed = scratch_dirs.make("run-")  # as a killed run leaves it: its owner then ended
     (killed / "clickhouse" / "data").mkdir(parents=True)
     (killed / tmpfs.OWNER).write_text(gone)
-    kept = scratch_dirs.make("bench-")  # as `benchmarks.run --keep` leaves it, once it ended
+    kept = scratch_dirs.make("run-")  # as `benchmarks.run --keep` leaves it, once it ended
     (kept / tmpfs.OWNER).write_text(gone)
     scratch_dirs.keep(kept)
     (kept / "clickhouse").mkdir()
-    running = scratch_dirs.make("bench-meltano-")
+    running = scratch_dirs.make("meltano-")
 
-    newest = scratch_dirs.make("bench-throughput-")
+    newest = scratch_dirs.make("throughput-")
 
     assert not killed.exists()
     assert kept.is_dir()
     assert running.is_dir(), "this process still runs"
-    assert newest.name.startswith(f"{scratch_dirs.PREFIX}{os.getuid()}-bench-throughput-")
+    assert newest.name.startswith(f"{scratch_dirs.PREFIX}{os.getuid()}-throughput-")
     assert (newest / tmpfs.OWNER).read_text() == identity_of(os.getpid()).text()  # type: ignore[union-attr]
+
+
+def test_the_sweep_stops_a_server_a_killed_session_left_running_before_removing_its_files(
+    tmp_path: Path,
+) -> None:
+    """A kill skips every cleanup, so the servers a session or benchmark started outlive it (no parent-death
+    signal). The sweep stops them (only servers: a program that merely names the directory keeps running)
+    before it removes what they write to."""
+    ensure_installed()
+    left = tmpfs.owned_directory(tmp_path, "bench-")
+    server = ClickHouseServer(left / "clickhouse")
+    server.start()
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(left / "x")])
+    try:
+        (left / tmpfs.OWNER).write_text(_gone_identity())
+        assert server.process is not None
+
+        assert tmpfs.sweep(tmp_path, "bench-") == [left]
+
+        assert server.process.wait(timeout=5) is not None, "the server was stopped"
+        assert bystander.poll() is None, "only servers are stopped"
+        assert not left.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+        server.kill()

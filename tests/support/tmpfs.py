@@ -18,10 +18,14 @@ process provably no longer runs (`sweep`), however it ended.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -71,17 +75,79 @@ def sweep(root: Path, prefix: str) -> list[Path]:
     """Remove this user's directories made by `owned_directory(root, prefix)` whose process provably no
     longer runs (a session killed, or one that failed and kept its files for a look); return them. Where
     that cannot be told (another machine's or pid namespace's process, no `/proc`), or the directory has no
-    `OWNER` file (`disown`), it stays."""
+    `OWNER` file (`disown`), it stays. A server that process started and left running there (a kill skips
+    every cleanup; see `stop_servers_in`) is stopped first."""
     removed = []
     for path in root.glob(f"{prefix}{os.getuid()}-*"):
         try:
+            status = path.lstat()
             owner = (path / OWNER).read_text()
         except OSError:
             continue
+        if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid():
+            continue
         if holder_is_gone(owner):
+            stop_servers_in(path)
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+#: The programs the tests and benchmarks start with their files in such a directory: ClickHouse servers
+#: and ZooKeeper (java).
+SERVER_PROGRAMS = frozenset({"clickhouse-server", "clickhouse", "java"})
+
+
+def stop_servers_in(directory: Path, *, patience_s: float = 10.0) -> list[int]:
+    """Stop this user's servers (`SERVER_PROGRAMS`) whose command line names a path inside `directory`, and
+    return their pids. They are started without a parent-death signal (tests/support/clickhouse.py says
+    why), so a killed session or benchmark leaves them running, writing into the directory a sweep is about
+    to remove. SIGTERM, then SIGKILL after `patience_s`."""
+    inside = (str(directory.resolve()).rstrip(os.sep) + os.sep).encode()
+    found = [pid for pid, argv in _processes_of_this_user() if _is_server_in(argv, inside)]
+    for pid in found:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + patience_s
+    while any(_running(pid) for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in found:
+        if _running(pid):
+            _signal(pid, signal.SIGKILL)
+    return found
+
+
+def _processes_of_this_user() -> list[tuple[int, list[bytes]]]:
+    processes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        processes.append((int(entry.name), argv))
+    return processes
+
+
+def _is_server_in(argv: list[bytes], inside: bytes) -> bool:
+    program = os.path.basename(argv[0]).decode(errors="replace") if argv and argv[0] else ""
+    return program in SERVER_PROGRAMS and any(inside in argument for argument in argv[1:])
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] not in ("Z", "X")
 
 
 def disown(directory: Path) -> None:
