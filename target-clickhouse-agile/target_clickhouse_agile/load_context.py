@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from target_clickhouse_agile.drift import ShapeDrift
 from target_clickhouse_agile.insert_journal import InsertJournal
 from target_clickhouse_agile.settings import TargetSettings
 from target_clickhouse_agile.status_categories import CategoryResolver
 from target_clickhouse_agile.telemetry import StatsdClient
+
+if TYPE_CHECKING:
+    from target_clickhouse_agile.clickhouse import Connection
 
 
 class LoadContext:
@@ -31,6 +34,10 @@ class LoadContext:
         self.statsd = StatsdClient(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
         #: Tables a migration defines (fixed columns); filled once the migrations ran.
         self.migrated_tables: frozenset[str] = frozenset()
+        #: The target's own connection (migrations, the metrics step), once open. Only the main thread may
+        #: use it: a sink sets its table up with it (SCHEMA messages are read there), and opens a connection
+        #: of its own only to insert, which the SDK's drain may do from another thread.
+        self.main_connection: Connection | None = None
         #: With several endpoints (`alt_hosts`), what the sinks inserted since the last STATE (see
         #: insert_journal.py); None when there is nothing to fail over to.
         connection = settings.connection

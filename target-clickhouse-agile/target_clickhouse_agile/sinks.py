@@ -106,10 +106,14 @@ class ClickHouseSink(BatchSink):
             assert self._columns is not None
         return self._columns
 
-    def refresh_columns(self, described: Mapping[str, ColumnType] | None = None) -> None:
-        """The table's columns read again (or `described`, a description just read)."""
+    def refresh_columns(
+        self, described: Mapping[str, ColumnType] | None = None, *, via: Connection | None = None
+    ) -> None:
+        """The table's columns read again (or `described`, a description just read), through `via` or else
+        the sink's own connection."""
+        conn = via if via is not None else self.connection
         if described is None:
-            described = describe(self.connection, self.table)
+            described = describe(conn, self.table)
         if described is None:
             msg = f"table {self.table} does not exist: did the migrations run?"
             raise RuntimeError(msg)
@@ -119,7 +123,7 @@ class ClickHouseSink(BatchSink):
             self._columns,
             self.table,
             strict=self.strict_columns,
-            unix_time=self.connection.takes_unix_time,
+            unix_time=conn.takes_unix_time,
         )
 
     def rows_for(self, record: dict[str, Any], raw_record: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -327,16 +331,21 @@ class TableSink(ClickHouseSink):
     keeps_connection = False
 
     def setup(self) -> None:
-        existing = describe(self.connection, self.table)
+        # Through the target's connection when it is open (setup runs on the main thread): a connection of
+        # the sink's own, opened for this and closed until the first batch, was a handshake more per stream
+        # and run (eight reference streams; two or three round trips each to a distant server).
+        shared = self.load.main_connection
+        conn = shared if shared is not None else self.connection
+        existing = describe(conn, self.table)
         if existing is None:
-            create_stream_table(self.connection, self.table, self.schema, self.key_properties)
+            create_stream_table(conn, self.table, self.schema, self.key_properties)
         elif self.table not in self.load.migrated_tables and add_missing_columns(
-            self.connection, self.table, self.schema, existing
+            conn, self.table, self.schema, existing
         ):
             existing = None  # columns added: read the table again
         # The final table, read now so the connection can go until the first batch (a description that
         # nothing changed since is kept: two statements less per stream, round trips to a distant server).
-        self.refresh_columns(existing)
+        self.refresh_columns(existing, via=conn)
         self.close_connection()
         self._version_base = time.time_ns()
         self._sequence = 0

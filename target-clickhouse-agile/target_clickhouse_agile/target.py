@@ -175,6 +175,7 @@ class TargetClickhouseAgile(Target):
         self._refresher = MetricsRefresher(conn, self.settings.calendar, load.categories, self.logger)
         if describe(conn, "statuses") is not None:
             load.categories.learn_types(MetricsRepository(conn).status_types())
+        load.main_connection = conn
         self._conn = conn
 
     # --- messages the target refuses ---------------------------------------------------------------
@@ -309,6 +310,7 @@ class TargetClickhouseAgile(Target):
     def _close_own_connection(self) -> None:
         conn, self._conn = self._conn, None  # taken first: whoever closes it, closes it once
         if conn is not None:
+            self.load_context.main_connection = None
             conn.close()
 
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from target_clickhouse_agile import sinks
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from tests.support.clickhouse import NativeDatabase
 from tests.support.singer import run_target, state
@@ -105,3 +106,34 @@ def test_new_property_in_a_later_run_becomes_a_column(clickhouse_native: NativeD
     )
     rows = clickhouse_native.conn.query("SELECT id, name, lead FROM projects FINAL ORDER BY id")
     assert rows == [{"id": 1, "name": "a", "lead": None}, {"id": 2, "name": "b", "lead": "anna"}]
+
+
+def test_a_table_is_set_up_through_the_targets_connection_and_each_sink_connects_once(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sink sets its table up (describe, create, add columns) through the target's own connection, on the
+    main thread, and opens one of its own only for its INSERTs: a handshake less per stream and run, two or
+    three round trips each to a distant server."""
+    opened: list[Any] = []
+    real_connect = sinks.connect
+
+    def counted(settings: Any, **kwargs: Any) -> Any:
+        opened.append(settings)
+        return real_connect(settings, **kwargs)
+
+    monkeypatch.setattr(sinks, "connect", counted)
+    messages = [
+        _schema("projects", ["id"], id=INT, name=STR),
+        _schema("events", [], kind=STR, n=INT),
+        *_records("projects", {"id": 1, "name": "a"}),
+        *_records("events", {"kind": "x", "n": 1}),
+        state({"bookmark": 1}),
+    ]
+    run_target(clickhouse_native.settings, messages)  # creates both tables
+    assert len(opened) == 2, "one connection per sink, for its batch"
+    opened.clear()
+    grown = [_schema("projects", ["id"], id=INT, name=STR, owner=STR), *_records("projects", {"id": 2})]
+    run_target(clickhouse_native.settings, grown)  # adds a column, then inserts
+    assert len(opened) == 1
+    columns = {r["name"] for r in clickhouse_native.conn.query("DESCRIBE TABLE projects")}
+    assert "owner" in columns
