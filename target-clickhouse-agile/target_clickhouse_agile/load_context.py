@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 
 from target_clickhouse_agile.drift import ShapeDrift
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class LoadContext:
-    """Shared by every sink of one run; safe to use from the SDK's drain threads."""
+    """Shared by every sink of one run; safe to use from the SDK's drain threads, except `main_connection`
+    (the thread that reads the input only)."""
 
     def __init__(self, settings: TargetSettings, logger: logging.Logger) -> None:
         self.settings = settings
@@ -34,10 +36,10 @@ class LoadContext:
         self.statsd = StatsdClient(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
         #: Tables a migration defines (fixed columns); filled once the migrations ran.
         self.migrated_tables: frozenset[str] = frozenset()
-        #: The target's own connection (migrations, the metrics step), once open. Only the main thread may
-        #: use it: a sink sets its table up with it (SCHEMA messages are read there), and opens a connection
-        #: of its own only to insert, which the SDK's drain may do from another thread.
+        #: The target's own connection (migrations, the metrics step) once open; see `main_connection_in_use`.
         self.main_connection: Connection | None = None
+        #: Holds SIGTERM / SIGINT back while it is in use (the target's `_termination_held`).
+        self.termination_held: Callable[[], AbstractContextManager[None]] = nullcontext
         #: With several endpoints (`alt_hosts`), what the sinks inserted since the last STATE (see
         #: insert_journal.py); None when there is nothing to fail over to.
         connection = settings.connection
@@ -45,6 +47,16 @@ class LoadContext:
         self._dirty: set[str] = set()
         self._skipped: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+
+    @contextmanager
+    def main_connection_in_use(self) -> Iterator[Connection | None]:
+        """The target's own connection (None before it is open), for statements of the thread that reads
+        the input: a sink sets its table up through it while a SCHEMA message is read, and opens one of its
+        own only to insert (the SDK's drain may do that from other threads). Termination signals wait
+        meanwhile: the SDK's handler runs in this thread and would checkpoint through the same connection
+        while its statement is under way, which clickhouse-driver refuses (the STATE would be lost)."""
+        with self.termination_held():
+            yield self.main_connection
 
     # -- issues whose metrics must be rebuilt ------------------------------------------------------------
     def mark_issues_dirty(self, issue_ids: Iterable[str]) -> None:

@@ -331,22 +331,23 @@ class TableSink(ClickHouseSink):
     keeps_connection = False
 
     def setup(self) -> None:
-        # Through the target's connection when it is open (setup runs on the main thread): a connection of
-        # the sink's own, opened for this and closed until the first batch, was a handshake more per stream
-        # and run (eight reference streams; two or three round trips each to a distant server).
-        shared = self.load.main_connection
-        conn = shared if shared is not None else self.connection
-        existing = describe(conn, self.table)
-        if existing is None:
-            create_stream_table(conn, self.table, self.schema, self.key_properties)
-        elif self.table not in self.load.migrated_tables and add_missing_columns(
-            conn, self.table, self.schema, existing
-        ):
-            existing = None  # columns added: read the table again
-        # The final table, read now so the connection can go until the first batch (a description that
-        # nothing changed since is kept: two statements less per stream, round trips to a distant server).
-        self.refresh_columns(existing, via=conn)
-        self.close_connection()
+        # Through the target's connection when it is open: a connection of the sink's own, opened for this
+        # and closed until the first batch, was a handshake more per stream and run (eight reference
+        # streams; two or three round trips each to a distant server).
+        with self.load.main_connection_in_use() as shared:
+            conn = shared if shared is not None else self.connection
+            existing = describe(conn, self.table)
+            if existing is None:
+                create_stream_table(conn, self.table, self.schema, self.key_properties)
+            elif self.table not in self.load.migrated_tables and add_missing_columns(
+                conn, self.table, self.schema, existing
+            ):
+                existing = None  # columns added: read the table again
+            # The final table, read now (a description that nothing changed since is kept: two statements
+            # less per stream, round trips to a distant server). Every connection of a load has the same
+            # engine and server, so this one's `takes_unix_time` holds for the sink's INSERTs too.
+            self.refresh_columns(existing, via=conn)
+        self.close_connection()  # one of its own, where the target had none open (a sink made alone)
         self._version_base = time.time_ns()
         self._sequence = 0
 

@@ -10,8 +10,9 @@ import copy
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from functools import cached_property
 from types import FrameType
 from typing import IO, Any, cast
@@ -99,8 +100,8 @@ class TargetClickhouseAgile(Target):
         self._issues_refreshed = 0
         self._state_written: dict | None = None
         self._checkpoint_done_at = time.monotonic()
-        self._checkpoints_running = 0
-        self._termination: int | None = None  # a signal received during a checkpoint, handled after it
+        self._termination_holds = 0  # checkpoints and table setups under way (`_termination_held`)
+        self._termination: int | None = None  # a signal received during one, handled after it
         #: Per stream: its sink when its records go in as they come (record_path.py), else None.
         self._plain_sinks: dict[str, ClickHouseSink | None] = {}
 
@@ -175,7 +176,7 @@ class TargetClickhouseAgile(Target):
         self._refresher = MetricsRefresher(conn, self.settings.calendar, load.categories, self.logger)
         if describe(conn, "statuses") is not None:
             load.categories.learn_types(MetricsRepository(conn).status_types())
-        load.main_connection = conn
+        load.main_connection, load.termination_held = conn, self._termination_held
         self._conn = conn
 
     # --- messages the target refuses ---------------------------------------------------------------
@@ -331,24 +332,38 @@ class TargetClickhouseAgile(Target):
                 raise error
 
     def drain_all(self, *, is_endofpipe: bool = False) -> None:
-        """A checkpoint (`_checkpoint`). A termination signal received meanwhile is handled once it is
-        complete: the SDK's handler would start a checkpoint of its own inside this one (which writes no
-        STATE, the outer one holds it) and exit, so the rows of this one would be written, its STATE not."""
-        self._checkpoints_running += 1
+        """A checkpoint (`_checkpoint`), with a termination signal held until it is complete: the SDK's
+        handler would start a checkpoint of its own inside this one (which writes no STATE, the outer one
+        holds it) and exit, so the rows of this one would be written, its STATE not."""
+        with self._termination_held():
+            try:
+                self._checkpoint(is_endofpipe=is_endofpipe)
+            finally:
+                self._checkpoint_done_at = time.monotonic()
+
+    @contextmanager
+    def _termination_held(self) -> Iterator[None]:
+        """While the target's own connection is in a statement (a checkpoint, a stream's table being set
+        up), SIGTERM / SIGINT wait for it: the SDK's handler runs in this same thread and checkpoints
+        through that connection, and clickhouse-driver refuses a second statement on a connection whose
+        first has not returned (the STATE would be neither saved nor written, and the exit still 0).
+        The signal is handled once the outermost hold ends, unless that ends with an error."""
+        self._termination_holds += 1
         try:
-            self._checkpoint(is_endofpipe=is_endofpipe)
+            yield
         finally:
-            self._checkpoints_running -= 1
-            self._checkpoint_done_at = time.monotonic()
-        if self._termination is not None and not self._checkpoints_running:
+            self._termination_holds -= 1
+        if self._termination is not None and not self._termination_holds:
             signum, self._termination = self._termination, None
             self._handle_termination(signum, None)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM / SIGINT: the SDK's handler (a last checkpoint, then exit 0), after the checkpoint under
-        way if there is one (see `drain_all`)."""
-        if self._checkpoints_running:
-            self.logger.info("Received termination signal %d: stopping after this checkpoint", signum)
+        """SIGTERM / SIGINT: the SDK's handler (a last checkpoint, then exit 0), after the checkpoint or
+        table setup under way if there is one (see `_termination_held`)."""
+        if self._termination_holds:
+            self.logger.info(
+                "Received termination signal %d: stopping once the statement under way is done", signum
+            )
             self._termination = signum
             return
         super()._handle_termination(signum, frame)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
 
+from target_clickhouse_agile import sinks
 from target_clickhouse_agile import target as target_module
+from target_clickhouse_agile.clickhouse import load_state
 from target_clickhouse_agile.target import TargetClickhouseAgile
 from tests.support.clickhouse import NativeDatabase
 from tests.support.singer import record, run_target, schema_message, state, to_lines
@@ -83,6 +86,46 @@ def test_a_termination_signal_during_a_checkpoint_waits_for_its_state(
     assert written == [{"step": 1}], "the STATE of the checkpoint under way, once (the last repeats none)"
     rows = query(clickhouse_native.settings, "SELECT count() AS n FROM statuses")
     assert rows[0]["n"] == 2, "the two records the STATE covers are in ClickHouse"
+
+
+def test_a_termination_signal_while_a_table_is_set_up_waits_for_the_statement(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a stream's table is set up through the target's own connection (a SCHEMA read after a
+    STATE): the SDK's handler runs in the same thread and checkpoints through that connection, which
+    clickhouse-driver refuses while the statement is under way, so the STATE was neither saved nor written
+    (and the exit still 0). The signal waits for the statement: the STATE, then exit 0."""
+    settings = {**clickhouse_native.settings, "store_state": True}
+    real_describe = sinks.describe
+
+    def describe_with_a_signal(conn: Any, table: str) -> Any:
+        if table == "events":  # the signal lands inside the driver, while it reads the DESCRIBE's answer
+            driver = conn._client.connection
+            real_receive = driver.receive_packet
+
+            def receive() -> Any:
+                driver.receive_packet = real_receive
+                os.kill(os.getpid(), signal.SIGTERM)
+                return real_receive()
+
+            driver.receive_packet = receive
+        return real_describe(conn, table)
+
+    monkeypatch.setattr(sinks, "describe", describe_with_a_signal)
+    table_schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    messages = [
+        {"type": "SCHEMA", "stream": "projects", "key_properties": ["id"], "schema": table_schema},
+        record("projects", {"id": 1}),
+        state({"bookmark": 1}),
+        {"type": "SCHEMA", "stream": "events", "key_properties": [], "schema": table_schema},
+    ]
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(SystemExit) as stopped:
+        TargetClickhouseAgile(config=settings).listen(io.StringIO(to_lines(messages)))
+    assert stopped.value.code == 0
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"bookmark": 1}]
+    assert load_state(clickhouse_native.conn) == {"bookmark": 1}
+    assert query(settings, "SELECT count() AS n FROM projects")[0]["n"] == 1
 
 
 @pytest.mark.parametrize("newer_state_at_the_end", [False, True])
