@@ -105,13 +105,15 @@ def stop_servers_in(directory: Path, *, patience_s: float = 10.0) -> list[int]:
     to remove. SIGTERM, then SIGKILL after `patience_s`."""
     inside = (str(directory.resolve()).rstrip(os.sep) + os.sep).encode()
     found = [pid for pid, argv in _processes_of_this_user() if _is_server_in(argv, inside)]
-    for pid in found:
+    # Each by its identity (`lock_holder`): "gone" covers a zombie and a pid the kernel gave to another.
+    identities = {identity.pid: identity.text() for identity in map(identity_of, found) if identity}
+    for pid in identities:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + patience_s
-    while any(_running(pid) for pid in found) and time.monotonic() < deadline:
+    while not all(map(holder_is_gone, identities.values())) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in found:
-        if _running(pid):
+    for pid, identity in identities.items():
+        if not holder_is_gone(identity):
             _signal(pid, signal.SIGKILL)
     return found
 
@@ -139,15 +141,6 @@ def _is_server_in(argv: list[bytes], inside: bytes) -> bool:
 def _signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-
-
-def _running(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X")
 
 
 def disown(directory: Path) -> None:
