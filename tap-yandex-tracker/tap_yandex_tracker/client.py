@@ -14,11 +14,11 @@ from functools import cached_property
 from typing import Any
 
 import requests
-from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
+from singer_sdk.streams.rest import RESTStream
 
 from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.auth import TrackerAuthenticator
@@ -40,7 +40,7 @@ from tap_yandex_tracker.timestamps import normalise_timestamps
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
-    from singer_sdk import Tap
+    from singer_sdk.tap_base import Tap
 
 #: Statuses worth another try: rate limiting, conflicts the official client also retries, server errors.
 RETRY_STATUSES = (409, 429)

@@ -12,9 +12,10 @@ from functools import cached_property
 from types import FrameType
 from typing import Any, ClassVar
 
-from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from singer_sdk.streams.core import Stream
+from singer_sdk.tap_base import Tap
 
 from tap_yandex_tracker import error_reporting, termination
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file

@@ -11,6 +11,6 @@ os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1")
 from target_clickhouse_agile.garbage_collection import pause_while_the_console_script_imports
 
 pause_while_the_console_script_imports()  # first: the imports below are most of the target's start
-from target_clickhouse_agile.sdk_import import import_sdk_without_numpy  # noqa: E402
+from target_clickhouse_agile.sdk_import import import_the_sdk  # noqa: E402
 
-import_sdk_without_numpy()  # before any module of the package imports the SDK
+import_the_sdk()  # before any module of the package imports the SDK

@@ -17,9 +17,9 @@ from functools import cached_property
 from types import FrameType
 from typing import IO, Any, cast
 
-from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, InvalidJSONSchema
 from singer_sdk.sinks import Sink
+from singer_sdk.target_base import Target
 
 from target_clickhouse_agile import error_reporting, idle_input
 from target_clickhouse_agile.clickhouse import (

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk.streams.core import Stream
+from singer_sdk.tap_base import Tap
 
 from tap_yandex_tracker import schemas
 from tap_yandex_tracker.run_context import TapRun
