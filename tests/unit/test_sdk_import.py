@@ -23,14 +23,19 @@ IMPORTERS = [tap_sdk_import, target_sdk_import]
     ("package", "present", "absent"),
     [
         ("tap_yandex_tracker.tap", "singer_sdk.tap_base", ["singer_sdk.target_base", "joblib"]),
-        ("target_clickhouse_agile.target", "joblib", ["singer_sdk.streams", "singer_sdk.tap_base"]),
+        (
+            "target_clickhouse_agile.target",
+            "joblib",
+            ["singer_sdk.streams", "singer_sdk.tap_base", "requests", "clickhouse_driver", "chdb"],
+        ),
     ],
 )
 def test_plugin_process_imports_what_it_uses_and_the_sdk_root_still_works(
     package: str, present: str, absent: list[str]
 ) -> None:
     """numpy is installed here (chdb needs it) and joblib would import it with the SDK; the SDK's package
-    root would import the other plugin kind's side. Both come back, as before, for whoever asks."""
+    root would import the other plugin kind's side; the target imports a ClickHouse transport only when it
+    connects. All come back, as before, for whoever asks."""
     script = textwrap.dedent(
         f"""
         import sys, warnings

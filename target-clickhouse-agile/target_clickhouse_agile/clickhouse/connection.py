@@ -2,7 +2,9 @@
 or embedded chdb.
 
 Settings are the target's (README "Settings"): no `host` means the embedded engine at `embedded_path`;
-`protocol` picks the server transport.
+`protocol` picks the server transport. Each transport's module is imported when the settings pick it: the
+native one brings clickhouse-driver, HTTP requests and urllib3 (~30 ms of CPU at every start of a target
+that never uses it), the embedded one imports chdb only when it opens.
 Connections are not thread-safe: callers create one connection per sink / per thread and close it.
 """
 
@@ -11,17 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from target_clickhouse_agile.clickhouse.base import Connection
 from target_clickhouse_agile.clickhouse.cluster import ClusterLayout, Node, load_layout
-from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.clickhouse.http import HttpConnection
 from target_clickhouse_agile.clickhouse.identifiers import quote_literal
-from target_clickhouse_agile.clickhouse.native import NativeConnection
 from target_clickhouse_agile.clickhouse.retry import NO_RETRY, RetryPolicy
 from target_clickhouse_agile.clickhouse.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from target_clickhouse_agile.clickhouse.http import HttpConnection
+    from target_clickhouse_agile.clickhouse.native import NativeConnection
 
 #: Server settings of every connection to a cluster: inserts into Distributed tables are written to the
 #: shards before the INSERT returns (so the metrics step can read them back), prefer the replicas in their
@@ -55,6 +58,8 @@ def connect(
             raise ClickHouseError(
                 "`cluster` needs a ClickHouse server: set `host` (embedded ClickHouse is one)"
             )
+        from target_clickhouse_agile.clickhouse.embedded import EmbeddedConnection
+
         return EmbeddedConnection(path=settings.embedded_path, database=settings.database)
     conn = _server(settings, settings.host, settings.effective_port, retry=retry, alt=settings.endpoints[1:])
     if settings.cluster:
@@ -92,7 +97,11 @@ def _server(
         "server_settings": CLUSTER_SERVER_SETTINGS if settings.cluster else None,
     }
     if settings.protocol == "http":
+        from target_clickhouse_agile.clickhouse.http import HttpConnection
+
         return HttpConnection(**common, serverless_proxy_id=settings.serverless_proxy_id)
+    from target_clickhouse_agile.clickhouse.native import NativeConnection
+
     return NativeConnection(**common)
 
 
