@@ -106,6 +106,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "run still end with one); 0 = a STATE after every issue, as plain singer-sdk taps do",
     ),
     th.Property(
+        "batch_scheduling",
+        th.BooleanType,
+        default=True,
+        description="Run the sync under Linux's SCHED_BATCH scheduling policy: a CPU-bound batch job whose "
+        "wakeups do not preempt other programs (the target among them); its CPU share is unchanged. "
+        "false keeps the default policy; ignored where the policy does not exist",
+    ),
+    th.Property(
         "sentry_dsn",
         th.StringType,
         secret=True,
@@ -205,6 +213,7 @@ class TapSettings:
     backoff_max_seconds: float
     scroll_ttl_ms: int
     state_interval_seconds: float
+    batch_scheduling: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TapSettings:
@@ -231,6 +240,7 @@ class TapSettings:
             backoff_max_seconds=float(merged["backoff_max_seconds"]),
             scroll_ttl_ms=int(merged["scroll_ttl_ms"]),
             state_interval_seconds=float(merged["state_interval_seconds"]),
+            batch_scheduling=bool(merged["batch_scheduling"]),
         )
 
     @property

@@ -18,6 +18,7 @@ from singer_sdk.streams.core import Stream
 from singer_sdk.tap_base import Tap
 
 from tap_yandex_tracker import error_reporting, termination
+from tap_yandex_tracker.cpu_scheduling import run_as_batch_job
 from tap_yandex_tracker.failures import ExplainedError, explain, read_state_file
 from tap_yandex_tracker.garbage_collection import resume_after_the_imports, tune_for_a_sync
 from tap_yandex_tracker.redact import install_redactor, secret_values
@@ -44,6 +45,9 @@ class TapYandexTracker(Tap):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
+    #: Whether this process is the console script's sync (set by `invoke`): only then is the process
+    #: tuned for it (cpu_scheduling.py); a program running the tap inside its own process keeps its own.
+    _console_sync: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         config = kwargs.get("config")
@@ -79,8 +83,10 @@ class TapYandexTracker(Tap):
         """The console entry point: a fatal error the tap can explain is printed as one line and exits 1
         (the SDK would print a long traceback); the traceback stays available at DEBUG level. Every
         error that ends the run goes to Sentry first, when configured. The garbage collector is set for
-        a sync (garbage_collection.py)."""
+        a sync (garbage_collection.py), and the sync's threads are scheduled as a batch job
+        (cpu_scheduling.py, unless `batch_scheduling` is false)."""
         tune_for_a_sync()
+        cls._console_sync = True
         try:
             with error_reporting.reported():
                 if kwargs.get("state") is not None:
@@ -118,6 +124,8 @@ class TapYandexTracker(Tap):
     def sync_all(self) -> None:
         """The SDK's sync, with the reference collections requested together first (read_ahead.py) and
         the changelog's per-issue METRIC lines summed into one per metric."""
+        if self._console_sync and self.run.settings.batch_scheduling:
+            run_as_batch_job(self.logger)  # before the sync starts a thread: they inherit it
         try:
             with self._explained_failures():
                 read_ahead_references(self.streams, self.run.read_ahead)
