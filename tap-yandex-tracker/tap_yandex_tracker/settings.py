@@ -109,9 +109,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "batch_scheduling",
         th.BooleanType,
         default=True,
-        description="Run the sync under Linux's SCHED_BATCH scheduling policy: a CPU-bound batch job whose "
-        "wakeups do not preempt other programs (the target among them); its CPU share is unchanged. "
-        "false keeps the default policy; ignored where the policy does not exist",
+        description="Run the console script's sync under Linux's SCHED_BATCH scheduling policy: a CPU-bound "
+        "batch job whose wakeups do not preempt other programs (the target among them); its CPU share is "
+        "unchanged. false keeps the default policy; a tap started under another policy keeps that one; "
+        "ignored where the policy does not exist and when the tap runs inside another program",
     ),
     th.Property(
         "sentry_dsn",
