@@ -1,7 +1,7 @@
-"""The Singer SDK imported for what the target uses: its package root deferred, numpy left out.
+"""The Singer SDK imported for what the target uses: its package root deferred, two libraries stood in for.
 
-Most of the target's start is importing (~0.4 s of CPU of a ~2 s load of 2,000 issues), and the target sets
-a run's pace, so two things the SDK imports for nothing the target does are left out:
+Most of the target's start is importing (~0.3 s of CPU of a ~2 s load of 2,000 issues), and the target sets
+a run's pace, so what the SDK imports for things the target never does is left out:
 
 - **The SDK's package root** (`singer_sdk/__init__.py`) imports everything a plugin of any kind might use: the
   tap side's streams (REST, GraphQL, their paginators, backoff, jsonpath), schema sources, mappers. The
@@ -14,14 +14,19 @@ a run's pace, so two things the SDK imports for nothing the target does are left
   noticed. (A deprecation warning the root's own `__getattr__` gives at the very first lookup points at this
   module instead of the caller.) Measured: the target's imports -57 to -100 ms of CPU (paired medians of 11-15
   fresh interpreters each, three times, of ~0.4 s).
-- **numpy**: joblib (the SDK's targets drain sinks in parallel with it) imports numpy whenever it is
-  installed, for memory-mapping and pickling arrays. numpy is installed wherever the target's embedded engine
-  is (chdb needs it): the container image, `make demo`, a shared venv. There it cost every target process
-  ~80 ms of CPU and ~11 MB resident (peak RSS of a 100,000-issue load: 113 -> 102 MB). While the SDK is first
-  imported, `import numpy` fails as it does where numpy is not installed, which joblib handles itself (its
-  array features turn off); afterwards numpy imports normally for anyone who needs it (chdb, when the
-  embedded engine is used). Should some SDK release need numpy to import at all, the SDK is imported again
-  the plain way.
+- **joblib and universal-pathlib** (`STAND_INS`): `target_base` takes `Parallel`, `delayed` and
+  `parallel_config` from joblib for its parallel drain (the target drains with its own threads), and
+  `helpers._batch` takes `UPath` for BATCH files (the target refuses BATCH messages). Both are imported with
+  the SDK at its top level and used only inside functions, as calls. While the SDK is first imported, each
+  is a stand-in module (`stand_in_for`) whose names forward a call to the real library, imported at that
+  first call; the stand-ins leave `sys.modules` once the SDK is in, so anyone importing the library later
+  gets the real one, and a stand-in's other names are the real module's. joblib brought multiprocessing,
+  loky and asyncio, and numpy where chdb has installed it (~80 ms and ~11 MB alone), universal-pathlib
+  fsspec. Measured: the target's imports -74 ms of CPU and -8 MB resident (paired medians of 15 fresh
+  interpreters). An SDK module that uses one of the libraries in another way during the import (a name not
+  stood in for, a call at import time) makes the import start over the plain way; a test reads every module
+  first imported with the SDK and checks that each stood-in name is only ever called, so an SDK release that
+  uses them otherwise is noticed.
 
 A program that imported the SDK before the target (a test, a host running both plugins) keeps it as it is.
 Each plugin is installed on its own, so each carries this module.
@@ -33,20 +38,27 @@ import importlib
 import importlib.util
 import sys
 import threading
+from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from importlib.abc import Loader
 
-#: The SDK module the target's imports start from (it imports joblib, and joblib numpy).
-SDK_ENTRY = "singer_sdk.target_base"
+#: The SDK modules the target's imports start from (the target's own modules import others of theirs).
+SDK_ENTRIES = ("singer_sdk.target_base", "singer_sdk.sinks")
+#: Libraries the SDK imports at its top level for what the target never does, and the names it takes from
+#: each (only ever called).
+STAND_INS: dict[str, tuple[str, ...]] = {
+    "joblib": ("Parallel", "delayed", "parallel_config"),
+    "upath": ("UPath",),
+}
 
 
 def import_the_sdk() -> None:
-    """Import the SDK's target side with its package root deferred and numpy unimportable meanwhile."""
+    """Import the SDK's target side with its package root deferred and `STAND_INS` stood in for."""
     defer_package_root("singer_sdk")
-    import_without(SDK_ENTRY, blocked="numpy")
+    import_with_stand_ins(SDK_ENTRIES, STAND_INS)
 
 
 def defer_package_root(package: str) -> None:
@@ -107,18 +119,85 @@ class _DeferredRoot:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
 
-def import_without(module: str, *, blocked: str) -> None:
-    """Import `module` while `blocked` cannot be imported; if `module` needs it, import it plainly."""
-    if module in sys.modules or blocked in sys.modules:
-        return  # imported already, one way or the other: nothing left to save
+def import_with_stand_ins(modules: tuple[str, ...], stand_ins: dict[str, tuple[str, ...]]) -> None:
+    """Import `modules` while each library of `stand_ins` not imported yet is a stand-in (`stand_in_for`); if
+    that fails (a library used in another way), import them again the plain way."""
+    if all(module in sys.modules for module in modules):
+        return  # imported already: nothing left to save
+    standing = {
+        name: stand_in_for(name, names) for name, names in stand_ins.items() if name not in sys.modules
+    }
     before = set(sys.modules)
-    sys.modules[blocked] = None  # type: ignore[assignment]  # documented: its import now fails
+    sys.modules.update(standing)
     try:
-        importlib.import_module(module)
-    except ImportError:
-        for name in set(sys.modules) - before:  # forget the half-done import (and the block), redo it
+        for module in modules:
+            importlib.import_module(module)
+    except Exception:
+        _withdraw(standing)
+        for name in set(sys.modules) - before:  # forget the half-done import, redo it
             del sys.modules[name]
-        importlib.import_module(module)
+        for module in modules:
+            importlib.import_module(module)
     finally:
-        if blocked in sys.modules and sys.modules[blocked] is None:
-            del sys.modules[blocked]
+        _withdraw(standing)
+
+
+def stand_in_for(library: str, names: tuple[str, ...]) -> ModuleType:
+    """A module standing in for `library`: each of `names` forwards a call to the real library's, imported at
+    the first call. While the stand-in is in `sys.modules` (its owner's import) any other name is missing and
+    a call fails, both as ImportError; afterwards any other name is the real module's."""
+    stand_in = ModuleType(library, f"Stands in for {library} until a name of it is used")
+
+    def real() -> ModuleType:
+        if sys.modules.get(library) is stand_in:
+            raise ImportError(f"{library} is stood in for while the SDK imports", name=library)
+        return importlib.import_module(library)
+
+    def other_name(name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(real(), name)
+        except ImportError as error:
+            raise AttributeError(f"{library}.{name}: {error}") from None
+
+    for name in names:
+        setattr(stand_in, name, _Forwarder(real, library, name))
+    stand_in.__getattr__ = other_name  # type: ignore[method-assign]
+    return stand_in
+
+
+class _Forwarder:
+    """A stood-in library's name: calling it calls the real library's, `isinstance` / `issubclass` against it
+    ask the real class, and as a base class it is the real class. Each of these while the stand-in is in
+    `sys.modules` fails as an ImportError (see `import_with_stand_ins`)."""
+
+    def __init__(self, real: Callable[[], ModuleType], library: str, name: str) -> None:
+        self._real = real
+        self.__qualname__ = self.__name__ = name
+        self.__module__ = library
+
+    def _target(self) -> Any:
+        return getattr(self._real(), self.__name__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __instancecheck__(self, instance: Any) -> bool:
+        return isinstance(instance, self._target())
+
+    def __subclasscheck__(self, subclass: type) -> bool:
+        return issubclass(subclass, self._target())
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (self._target(),)
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {self.__module__}.{self.__name__}>"
+
+
+def _withdraw(standing: dict[str, ModuleType]) -> None:
+    """Take the stand-ins out of `sys.modules` (a library imported for real meanwhile stays)."""
+    for name, stand_in in standing.items():
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]

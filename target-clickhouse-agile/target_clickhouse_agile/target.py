@@ -318,10 +318,11 @@ class TargetClickhouseAgile(Target):
         """Drain the sinks in parallel, and let every drain end before an error propagates. The SDK's
         parallel drain (joblib threads) raises the first error while other drains still run; the target
         then closes every connection, including ones a drain is still inserting through, and that drain's
-        driver error (`'NoneType' object has no attribute 'close'`) could replace the real cause."""
+        driver error (`'NoneType' object has no attribute 'close'`) could replace the real cause. One sink, or
+        no parallelism, is drained in this thread (the SDK's sequential drain: joblib is never needed)."""
         sinks = list(sink_list)
         if parallelism == 1 or len(sinks) <= 1:
-            super()._drain_all(sinks, parallelism)
+            super()._drain_all(sinks, 1)
             return
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="target-drain") as pool:
             futures = [pool.submit(self.drain_one, sink) for sink in sinks]

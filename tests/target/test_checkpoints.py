@@ -11,6 +11,7 @@ from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
+from singer_sdk import target_base
 
 from target_clickhouse_agile import sinks
 from target_clickhouse_agile import target as target_module
@@ -53,6 +54,30 @@ def test_a_full_sink_makes_a_checkpoint_unless_the_last_is_recent(
     assert written == (steps if every_state else steps[-1:])
     flow = query(clickhouse_native.settings, "SELECT issue_id FROM issue_flow FINAL")
     assert [row["issue_id"] for row in flow] == [ISSUE_ID]
+
+
+@pytest.mark.parametrize("streams", [{"statuses"}, None], ids=["one-stream", "every-stream"])
+def test_checkpoints_drain_on_the_targets_own_threads(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, streams: set[str] | None
+) -> None:
+    """The SDK's parallel drain (joblib, which the target's import leaves out: sdk_import.py) is never used,
+    whether a checkpoint drains one sink or many: one sink is drained in the main thread, many in the
+    target's own threads."""
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the SDK's joblib drain was used")
+
+    monkeypatch.setattr(target_base, "Parallel", refused)
+    monkeypatch.setattr(target_base, "parallel_config", refused)
+    messages = [m for m in dev1_messages() if m["type"] != "STATE"]
+    if streams is not None:
+        messages = [m for m in messages if m.get("stream") in streams]
+    written = run_target(clickhouse_native.settings, [*messages, state({"step": 1})])
+    assert written == [{"step": 1}]
+    counts = query(clickhouse_native.settings, "SELECT count() AS n FROM statuses")
+    assert counts[0]["n"] == sum(
+        1 for m in messages if m.get("stream") == "statuses" and m["type"] == "RECORD"
+    )
 
 
 def test_a_termination_signal_during_a_checkpoint_waits_for_its_state(
