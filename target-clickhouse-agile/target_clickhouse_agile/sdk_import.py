@@ -17,16 +17,17 @@ a run's pace, so what the SDK imports for things the target never does is left o
 - **joblib and universal-pathlib** (`STAND_INS`): `target_base` takes `Parallel`, `delayed` and
   `parallel_config` from joblib for its parallel drain (the target drains with its own threads), and
   `helpers._batch` takes `UPath` for BATCH files (the target refuses BATCH messages). Both are imported with
-  the SDK at its top level and used only inside functions, as calls. While the SDK is first imported, each
-  is a stand-in module (`stand_in_for`) whose names forward a call to the real library, imported at that
-  first call; the stand-ins leave `sys.modules` once the SDK is in, so anyone importing the library later
-  gets the real one, and a stand-in's other names are the real module's. joblib brought multiprocessing,
-  loky and asyncio, and numpy where chdb has installed it (~80 ms and ~11 MB alone), universal-pathlib
-  fsspec. Measured: the target's imports -74 ms of CPU and -8 MB resident (paired medians of 15 fresh
-  interpreters). An SDK module that uses one of the libraries in another way during the import (a name not
-  stood in for, a call at import time) makes the import start over the plain way; a test reads every module
-  first imported with the SDK and checks that each stood-in name is only ever called, so an SDK release that
-  uses them otherwise is noticed.
+  the SDK at its top level and used only inside functions, as calls. While the SDK is first imported, each is
+  a stand-in module (`stand_in_for`) whose names forward a call to the real library, imported at that first
+  call; the stand-ins leave `sys.modules` once the SDK is in, so anyone importing the library later gets the
+  real one, and a stand-in's other names are the real module's. joblib brought multiprocessing, loky and
+  asyncio, and numpy where chdb has installed it (~80 ms and ~11 MB alone), universal-pathlib fsspec.
+  Measured: the target's imports -82 and -87 ms of CPU (paired medians of 15 fresh interpreters, twice: ~0.29
+  -> ~0.2 s), its peak RSS in a 2,000-issue load -7.0 and -6.5 MB (10 rounds, twice). An SDK module that uses
+  one of the libraries in another way during the import (a name not stood in for, a call at import time, even
+  inside `try`: `StandInUsedError` is a BaseException) makes the import start over the plain way; a test reads
+  every module first imported with the SDK and checks that each stood-in name is only ever called, so an SDK
+  release that uses them otherwise is noticed.
 
 A program that imported the SDK before the target (a test, a host running both plugins) keeps it as it is.
 Each plugin is installed on its own, so each carries this module.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -53,6 +55,9 @@ STAND_INS: dict[str, tuple[str, ...]] = {
     "joblib": ("Parallel", "delayed", "parallel_config"),
     "upath": ("UPath",),
 }
+
+#: The package roots registered with their code not run yet (`defer_package_root`).
+_DEFERRED: dict[str, _DeferredRoot] = {}
 
 
 def import_the_sdk() -> None:
@@ -77,7 +82,8 @@ def defer_package_root(package: str) -> None:
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         return
     root = importlib.util.module_from_spec(spec)
-    _DeferredRoot(root, spec.loader).install()
+    _DEFERRED[package] = _DeferredRoot(root, spec.loader)
+    _DEFERRED[package].install()
     sys.modules[package] = root
 
 
@@ -121,45 +127,60 @@ class _DeferredRoot:
 
 def import_with_stand_ins(modules: tuple[str, ...], stand_ins: dict[str, tuple[str, ...]]) -> None:
     """Import `modules` while each library of `stand_ins` not imported yet is a stand-in (`stand_in_for`); if
-    that fails (a library used in another way), import them again the plain way."""
+    that fails (a library used in another way, or any other error), forget everything imported meanwhile and
+    import them again the plain way (where a genuine error is raised again).
+
+    Meant for a single-threaded start (the console scripts'): another thread importing a stood-in library
+    during it would get the stand-in, and a fallback forgets what other threads imported meanwhile."""
     if all(module in sys.modules for module in modules):
         return  # imported already: nothing left to save
     standing = {
         name: stand_in_for(name, names) for name, names in stand_ins.items() if name not in sys.modules
     }
     before = set(sys.modules)
+    unrun_roots = [name for name, root in _DEFERRED.items() if not root.started]
     sys.modules.update(standing)
     try:
         for module in modules:
             importlib.import_module(module)
-    except Exception:
+    except (Exception, StandInUsedError) as error:
         _withdraw(standing)
+        logging.getLogger(__name__).debug("importing %s the plain way: %s", ", ".join(modules), error)
         for name in set(sys.modules) - before:  # forget the half-done import, redo it
             del sys.modules[name]
+        for name in unrun_roots:  # a root that ran meanwhile holds names of modules just forgotten
+            if _DEFERRED[name].started and sys.modules.get(name) is _DEFERRED[name].root:
+                del sys.modules[name], _DEFERRED[name]
+                defer_package_root(name)
         for module in modules:
             importlib.import_module(module)
     finally:
         _withdraw(standing)
 
 
+class StandInUsedError(BaseException):
+    """A stood-in library used, while its stand-in is in `sys.modules`, in a way the stand-in cannot serve (a
+    call, a name it does not have). A BaseException, so that no `except Exception` or `except ImportError`
+    of the importing code (an optional import) takes it for a missing library: `import_with_stand_ins`
+    catches it and imports the plain way."""
+
+
 def stand_in_for(library: str, names: tuple[str, ...]) -> ModuleType:
     """A module standing in for `library`: each of `names` forwards a call to the real library's, imported at
-    the first call. While the stand-in is in `sys.modules` (its owner's import) any other name is missing and
-    a call fails, both as ImportError; afterwards any other name is the real module's."""
+    the first call. While the stand-in is in `sys.modules` (its owner's import), a call and any other name
+    (dunders aside: AttributeError, as the import system expects) raise `StandInUsedError`; afterwards any
+    other name is the real module's."""
     stand_in = ModuleType(library, f"Stands in for {library} until a name of it is used")
 
     def real() -> ModuleType:
         if sys.modules.get(library) is stand_in:
-            raise ImportError(f"{library} is stood in for while the SDK imports", name=library)
+            raise StandInUsedError(f"{library} is stood in for while the SDK imports")
         return importlib.import_module(library)
 
     def other_name(name: str) -> object:
         if name.startswith("__"):
             raise AttributeError(name)
-        try:
-            return getattr(real(), name)
-        except ImportError as error:
-            raise AttributeError(f"{library}.{name}: {error}") from None
+        return getattr(real(), name)
 
     for name in names:
         setattr(stand_in, name, _Forwarder(real, library, name))
@@ -170,7 +191,7 @@ def stand_in_for(library: str, names: tuple[str, ...]) -> ModuleType:
 class _Forwarder:
     """A stood-in library's name: calling it calls the real library's, `isinstance` / `issubclass` against it
     ask the real class, and as a base class it is the real class. Each of these while the stand-in is in
-    `sys.modules` fails as an ImportError (see `import_with_stand_ins`)."""
+    `sys.modules` raises `StandInUsedError`."""
 
     def __init__(self, real: Callable[[], ModuleType], library: str, name: str) -> None:
         self._real = real

@@ -30,18 +30,24 @@ LEFT_OUT = ["joblib", "upath", "fsspec", "numpy"]
 
 
 @pytest.mark.parametrize(
-    ("package", "present", "absent"),
+    ("package", "present", "absent", "forwarders"),
     [
-        ("tap_yandex_tracker.tap", "singer_sdk.streams.rest", ["singer_sdk.target_base", *LEFT_OUT]),
+        (
+            "tap_yandex_tracker.tap",
+            "singer_sdk.streams.rest",
+            ["singer_sdk.target_base", *LEFT_OUT],
+            ["_batch.UPath"],  # (target_base is imported after the tap, the plain way)
+        ),
         (
             "target_clickhouse_agile.target",
             "singer_sdk.sinks",
             ["singer_sdk.streams", "singer_sdk.tap_base", "requests", "clickhouse_driver", "chdb", *LEFT_OUT],
+            ["_batch.UPath", "target_base.Parallel", "target_base.delayed", "target_base.parallel_config"],
         ),
     ],
 )
 def test_plugin_process_imports_what_it_uses_and_the_sdk_root_still_works(
-    package: str, present: str, absent: list[str]
+    package: str, present: str, absent: list[str], forwarders: list[str]
 ) -> None:
     """The SDK's package root would import the other plugin kind's side, the SDK imports joblib (and joblib
     numpy, installed here for chdb) and universal-pathlib (and fsspec) for what the plugins never do, the
@@ -72,6 +78,8 @@ def test_plugin_process_imports_what_it_uses_and_the_sdk_root_still_works(
             raise AssertionError("a missing name resolved")
         from singer_sdk import target_base
         from singer_sdk.helpers import _batch
+        for name in {forwarders!r}:
+            assert repr(eval(name)).startswith("<stand-in for"), name
         with target_base.parallel_config(backend="threading", n_jobs=2):
             doubled = target_base.Parallel()(target_base.delayed(abs)(-n) for n in range(3))
         assert doubled == [0, 1, 2], doubled
@@ -91,98 +99,150 @@ def test_plugin_process_imports_what_it_uses_and_the_sdk_root_still_works(
 def test_the_sdk_only_ever_calls_what_is_stood_in_for(importer: ModuleType) -> None:
     """Every module the plugin's import brings in for the first time (the SDK and whatever it imports) is
     read: a stood-in library may only be imported by `from library import name` of names the stand-in has,
-    and each such name only called, inside a function (annotations and `TYPE_CHECKING` blocks aside).
-    Anything else would make each start import the SDK twice (the plain way after the stand-ins failed),
-    so an SDK release that uses the libraries otherwise fails here first."""
+    each such name only called, inside a function, and never imported from the module that holds it
+    (`TYPE_CHECKING` blocks and postponed annotations aside). Anything else either makes every start import
+    the SDK twice (the plain way after the stand-ins failed; the process test above sees that) or could be
+    served wrongly, so an SDK release that uses the libraries otherwise fails here first."""
     package = importer.__name__.rpartition(".")[0]
     script = textwrap.dedent(
         f"""
         import json, sys
         before = set(sys.modules)
         import {package}
-        files = [getattr(sys.modules[name], "__file__", None) for name in set(sys.modules) - before]
-        print(json.dumps(sorted(f for f in files if f and f.endswith(".py"))))
+        files = {{name: getattr(sys.modules[name], "__file__", None) for name in set(sys.modules) - before}}
+        print(json.dumps({{name: f for name, f in files.items() if f and f.endswith(".py")}}))
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    files = json.loads(done.stdout)
-    assert any(
-        f.endswith("singer_sdk/target_base.py" if "target" in package else "streams/core.py") for f in files
-    )
+    files: dict[str, str] = json.loads(done.stdout)
+    assert "singer_sdk.helpers._batch" in files
     stood_in = importer.STAND_INS
-    found: dict[str, set[str]] = {library: set() for library in stood_in}
+    trees = {name: ast.parse(Path(path).read_text(encoding="utf-8")) for name, path in files.items()}
+    held = {name: stood_in_names(tree, stood_in) for name, tree in trees.items()}
     problems = [
-        f"{path}:{line}: {what}"
-        for path in files
-        for line, what in stand_in_misuses(Path(path).read_text(encoding="utf-8"), stood_in, found)
+        f"{files[name]}:{line}: {what}"
+        for name, tree in trees.items()
+        for line, what in stand_in_misuses(tree, stood_in, held)
     ]
     assert not problems, "\n".join(problems)
-    assert any(found.values()), "no module imported a stood-in library: the stand-ins are dead code"
+    assert any(held.values()), "no module imported a stood-in library: the stand-ins are dead code"
+
+
+def stood_in_names(tree: ast.Module, stood_in: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Local name -> `library.name` for each stood-in name a module imports (outside `TYPE_CHECKING`)."""
+    names: dict[str, str] = {}
+    skipped = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in stood_in and id(node) not in skipped:
+            for alias in node.names:
+                if node.level == 0 and alias.name in stood_in[node.module]:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
 
 
 def stand_in_misuses(
-    source: str, stood_in: dict[str, tuple[str, ...]], found: dict[str, set[str]]
+    tree: ast.Module, stood_in: dict[str, tuple[str, ...]], held: dict[str, dict[str, str]]
 ) -> list[tuple[int, str]]:
-    """(line, what) for each use of a stood-in library in `source` that its stand-in would not serve; the
-    stood-in names imported are added to `found`."""
-    tree = ast.parse(source)
-    names: dict[str, str] = {}  # local name -> library.name
+    """(line, what) for each use of a stood-in library in the module `tree` that its stand-in would not
+    serve. `held`: per module, the stood-in names it imported (`stood_in_names`)."""
     problems: list[tuple[int, str]] = []
+    skipped = _type_checking_only(tree)
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] in stood_in:
-                    problems.append((node.lineno, f"import {alias.name}"))
+            problems += [(node.lineno, f"import {a.name}") for a in node.names if _library(a.name, stood_in)]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            library = node.module.split(".")[0]
-            if library not in stood_in or _under_type_checking(tree, node):
-                continue
             for alias in node.names:
-                if node.module != library or alias.name not in stood_in[library]:
+                if _library(node.module, stood_in) and (
+                    node.module not in stood_in or alias.name not in stood_in[node.module]
+                ):
                     problems.append((node.lineno, f"from {node.module} import {alias.name}"))
-                else:
-                    names[alias.asname or alias.name] = f"{library}.{alias.name}"
-                    found[library].add(alias.name)
+                elif alias.name in held.get(node.module, {}):
+                    problems.append(
+                        (node.lineno, f"{alias.name} imported from {node.module}, which holds it")
+                    )
+        elif isinstance(node, ast.Call) and _dotted(node.func).rpartition(".")[2] in (
+            "import_module",
+            "__import__",
+        ):
+            first = node.args[0] if node.args else None
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and _library(first.value, stood_in)
+            ):
+                problems.append((node.lineno, f"{_dotted(node.func)}({first.value!r})"))
+    names = stood_in_names(tree, stood_in)
     if names:
-        problems += _non_calls(tree, names)
+        postponed = any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and any(a.name == "annotations" for a in node.names)
+            for node in tree.body
+        )
+        problems += _non_calls(tree, names, annotations=not postponed)
     return problems
 
 
-def _under_type_checking(tree: ast.Module, target: ast.AST) -> bool:
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.If)
-            and "TYPE_CHECKING" in ast.unparse(node.test)
-            and any(child is target for stmt in node.body for child in ast.walk(stmt))
-        ):
-            return True
-    return False
+def _library(module: str, stood_in: dict[str, tuple[str, ...]]) -> bool:
+    return module.split(".")[0] in stood_in
 
 
-def _non_calls(tree: ast.Module, names: dict[str, str]) -> list[tuple[int, str]]:
-    """Uses of `names` other than a call inside a function; annotations are not uses."""
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """The ids of every node inside the body of an `if TYPE_CHECKING:` (or `typing.` / `t.TYPE_CHECKING`)."""
+    return {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _dotted(node.test).rpartition(".")[2] == "TYPE_CHECKING"
+        for stmt in node.body
+        for child in ast.walk(stmt)
+    }
+
+
+def _non_calls(tree: ast.Module, names: dict[str, str], *, annotations: bool) -> list[tuple[int, str]]:
+    """Uses of `names` other than a call inside a function; `annotations`: whether annotations are evaluated
+    (no `from __future__ import annotations`), so that a name in one is a use."""
     problems: list[tuple[int, str]] = []
 
-    def visit(node: ast.AST, in_function: bool, callee: bool = False) -> None:
+    def visit(node: ast.AST | None, in_function: bool, callee: bool = False) -> None:
+        if node is None:
+            return
         if isinstance(node, ast.Name) and node.id in names:
             if not callee:
                 problems.append((node.lineno, f"{names[node.id]} used other than called"))
             elif not in_function:
                 problems.append((node.lineno, f"{names[node.id]} called while the module imports"))
             return
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for child in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
-                if child is not None:
-                    visit(child, in_function)
-            for stmt in node.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            for child in [*getattr(node, "decorator_list", []), *arguments.defaults, *arguments.kw_defaults]:
+                visit(child, in_function)
+            if annotations:
+                for arg in [
+                    *arguments.posonlyargs,
+                    *arguments.args,
+                    *arguments.kwonlyargs,
+                    arguments.vararg,
+                    arguments.kwarg,
+                ]:
+                    visit(arg.annotation if arg is not None else None, in_function)
+                visit(getattr(node, "returns", None), in_function)
+            for stmt in node.body if isinstance(node.body, list) else [node.body]:
                 visit(stmt, True)
             return
-        if isinstance(node, ast.Lambda):
-            visit(node.body, True)
-            return
         if isinstance(node, ast.AnnAssign):
-            if node.value is not None:
-                visit(node.value, in_function)
+            visit(node.target, in_function)
+            visit(node.annotation if annotations else None, in_function)
+            visit(node.value, in_function)
             return
         if isinstance(node, ast.Call):
             visit(node.func, in_function, callee=True)
@@ -202,32 +262,46 @@ def test_the_misuse_reader_finds_each_kind_of_misuse() -> None:
     """The reader above, on sources that use a stood-in library in each way a stand-in cannot serve (so a
     clean answer for the SDK means something)."""
     stood_in = {"lib": ("make",)}
+    held = {"holder": {"make": "lib.make"}}
+    future = "from __future__ import annotations\n"
     misused = {
         "import lib\n": "import lib",
+        "import lib.sub\n": "import lib.sub",
         "from lib import other\n": "from lib import other",
         "from lib.sub import make\n": "from lib.sub import make",
+        "import typing\nif not typing.TYPE_CHECKING:\n    from lib import other\n": "from lib import other",
+        "from holder import make\n": "imported from holder",
+        "import importlib\nmodule = importlib.import_module('lib')\n": "import_module('lib')",
         "from lib import make\nX = make()\n": "called while the module imports",
+        "from lib import make\nf = lambda x=make(): x\n": "called while the module imports",
+        "from lib import make\nclass A:\n    X = make()\n": "called while the module imports",
         "from lib import make\nclass A(make):\n    pass\n": "used other than called",
         "from lib import make\ndef f(x):\n    return isinstance(x, make)\n": "used other than called",
         "from lib import make as m\ndef f():\n    return m\n": "used other than called",
+        "from lib import make\ndef f(x: make | None):\n    pass\n": "used other than called",
+        "from lib import make\nx: make = None\n": "used other than called",
+        f"{future}from lib import make\n@make\ndef f():\n    pass\n": "used other than called",
+        f"{future}from lib import make\ndef f(x=make):\n    pass\n": "used other than called",
     }
     for source, expected in misused.items():
-        problems = stand_in_misuses(source, stood_in, {"lib": set()})
+        problems = stand_in_misuses(ast.parse(source), stood_in, held)
         assert len(problems) == 1, (source, problems)
         assert expected in problems[0][1], (source, problems)
     served = (
-        "from __future__ import annotations\n"
+        f"{future}"
         "import typing\n"
         "from lib import make\n"
         "if typing.TYPE_CHECKING:\n"
         "    from lib import Other\n"
+        "    import lib\n"
         "def f(x: make = None) -> make:\n"
         "    y: make = make(x)\n"
-        "    return make()(y)\n"
+        "    g = lambda: make()\n"
+        "    return make()(y), g\n"
     )
-    found: dict[str, set[str]] = {"lib": set()}
-    assert stand_in_misuses(served, stood_in, found) == []
-    assert found == {"lib": {"make"}}
+    tree = ast.parse(served)
+    assert stand_in_misuses(tree, stood_in, held) == []
+    assert stood_in_names(tree, stood_in) == {"make": "lib.make"}
 
 
 @pytest.fixture
@@ -305,8 +379,24 @@ def test_a_stood_in_library_is_imported_at_the_first_call_of_one_of_its_names(
         ("import lib_b\nVALUE = lib_b.LOADED", "uses.VALUE is True"),  # another name, while importing
         ("from lib_b import Thing\nclass Mine(Thing):\n    pass", "issubclass(uses.Mine, real.Thing)"),
         ("import lib_b.sub", "uses.lib_b.sub.__name__ == 'lib_b.sub'"),  # a submodule
+        (  # an optional import: the stand-in must not pass for a missing library
+            "try:\n    from lib_b import other_name\nexcept ImportError:\n    other_name = None",
+            "uses.other_name == 1",
+        ),
+        (  # a call whose failure the module would take in its stride
+            "from lib_b import make\ntry:\n    VALUE = make(1)\nexcept Exception:\n    VALUE = None",
+            "uses.VALUE == ('made', 1)",
+        ),
     ],
-    ids=["other-name", "call-at-import", "attribute-at-import", "subclass", "submodule"],
+    ids=[
+        "other-name",
+        "call-at-import",
+        "attribute-at-import",
+        "subclass",
+        "submodule",
+        "optional-import",
+        "caught-call",
+    ],
 )
 def test_a_library_used_otherwise_is_imported_the_plain_way(
     importer: ModuleType, modules: Path, use: str, check: str
@@ -316,7 +406,7 @@ def test_a_library_used_otherwise_is_imported_the_plain_way(
         (modules / "lib_b").mkdir()
         (modules / "lib_b.py").rename(modules / "lib_b" / "__init__.py")
         (modules / "lib_b" / "sub.py").write_text("")
-    elif "other_name" in use:
+    if "other_name" in use:
         (modules / "lib_b.py").write_text((modules / "lib_b.py").read_text() + "other_name = 1\n")
     write(modules, "uses_b", use + "\n")
     importer.import_with_stand_ins(("uses_b",), {"lib_b": ("make", "Thing")})
@@ -324,6 +414,24 @@ def test_a_library_used_otherwise_is_imported_the_plain_way(
     assert inspect.isfunction(real.make)  # the library itself, not a stand-in
     assert sys.modules["lib_b_imports"] == [1]
     assert eval(check, {"uses": uses, "real": real})  # noqa: S307  # the test's own expressions
+
+
+@pytest.mark.parametrize("importer", IMPORTERS, ids=lambda m: m.__name__)
+def test_a_deferred_root_that_ran_in_a_failed_attempt_runs_again_after_it(
+    importer: ModuleType, modules: Path
+) -> None:
+    """A submodule asked the deferred root for a name (so its code ran, importing a submodule) before the
+    attempt failed: the root is deferred again, so its names are those of the modules imported anew."""
+    write_library(modules, "lib_e")
+    write_package(modules, "pkg_e", "from pkg_e.eager import VALUE")
+    (modules / "pkg_e" / "uses.py").write_text("from pkg_e import VALUE\nfrom lib_e import other_name\n")
+    (modules / "lib_e.py").write_text((modules / "lib_e.py").read_text() + "other_name = 1\n")
+    importer.defer_package_root("pkg_e")
+    importer.import_with_stand_ins(("pkg_e.uses",), {"lib_e": ("make",)})
+    root, uses = sys.modules["pkg_e"], sys.modules["pkg_e.uses"]
+    assert uses.other_name == 1
+    assert root.eager is sys.modules["pkg_e.eager"]  # not the module the failed attempt imported
+    assert uses.VALUE is root.VALUE
 
 
 @pytest.mark.parametrize("importer", IMPORTERS, ids=lambda m: m.__name__)
