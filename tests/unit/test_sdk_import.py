@@ -122,7 +122,7 @@ def test_the_sdk_only_ever_calls_what_is_stood_in_for(importer: ModuleType) -> N
     problems = [
         f"{files[name]}:{line}: {what}"
         for name, tree in trees.items()
-        for line, what in stand_in_misuses(tree, stood_in, held)
+        for line, what in stand_in_misuses(tree, stood_in, held, held[name])
     ]
     assert not problems, "\n".join(problems)
     assert any(held.values()), "no module imported a stood-in library: the stand-ins are dead code"
@@ -141,10 +141,13 @@ def stood_in_names(tree: ast.Module, stood_in: dict[str, tuple[str, ...]]) -> di
 
 
 def stand_in_misuses(
-    tree: ast.Module, stood_in: dict[str, tuple[str, ...]], held: dict[str, dict[str, str]]
+    tree: ast.Module,
+    stood_in: dict[str, tuple[str, ...]],
+    held: dict[str, dict[str, str]],
+    names: dict[str, str],
 ) -> list[tuple[int, str]]:
     """(line, what) for each use of a stood-in library in the module `tree` that its stand-in would not
-    serve. `held`: per module, the stood-in names it imported (`stood_in_names`)."""
+    serve. `held`: per module, the stood-in names it imported (`stood_in_names`); `names`: this module's."""
     problems: list[tuple[int, str]] = []
     skipped = _type_checking_only(tree)
     for node in ast.walk(tree):
@@ -173,7 +176,6 @@ def stand_in_misuses(
                 and _library(first.value, stood_in)
             ):
                 problems.append((node.lineno, f"{_dotted(node.func)}({first.value!r})"))
-    names = stood_in_names(tree, stood_in)
     if names:
         postponed = any(
             isinstance(node, ast.ImportFrom)
@@ -284,7 +286,8 @@ def test_the_misuse_reader_finds_each_kind_of_misuse() -> None:
         f"{future}from lib import make\ndef f(x=make):\n    pass\n": "used other than called",
     }
     for source, expected in misused.items():
-        problems = stand_in_misuses(ast.parse(source), stood_in, held)
+        tree = ast.parse(source)
+        problems = stand_in_misuses(tree, stood_in, held, stood_in_names(tree, stood_in))
         assert len(problems) == 1, (source, problems)
         assert expected in problems[0][1], (source, problems)
     served = (
@@ -300,8 +303,9 @@ def test_the_misuse_reader_finds_each_kind_of_misuse() -> None:
         "    return make()(y), g\n"
     )
     tree = ast.parse(served)
-    assert stand_in_misuses(tree, stood_in, held) == []
-    assert stood_in_names(tree, stood_in) == {"make": "lib.make"}
+    names = stood_in_names(tree, stood_in)
+    assert names == {"make": "lib.make"}
+    assert stand_in_misuses(tree, stood_in, held, names) == []
 
 
 @pytest.fixture
