@@ -207,8 +207,8 @@ class TargetClickhouseAgile(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         """A record of a stream loaded as it comes goes straight to its sink (record_path.py: ~1/6 of the
         target's CPU per record went to SDK steps that changed nothing), and a full sink may make a
-        checkpoint (`_drain_full`); any other record takes the SDK's path (a full sink: its rows alone),
-        which also reports every malformed message."""
+        checkpoint (`_drain_full`); any other record takes the SDK's path (a full sink: its rows alone,
+        with a termination signal held as in `_drain_full`), which also reports every malformed message."""
         stream, record = message_dict.get("stream"), message_dict.get("record")
         if not isinstance(stream, str) or not isinstance(record, dict):
             super()._process_record_message(message_dict)
@@ -217,7 +217,8 @@ class TargetClickhouseAgile(Target):
             self._plain_sinks[stream] = plain_sink(self.mapper.stream_maps, self._sinks_active, stream)
         sink = self._plain_sinks[stream]
         if sink is None:
-            super()._process_record_message(message_dict)
+            with self._termination_held():
+                super()._process_record_message(message_dict)
             return
         load_record(sink, record)
         if sink.is_full:
@@ -226,7 +227,8 @@ class TargetClickhouseAgile(Target):
 
     def _drain_full(self, sink: ClickHouseSink) -> None:
         """A full sink: a checkpoint (every sink, metrics, STATE) if the last one is
-        `FULL_CHECKPOINT_SECONDS` old, else that sink's rows alone."""
+        `FULL_CHECKPOINT_SECONDS` old, else that sink's rows alone, with a termination signal held until
+        they are in (see `_termination_held`)."""
         checkpoint = time.monotonic() - self._checkpoint_done_at >= FULL_CHECKPOINT_SECONDS
         self.logger.info(
             "Target sink for '%s' is full (%d records): %s",
@@ -237,7 +239,8 @@ class TargetClickhouseAgile(Target):
         if checkpoint:
             self.drain_all()
         else:
-            self.drain_one(sink)
+            with self._termination_held():
+                self.drain_one(sink)
 
     def _process_state_message(self, message_dict: dict) -> None:
         """A STATE value must be an object: anything else would be stored and break the tap's next run."""
@@ -348,7 +351,11 @@ class TargetClickhouseAgile(Target):
         up), SIGTERM / SIGINT wait for it: the SDK's handler runs in this same thread and checkpoints
         through that connection, and clickhouse-driver refuses a second statement on a connection whose
         first has not returned (the STATE would be neither saved nor written, and the exit still 0).
-        The signal is handled once the outermost hold ends, unless that ends with an error."""
+        So they do while a full sink inserts its rows outside a checkpoint: the handler's checkpoint
+        would find that batch taken from the sink but not inserted yet, and write a STATE covering rows
+        that are not in ClickHouse (and the metrics of their issues not rebuilt). The signal is handled
+        once the outermost hold ends, unless that ends with an error. Held in the main thread only (the
+        signal handler's thread); a checkpoint's drain threads run inside its hold."""
         self._termination_holds += 1
         try:
             yield
@@ -359,15 +366,20 @@ class TargetClickhouseAgile(Target):
             self._handle_termination(signum, None)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM / SIGINT: the SDK's handler (a last checkpoint, then exit 0), after the checkpoint or
-        table setup under way if there is one (see `_termination_held`)."""
+        """SIGTERM / SIGINT: a last checkpoint, then exit 0, after the checkpoint, table setup or insert
+        under way if there is one (see `_termination_held`). If that last checkpoint fails, its error
+        ends the run (exit 1, the cause named), with no STATE past it: the SDK's handler exits 0 whatever
+        happened (`sys.exit` in a `finally`), and a scheduler would have recorded a failed load as done."""
         if self._termination_holds:
             self.logger.info(
                 "Received termination signal %d: stopping once the statement under way is done", signum
             )
             self._termination = signum
             return
-        super()._handle_termination(signum, frame)
+        self.logger.info("Received termination signal %d, draining all sinks...", signum)
+        self.drain_all(is_endofpipe=True)
+        self.logger.info("Gracefully shutting down...")
+        sys.exit(0)
 
     def _checkpoint(self, *, is_endofpipe: bool) -> None:
         """Rows → metrics → STATE. The SDK would write the state right after the rows; hold it back

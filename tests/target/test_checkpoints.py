@@ -16,9 +16,10 @@ from singer_sdk import target_base
 from target_clickhouse_agile import sinks
 from target_clickhouse_agile import target as target_module
 from target_clickhouse_agile.clickhouse import load_state
+from target_clickhouse_agile.clickhouse.native import NativeConnection
 from target_clickhouse_agile.target import TargetClickhouseAgile
 from tests.support.clickhouse import NativeDatabase
-from tests.support.singer import record, run_target, schema_message, state, to_lines
+from tests.support.singer import issue, record, run_target, schema_message, state, to_lines
 from tests.target.test_target_metrics import ISSUE_ID, dev1_messages, query, target_settings  # noqa: F401
 
 
@@ -151,6 +152,81 @@ def test_a_termination_signal_while_a_table_is_set_up_waits_for_the_statement(
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"bookmark": 1}]
     assert load_state(clickhouse_native.conn) == {"bookmark": 1}
     assert query(settings, "SELECT count() AS n FROM projects")[0]["n"] == 1
+
+
+def _two_issues_filling_the_sink() -> list[dict[str, Any]]:
+    """DEV-1, a STATE covering it, DEV-2: with `batch_size_rows: 2` the second record fills the sink."""
+    moment = "2024-03-04T07:00:00.000Z"
+    return [
+        schema_message("issues"),
+        record("issues", issue("1", "DEV-1", "open", moment, moment)),
+        state({"step": 1}),
+        record("issues", issue("2", "DEV-2", "open", moment, moment)),
+    ]
+
+
+@pytest.mark.parametrize("lands", ["before-the-insert", "after-the-insert"])
+@pytest.mark.parametrize("path", ["plain", "sdk"])
+def test_a_termination_signal_while_a_full_sink_inserts_alone_waits_for_its_rows(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch, lands: str, path: str
+) -> None:
+    """SIGTERM while a full sink inserts its rows outside a checkpoint (the last one is recent): the
+    handler's checkpoint found the batch taken from the sink but not inserted, or inserted but its issues
+    not yet marked for the metrics, and wrote the STATE anyway: DEV-1, which it covers, was not in
+    ClickHouse, or had no metrics. The signal waits for the insert: rows, metrics, the STATE, exit 0.
+    Both record paths: the target's own, and the SDK's (taken with `add_record_metadata`)."""
+    monkeypatch.setattr(target_module, "FULL_CHECKPOINT_SECONDS", 3600.0)
+    real_insert = NativeConnection.insert
+    signalled: list[str] = []
+
+    def insert_with_a_signal(self: NativeConnection, table: str, *args: Any, **kwargs: Any) -> Any:
+        if table == "issues" and not signalled:
+            signalled.append(table)
+            if lands == "before-the-insert":
+                os.kill(os.getpid(), signal.SIGTERM)
+                return real_insert(self, table, *args, **kwargs)
+            done = real_insert(self, table, *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return done
+        return real_insert(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(NativeConnection, "insert", insert_with_a_signal)
+    out = io.StringIO()
+    config = {**clickhouse_native.settings, "batch_size_rows": 2, "add_record_metadata": path == "sdk"}
+    target = TargetClickhouseAgile(config=config)
+    with redirect_stdout(out), pytest.raises(SystemExit) as stopped:
+        target.listen(io.StringIO(to_lines(_two_issues_filling_the_sink())))
+    assert signalled == ["issues"], "the signal landed in the full sink's own insert"
+    assert stopped.value.code == 0
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"step": 1}]
+    settings = clickhouse_native.settings
+    issues = query(settings, "SELECT issue_key FROM issues FINAL ORDER BY issue_key")
+    assert [row["issue_key"] for row in issues] == ["DEV-1", "DEV-2"]
+    flow = query(settings, "SELECT issue_id FROM issue_flow FINAL ORDER BY issue_id")
+    assert [row["issue_id"] for row in flow] == ["1", "2"], "the metrics of the issues the STATE covers"
+
+
+def test_a_failed_last_checkpoint_after_a_termination_signal_is_an_error(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM, and the last checkpoint it makes fails (ClickHouse gone, the metrics step failing): the
+    error ends the run, no STATE is written. The SDK's handler exited 0 whatever happened, and hid it."""
+    real_state = TargetClickhouseAgile._process_state_message
+
+    def state_then_a_signal(self: TargetClickhouseAgile, message_dict: dict) -> None:
+        real_state(self, message_dict)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, between two messages: no hold is under way
+
+    def failing_metrics(self: TargetClickhouseAgile) -> None:
+        raise RuntimeError("the metrics step failed (simulated)")
+
+    monkeypatch.setattr(TargetClickhouseAgile, "_process_state_message", state_then_a_signal)
+    monkeypatch.setattr(TargetClickhouseAgile, "_refresh_metrics", failing_metrics)
+    out = io.StringIO()
+    target = TargetClickhouseAgile(config=clickhouse_native.settings)
+    with redirect_stdout(out), pytest.raises(RuntimeError, match="metrics step failed"):
+        target.listen(io.StringIO(to_lines(_two_issues_filling_the_sink())))
+    assert out.getvalue() == "", "no STATE past a checkpoint that failed"
 
 
 @pytest.mark.parametrize("newer_state_at_the_end", [False, True])
