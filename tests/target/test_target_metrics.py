@@ -39,7 +39,7 @@ from tests.support.metrics_case import (
     record_mutation_waits,
     three_issues,
 )
-from tests.support.singer import run_target, state
+from tests.support.singer import ref, run_target, state
 from tests.support.tables import query
 
 
@@ -92,6 +92,35 @@ def test_metrics_match_hand_computed_values(target_settings: dict[str, Any]) -> 
         ("e4", "resolution", "fixed"),
         ("e4", "status", "resolved"),
     ]
+
+
+def test_an_issue_in_another_status_than_its_history_ends_in_is_trusted_from_its_status_start_time(
+    target_settings: dict[str, Any],
+) -> None:
+    """DEV-1's changelog ends in `resolved`, its issue record (read later) says `closed` since Wednesday 10:00
+    UTC, a change the changelog did not have yet: the current status is the issue's, entered at its
+    `statusStartTime`, and `resolved` lasted until then. (The history kept alone reported `resolved`.)"""
+    messages = dev1_messages()
+    (issue_record,) = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "issues"]
+    issue_record["record"].update(
+        status=ref("closed"), statusStartTime="2024-03-06T10:00:00.000Z", updatedAt="2024-03-06T10:00:00.000Z"
+    )
+    run_target(target_settings, messages)
+    intervals = query(
+        target_settings,
+        "SELECT seq, status, duration_s, is_current FROM issue_status_intervals FINAL "
+        "WHERE _is_deleted = 0 ORDER BY seq",
+    )
+    resolved_until_wednesday = 26 * 3600 - 0.25  # Tue 08:00:00.250 -> Wed 10:00:00.000
+    assert [(r["seq"], r["status"], r["duration_s"], r["is_current"]) for r in intervals] == [
+        (1, "open", 19815, 0),
+        (2, "inProgress", 70184, 0),
+        (3, "resolved", int(resolved_until_wednesday), 0),
+        (4, "closed", None, 1),
+    ]
+    (flow,) = query(target_settings, "SELECT current_status, current_status_since FROM issue_flow FINAL")
+    assert flow["current_status"] == "closed"
+    assert flow["current_status_since"].isoformat() == "2024-03-06T10:00:00+00:00"
 
 
 TABLE_COUNTS = (

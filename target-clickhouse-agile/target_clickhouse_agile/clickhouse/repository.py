@@ -63,10 +63,14 @@ class MetricsRepository:
         return {row["key"]: row["type"] or "" for row in rows if row["key"]}
 
     def issue_snapshots(self, issue_ids: Sequence[str]) -> dict[str, IssueSnapshot]:
+        """Each issue's current state, with the time its status was entered (`statusStartTime`): where the
+        history ends in another status (a changelog read before the issue's last change), the metrics
+        trust the issue from then on (`intervals.py`). Every engine returns that column as an aware UTC
+        datetime; servers without `DateTime64` keep it to the second."""
         if not issue_ids:  # `IN ()` is a syntax error on older servers
             return {}
         rows = self._conn.query(
-            "SELECT issue_id, issue_key, queue, created_at_ms, status "
+            "SELECT issue_id, issue_key, queue, created_at_ms, status, status_start_time "
             f"FROM issues FINAL WHERE issue_id IN {_in_list(issue_ids)}"
         )
         return {
@@ -76,6 +80,7 @@ class MetricsRepository:
                 queue=row["queue"],
                 created_at=_from_ms(row["created_at_ms"]),
                 status=row["status"],
+                status_start_time=row["status_start_time"],
             )
             for row in rows
         }
