@@ -15,7 +15,10 @@ client sees the same faults on every run):
 Random faults apply to routes matching ``routes`` (an ``fnmatch`` pattern over the route template such
 as ``"POST /{v}/issues/_search"`` or over ``"METHOD /path"``). :meth:`FaultPlan.script` queues precise
 faults: "the next N requests matching a route get X", consumed before any random draw. A faulted request
-never changes the simulator's state (a truncated scroll page is served again on retry).
+never changes the simulator's state (a truncated scroll page is served again on retry), unless its script
+says `served`: then the request is served first and only its answer is lost, as when a gateway times out
+or a connection breaks after the backend did the work (a scroll's cursor has moved on). The real API's
+documentation does not say which of the two a failed scroll page is.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class Injected:
 
     fault: Fault
     retry_after: float | None = None
+    #: The request is served (its state change kept) before the fault replaces or cuts its answer.
+    served: bool = False
 
 
 @dataclass(slots=True)
@@ -44,6 +49,8 @@ class _Scripted:
     fault: Fault
     remaining: int
     retry_after: float | None
+    passing: int = 0
+    served: bool = False
 
 
 @dataclass(slots=True)
@@ -81,12 +88,23 @@ class FaultPlan:
             self.seed = seed
             self._rng = random.Random(seed)
 
-    def script(self, route: str, fault: Fault, times: int = 1, *, retry_after: float | None = None) -> None:
-        """The next ``times`` requests matching ``route`` get ``fault`` (a status, "drop" or "truncate")."""
+    def script(
+        self,
+        route: str,
+        fault: Fault,
+        times: int = 1,
+        *,
+        retry_after: float | None = None,
+        after: int = 0,
+        served: bool = False,
+    ) -> None:
+        """The next ``times`` requests matching ``route`` get ``fault`` (a status, "drop" or "truncate"),
+        once ``after`` more of them have passed untouched (e.g. a scroll's first page). ``served``: each of
+        them is served before its answer is lost (see the module docstring)."""
         if not (isinstance(fault, int) or fault in (DROP, TRUNCATE)):
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
-            self._scripted.append(_Scripted(route, fault, times, retry_after))
+            self._scripted.append(_Scripted(route, fault, times, retry_after, after, served))
 
     def rendezvous(self, route: str, parties: int, timeout: float = 20.0) -> None:
         """The first ``parties`` requests matching ``route`` each wait until all of them are in flight: a
@@ -153,11 +171,14 @@ class FaultPlan:
         with self._lock:
             for scripted in self._scripted:
                 if any(fnmatchcase(name, scripted.pattern) for name in names):
+                    if scripted.passing > 0:
+                        scripted.passing -= 1
+                        return None
                     scripted.remaining -= 1
                     if scripted.remaining <= 0:
                         self._scripted.remove(scripted)
                     retry = scripted.retry_after if scripted.retry_after is not None else self.retry_after
-                    return Injected(scripted.fault, retry if scripted.fault == 429 else None)
+                    return Injected(scripted.fault, retry if scripted.fault == 429 else None, scripted.served)
             rates = (
                 (429, self.rate_429),
                 (500, self.rate_500),

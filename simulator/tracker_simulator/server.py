@@ -271,6 +271,8 @@ class TrackerSimulator:
             if not self.faults.meet(template, req.method, req.path):
                 injected = Injected(503)
             if injected is not None and injected.fault == DROP:
+                if injected.served:
+                    self._serve_unanswered(req, route)
                 self._stats.end(None, fault)
                 ended = True
                 handler.close_connection = True
@@ -312,6 +314,8 @@ class TrackerSimulator:
                 400, f"simulator request budget of {self.request_budget} requests exhausted"
             ).response()
         if injected is not None and isinstance(injected.fault, int):
+            if injected.served:
+                self._serve_unanswered(req, route)
             headers = (
                 [("Retry-After", _seconds(injected.retry_after))] if injected.retry_after is not None else []
             )
@@ -321,9 +325,15 @@ class TrackerSimulator:
             return error.response()
         response = self.app.handle(req, route)
         if injected is not None and injected.fault == TRUNCATE and response.status == 200:
-            return Response(200, _truncate(response.body), response.headers)  # no commit: state unchanged
+            if injected.served:
+                self.app.commit(response)
+            return Response(200, _truncate(response.body), response.headers)  # not served: state unchanged
         self.app.commit(response)
         return response
+
+    def _serve_unanswered(self, req: Request, route: Any) -> None:
+        """Do a request's work (its state change kept) for an answer that is then lost."""
+        self.app.commit(self.app.handle(req, route))
 
     @staticmethod
     def _write(handler: _Handler, response: Response, *, gzipped: bool = False) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
+import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._util import utc_now
@@ -44,6 +45,16 @@ if t.TYPE_CHECKING:
 
 #: Statuses worth another try: rate limiting, conflicts the official client also retries, server errors.
 RETRY_STATUSES = (409, 429)
+#: The failures a request is sent again after: the SDK's own list (`RESTStream.request_decorator`), named
+#: here so that a request which must not be sent twice can tell them apart (issues.py, scroll pages).
+RETRIED_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class TrackerStream(FlushedSync, RESTStream):
@@ -139,6 +150,18 @@ class TrackerStream(FlushedSync, RESTStream):
         )
         self.validate_response(response)
         return response
+
+    def request_decorator(self, func: t.Callable[..., Any]) -> t.Callable[..., Any]:
+        """The SDK's retry decorator (same wait generator, tries, handler and logger) over
+        `RETRIED_ERRORS`."""
+        return backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=self.logger,
+        )(func)
 
     @cached_property
     def send_retrying(self) -> t.Callable[[requests.PreparedRequest], requests.Response]:

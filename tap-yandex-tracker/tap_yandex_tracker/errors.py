@@ -26,7 +26,8 @@ class TrackerNotFoundError(FatalAPIError):
 
 
 class ScrollLostError(FatalAPIError):
-    """A scroll continuation was refused (expired TTL or unknown id): restart from the last record."""
+    """A scroll continuation was refused (expired TTL or unknown id) or its answer lost: restart from the
+    last record."""
 
 
 class InvalidBodyError(RetriableAPIError):

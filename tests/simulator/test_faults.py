@@ -108,6 +108,33 @@ def test_truncated_scroll_page_does_not_advance_the_scroll(sim: TrackerSimulator
     assert [i["key"] for i in retried.json()] == [i["key"] for i in reference.json()]
 
 
+@pytest.mark.parametrize("fault", [504, "drop", "truncate"])
+def test_a_served_fault_advances_the_scroll_after_the_requests_let_pass(
+    sim: TrackerSimulator, fault: int | str
+) -> None:
+    """`served`: the page is served, then its answer lost, so the scroll moves on (the next request with the
+    same scroll id gets page 3); `after`: the first matching request (the scroll's first page) passes."""
+    body = {"filter": {"queue": "DEV"}}
+    sim.faults.script(SEARCH, fault, after=1, served=True)
+    first = requests.post(
+        f"{sim.url}/v3/issues/_search?scrollType=sorted&perScroll=30", json=body, headers=sim.headers()
+    )
+    assert first.status_code == 200
+    url = first.links["next"]["url"]
+    with requests.Session() as session:
+        try:
+            lost = session.post(url, json=body, headers=sim.headers())
+            assert lost.status_code == 504 or fault == "truncate"
+        except requests.ConnectionError:
+            assert fault == "drop"
+    after_the_lost_page = requests.post(url, json=body, headers=sim.headers())
+    reference = requests.post(
+        f"{sim.url}/v3/issues/_search?perPage=30&page=3", json=body, headers=sim.headers()
+    )
+    assert [i["key"] for i in after_the_lost_page.json()] == [i["key"] for i in reference.json()]
+    assert sim.faults.pending_scripted == 0
+
+
 def test_truncated_count_is_not_valid_json(sim: TrackerSimulator) -> None:
     sim.faults.script("POST /{v}/issues/_count", "truncate")
     response = requests.post(

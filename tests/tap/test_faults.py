@@ -93,6 +93,34 @@ def test_expired_scrolls_are_restarted_without_gaps_or_duplicates(sim_factory: A
     assert sim.stats.by_status.get(lost_status, 0) >= 2, "precondition: scrolls expired"
 
 
+SEARCH_ROUTE = "POST /{v}/issues/_search"
+
+
+@pytest.mark.parametrize("fault", [504, 503, DROP, TRUNCATE, 429])
+def test_a_scroll_page_lost_after_the_api_served_it_is_read_again(sim_factory: Any, fault: Any) -> None:
+    """A continuation whose answer is lost after the API moved the scroll on (a gateway timeout, a broken
+    connection, a cut body): sent again with the same scroll id it would get the page after, and the lost
+    page's issues would be skipped without an error while the bookmark moved past them. The search
+    restarts after the last issue emitted instead (a new scroll, one more request than a retry). A 429,
+    refused before it was read, is retried in place."""
+    sim = sim_factory(issues=40, seed=11)
+    served = fault != 429
+    sim.faults.script(SEARCH_ROUTE, fault, after=2, served=served, retry_after=0)  # the third page's answer
+    out = run_inprocess(tap_config(sim, page_size=5, max_concurrent_requests=1))
+    counts = out.id_counts("issues")
+    assert set(counts) == set(expected_issues(sim.org))
+    assert max(counts.values()) == 1
+    assert sim.faults.pending_scripted == 0, "precondition: the fault was injected"
+
+    def pages(issues: int) -> int:
+        return -(-issues // 5)
+
+    if fault == 429:  # every page, and the refused one again
+        assert sim.stats.count(SEARCH_ROUTE) == pages(len(counts)) + 1
+    else:  # two pages, the lost one, then a new scroll from the last emitted issue's updatedAt on
+        assert sim.stats.count(SEARCH_ROUTE) == 2 + 1 + pages(len(counts) - 2 * 5 + 1)
+
+
 def test_users_and_boards_fall_back_without_cursor_endpoints(
     small_sim: TrackerSimulator,
 ) -> None:

@@ -4,7 +4,9 @@ Scroll mode has no 10 000-result ceiling. The body is fixed for one scroll; cont
 newest ``X-Scroll-Id`` (+ token); the scroll ends when a response has no ``X-Scroll-Id``, and is released
 with ``_clear``. If a continuation is refused (TTL expired), the search restarts at the last emitted
 ``updatedAt`` and skips the ids already emitted at exactly that millisecond - nothing is skipped, nothing
-before it is re-read.
+before it is re-read. So it does when a continuation's answer is lost (a timeout, a broken connection, a
+5xx, a cut body): the API may have moved the scroll on already, and the same scroll id sent again would
+answer with the page after the lost one (`_continuation`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_yandex_tracker import schemas
-from tap_yandex_tracker.client import TrackerStream, prune
+from tap_yandex_tracker.client import RETRIED_ERRORS, TrackerStream, prune
 from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, generic_message
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
 from tap_yandex_tracker.set_aside import MAX_IN_A_ROW, SetAsideIssues, concerns_one_issue
@@ -35,7 +37,7 @@ from tap_yandex_tracker.timestamps import (
     to_tracker_filter_ts,
     to_tracker_query_ts,
 )
-from tap_yandex_tracker.transport import bind_first_in_line
+from tap_yandex_tracker.transport import PAUSING_STATUS, bind_first_in_line
 
 #: A refused scroll continuation means "start a new scroll" for every 4xx but these: the status of an
 #: expired or unknown scroll id is not documented (404, 400, 410, 422 ... are all plausible), while these
@@ -190,13 +192,15 @@ class IssuesStream(TrackerStream):
 
         bind_first_in_line(True)
         paginator = self.get_new_paginator()
-        decorated_request = self.request_decorator(self._request)
+        first_page = self.request_decorator(self._request)
+        next_page = self.request_decorator(self._continuation)
         try:
             with self.get_http_request_counter() as request_counter:
                 request_counter.with_context(context)
                 while not paginator.finished and not stop.is_set():
                     prepared = self._prepare_request(context=context, page=paginator)
-                    response = decorated_request(prepared, context)
+                    send = first_page if paginator.current_value is None else next_page
+                    response = send(prepared, context)
                     records = list(self.parse_response(response))
                     request_counter.increment()
                     self.update_sync_costs(prepared, response, context)
@@ -209,6 +213,25 @@ class IssuesStream(TrackerStream):
             hand_over(error)
             return
         hand_over(_LAST_PAGE)
+
+    def _continuation(self, prepared: requests.PreparedRequest, context: dict | None) -> requests.Response:
+        """One scroll continuation, never sent twice with the same scroll id.
+
+        Scroll cursors of this kind move on when the server produces a page, not when the client has it,
+        and the documentation does not say otherwise: after a timeout, a broken connection, a 5xx or a cut
+        body, the page may be gone from the scroll, and asking again would return the next one, losing a
+        page's issues without an error (and the bookmark would move past them). Such a failure ends the
+        scroll instead (`ScrollLostError`): the search restarts after the last issue emitted, which costs a
+        page or two read again. A 429 is retried in place: the API refused it before reading it."""
+        try:
+            return self._request(prepared, context)
+        except RETRIED_ERRORS as error:
+            response = getattr(error, "response", None)
+            if response is not None and response.status_code == PAUSING_STATUS:
+                raise
+            cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+            msg = f"the answer to a scroll page was lost ({cause}); the scroll may have moved on"
+            raise ScrollLostError(msg) from error
 
     def _prefetch_enabled(self) -> bool:
         return any(child.selected for child in self.child_streams)
@@ -418,7 +441,7 @@ class IssuesStream(TrackerStream):
             self._skip_before, self._skip_ids = self._last_ts, set(self._ids_at_last_ts)
             self._body = self.search_body(to_datetime(self._last_ts))
         self.run.logger.warning(
-            "issue search scroll was refused (%s); restarting the search from updatedAt >= %s",
+            "issue search scroll was lost (%s); restarting the search from updatedAt >= %s",
             exc,
             self._last_ts or "the original bound",
         )
