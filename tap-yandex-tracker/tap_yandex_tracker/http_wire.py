@@ -9,8 +9,10 @@ What it reads is what `http.client` reads: a status line, headers, then a body f
 by chunks, or by the server closing the connection; interim `1xx` answers are skipped, trailers after the
 chunks are dropped, and whatever follows a complete answer ends the connection without spoiling the answer.
 Like `http.client` it caps the headers (100 lines of at most 64 KiB), so a broken server cannot make the tap
-hold an endless head. The parser is told to forgive what `http.client` forgives (`LENIENCIES`); it still
-refuses two different `Content-Length` values, which `http.client` would settle by taking the first.
+hold an endless head. The parser is told to forgive what `http.client` forgives (`LENIENCIES`); two
+things remain that `http.client` reads and this refuses (llhttp has no leniency for them, and nginx, in
+front of Tracker, sends neither): a repeated `Content-Length` header, even with the same value, and a
+chunked body whose last chunk is followed by the server closing instead of the final blank line.
 
 Failures are raised as `http.client` raises them, so the adapter (keepalive.py) maps them to requests'
 exceptions in one place: nothing before the answer began -> `RemoteDisconnected`, bytes that are not an
