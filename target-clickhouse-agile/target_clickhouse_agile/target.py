@@ -23,6 +23,7 @@ from singer_sdk.target_base import Target
 
 from target_clickhouse_agile import error_reporting, idle_input
 from target_clickhouse_agile.clickhouse import (
+    ClickHouseError,
     Connection,
     MetricsRepository,
     apply_migrations,
@@ -387,10 +388,11 @@ class TargetClickhouseAgile(Target):
         whose metrics are stale."""
         pending_state = self._latest_state
         self._latest_state = None
+        saving = self.settings.store_state and self._not_yet_written(pending_state)
+        to_save = pending_state if saving else None
         try:
             super().drain_all(is_endofpipe=is_endofpipe)
-            self._replay_after_failover()
-            self._refresh_metrics()
+            self._metrics_on_one_host(to_save)
         except Exception:
             self.load_context.statsd.upload_status(ok=False)
             raise
@@ -401,12 +403,6 @@ class TargetClickhouseAgile(Target):
         # A STATE already written is not written again: the rows of this checkpoint are past it, so the
         # insert journal must keep them until a newer STATE covers them (insert_journal.py).
         if self._not_yet_written(pending_state):
-            if self.settings.store_state and self._conn is not None:
-                try:
-                    save_state(self._conn, self.settings.state_id, pending_state)
-                except Exception:
-                    self.load_context.statsd.upload_status(ok=False)
-                    raise
             written = copy.deepcopy(pending_state)  # neither the message nor the comparison changes it
             self._write_state_message(written)
             self._state_written = written
@@ -420,6 +416,45 @@ class TargetClickhouseAgile(Target):
     def _not_yet_written(self, state: dict | None) -> bool:
         """Whether `state` is a STATE this target has not written yet (the last one written is kept)."""
         return bool(state) and state != self._state_written
+
+    def _metrics_on_one_host(self, state: dict | None) -> None:
+        """The journal's batches replayed where they may be missing, the metrics step, and `state` saved
+        (`store_state`), all on one host: a connection that fails over meanwhile (a replica lost with
+        `alt_hosts`) has read part of the histories from a host that may lack batches of this window, and
+        written derived rows to one that may never pass them on. Then the journal goes to the new host and
+        every issue of the step is rebuilt there, until a step ends where it began (at most once per
+        endpoint; beyond that no STATE is written and the run fails). `state` is saved only after a step
+        that stayed on its host, and saved again if the save itself fails over."""
+        rebuilt: set[str] = set()
+        for _attempt in range(self._endpoint_count()):
+            self._replay_after_failover()
+            began_at = self._address()
+            rebuilt |= self._refresh_metrics()
+            if self._address() == began_at and state is not None and self._conn is not None:
+                save_state(self._conn, self.settings.state_id, state)  # saved again if this fails over
+            ended_at = self._address()
+            if ended_at == began_at:
+                return
+            self.logger.warning(
+                "the connection to ClickHouse moved from %s to %s during the metrics step: rebuilding the "
+                "metrics of its %d issues there",
+                began_at,
+                ended_at,
+                len(rebuilt),
+            )
+            self.load_context.mark_issues_dirty(rebuilt)
+        msg = (
+            f"ClickHouse failed over during each of {self._endpoint_count()} metrics steps of one checkpoint "
+            f"(now at {self._address()}): no STATE was written; is the cluster healthy?"
+        )
+        raise ClickHouseError(msg)
+
+    def _address(self) -> str | None:
+        return self._conn.address if self._conn is not None else None
+
+    def _endpoint_count(self) -> int:
+        endpoints = getattr(self._conn, "endpoints", None)
+        return max(1, len(endpoints.all)) if endpoints is not None else 1
 
     def _replay_after_failover(self) -> None:
         """After a failover, batches an earlier host took may not have reached the host in use: insert them
@@ -444,10 +479,11 @@ class TargetClickhouseAgile(Target):
                 here,
             )
 
-    def _refresh_metrics(self) -> None:
+    def _refresh_metrics(self) -> set[str]:
+        """The metrics of every issue marked since the last step, rebuilt; returns those issues."""
         dirty = self.load_context.take_dirty_issues()
         if not dirty or self._refresher is None:
-            return
+            return set()
         try:
             summary = self._refresher.refresh(dirty)
         except Exception:
@@ -457,6 +493,7 @@ class TargetClickhouseAgile(Target):
         self.load_context.statsd.metrics_rebuilt(
             summary.issues, summary.skipped, summary.rows, summary.seconds
         )
+        return dirty
 
     def _log_summary(self) -> None:
         written = {name: sink._total_records_written for name, sink in self._sinks_active.items()}

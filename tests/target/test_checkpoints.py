@@ -10,15 +10,17 @@ import signal
 from contextlib import redirect_stdout
 from typing import Any
 
+import clickhouse_driver
 import pytest
 from singer_sdk import target_base
 
-from target_clickhouse_agile import sinks
+from target_clickhouse_agile import recompute, sinks
 from target_clickhouse_agile import target as target_module
-from target_clickhouse_agile.clickhouse import load_state
+from target_clickhouse_agile.clickhouse import ClickHouseError, load_state
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from target_clickhouse_agile.target import TargetClickhouseAgile
 from tests.support.clickhouse import NativeDatabase
+from tests.support.metrics_case import THREE_ISSUE_IDS, three_issues
 from tests.support.singer import issue, record, run_target, schema_message, state, to_lines
 from tests.target.test_target_metrics import ISSUE_ID, dev1_messages, query, target_settings  # noqa: F401
 
@@ -97,11 +99,11 @@ def test_a_termination_signal_during_a_checkpoint_waits_for_its_state(
     refresh = TargetClickhouseAgile._refresh_metrics
     checkpoints = []
 
-    def signal_in_the_second_checkpoint(self: TargetClickhouseAgile) -> None:
+    def signal_in_the_second_checkpoint(self: TargetClickhouseAgile) -> set[str]:
         checkpoints.append(1)
         if len(checkpoints) == 2:  # the first whose STATE (step 1) is pending
             self._handle_termination(signal.SIGTERM, None)
-        refresh(self)
+        return refresh(self)
 
     monkeypatch.setattr(TargetClickhouseAgile, "_refresh_metrics", signal_in_the_second_checkpoint)
     out = io.StringIO()
@@ -217,7 +219,7 @@ def test_a_failed_last_checkpoint_after_a_termination_signal_is_an_error(
         real_state(self, message_dict)
         os.kill(os.getpid(), signal.SIGTERM)  # handled here, between two messages: no hold is under way
 
-    def failing_metrics(self: TargetClickhouseAgile) -> None:
+    def failing_metrics(self: TargetClickhouseAgile) -> set[str]:
         raise RuntimeError("the metrics step failed (simulated)")
 
     monkeypatch.setattr(TargetClickhouseAgile, "_process_state_message", state_then_a_signal)
@@ -257,3 +259,73 @@ def test_a_checkpoint_without_a_newer_state_writes_none_and_keeps_the_insert_jou
     else:
         assert written == [{"step": 1}]
         assert journal.batches > 1, "the inserts since the STATE, one batch per full sink"
+
+
+def test_a_failover_during_the_metrics_step_rebuilds_its_issues_on_the_new_host(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host in use is lost while the metrics step reads the issues back (`alt_hosts`): the step went on
+    at the next host, which may lack this window's batches (part of the histories read there, derived rows
+    written to the lost host), and the STATE followed. Now the step runs again on the new host, for every
+    issue it covered, and then the STATE. `alt_hosts` names the same server a second way."""
+    settings = clickhouse_native.settings
+    config = {**settings, "alt_hosts": [f"localhost:{settings['port']}"], "store_state": True}
+    real_execute = clickhouse_driver.Client.execute
+    lost_at: list[str] = []
+
+    def execute(self: clickhouse_driver.Client, query: Any, *args: Any, **kwargs: Any) -> Any:
+        host = self.connection.host
+        if "FROM issues FINAL WHERE issue_id IN" in str(query) and host == settings["host"]:
+            lost_at.append(host)
+            raise ConnectionResetError("the replica went away (simulated)")
+        return real_execute(self, query, *args, **kwargs)
+
+    real_refresh = recompute.MetricsRefresher.refresh
+    steps: list[set[str]] = []
+
+    def refresh(self: recompute.MetricsRefresher, issue_ids: Any) -> Any:
+        steps.append(set(issue_ids))
+        return real_refresh(self, steps[-1])
+
+    monkeypatch.setattr(clickhouse_driver.Client, "execute", execute)
+    monkeypatch.setattr(recompute.MetricsRefresher, "refresh", refresh)
+    messages = [m for m in three_issues() if m["type"] != "STATE"]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        TargetClickhouseAgile(config=config).listen(io.StringIO(to_lines([*messages, state({"step": 1})])))
+    assert lost_at, "precondition: the host was lost during the metrics step"
+    assert steps == [set(THREE_ISSUE_IDS), set(THREE_ISSUE_IDS)], "the step again, for all its issues"
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"step": 1}]
+    assert load_state(clickhouse_native.conn) == {"step": 1}
+    flow = query(settings, "SELECT issue_id FROM issue_flow FINAL ORDER BY issue_id")
+    assert [row["issue_id"] for row in flow] == sorted(THREE_ISSUE_IDS)
+
+
+def test_a_metrics_step_that_fails_over_every_time_ends_the_run_without_a_state(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each metrics step of the checkpoint loses its host (one step per endpoint): no STATE, and an error
+    that says so, rather than a STATE over histories read from hosts that may lack them."""
+    settings = clickhouse_native.settings
+    config = {**settings, "alt_hosts": [f"localhost:{settings['port']}"], "store_state": True}
+    real_execute = clickhouse_driver.Client.execute
+    losing = [settings["host"], "localhost"]  # the host each step loses, in turn
+    answered_at: list[str] = []
+
+    def execute(self: clickhouse_driver.Client, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if "FROM issues FINAL WHERE issue_id IN" in str(query) and losing:
+            if self.connection.host == losing[0]:
+                raise ConnectionResetError("the replica went away (simulated)")
+            losing.pop(0)
+            answered_at.append(self.connection.host)
+        return real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(clickhouse_driver.Client, "execute", execute)
+    messages = [m for m in three_issues() if m["type"] != "STATE"]
+    out = io.StringIO()
+    target = TargetClickhouseAgile(config=config)
+    with redirect_stdout(out), pytest.raises(ClickHouseError, match="failed over during each of 2 metrics"):
+        target.listen(io.StringIO(to_lines([*messages, state({"step": 1})])))
+    assert answered_at == ["localhost", settings["host"]], "each step failed over once"
+    assert out.getvalue() == ""
+    assert load_state(clickhouse_native.conn) is None
