@@ -272,7 +272,7 @@ class TrackerSimulator:
                 injected = Injected(503)
             if injected is not None and injected.fault == DROP:
                 if injected.served:
-                    self._serve_unanswered(req, route)
+                    self._respond(req, route, None)  # served (within the request budget), then lost
                 self._stats.end(None, fault)
                 ended = True
                 handler.close_connection = True
@@ -314,8 +314,8 @@ class TrackerSimulator:
                 400, f"simulator request budget of {self.request_budget} requests exhausted"
             ).response()
         if injected is not None and isinstance(injected.fault, int):
-            if injected.served:
-                self._serve_unanswered(req, route)
+            if injected.served:  # the work done, its answer replaced
+                self.app.commit(self.app.handle(req, route))
             headers = (
                 [("Retry-After", _seconds(injected.retry_after))] if injected.retry_after is not None else []
             )
@@ -330,10 +330,6 @@ class TrackerSimulator:
             return Response(200, _truncate(response.body), response.headers)  # not served: state unchanged
         self.app.commit(response)
         return response
-
-    def _serve_unanswered(self, req: Request, route: Any) -> None:
-        """Do a request's work (its state change kept) for an answer that is then lost."""
-        self.app.commit(self.app.handle(req, route))
 
     @staticmethod
     def _write(handler: _Handler, response: Response, *, gzipped: bool = False) -> None:

@@ -80,7 +80,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=8,
         minimum=0,
-        description="Retries for 429, 5xx, broken connections and truncated bodies (honours Retry-After)",
+        description=(
+            "Retries for 429, 5xx, broken connections and truncated bodies (honours Retry-After); a lost "
+            "page of the issue search restarts the search after the last issue read instead"
+        ),
     ),
     th.Property(
         "backoff_base_seconds",

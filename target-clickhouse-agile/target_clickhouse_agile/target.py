@@ -101,7 +101,7 @@ class TargetClickhouseAgile(Target):
         self._issues_refreshed = 0
         self._state_written: dict | None = None
         self._checkpoint_done_at = time.monotonic()
-        self._termination_holds = 0  # checkpoints and table setups under way (`_termination_held`)
+        self._termination_holds = 0  # checkpoints, table setups, a full sink's insert (`_termination_held`)
         self._termination: int | None = None  # a signal received during one, handled after it
         #: Per stream: its sink when its records go in as they come (record_path.py), else None.
         self._plain_sinks: dict[str, ClickHouseSink | None] = {}
@@ -422,24 +422,23 @@ class TargetClickhouseAgile(Target):
         (`store_state`), all on one host: a connection that fails over meanwhile (a replica lost with
         `alt_hosts`) has read part of the histories from a host that may lack batches of this window, and
         written derived rows to one that may never pass them on. Then the journal goes to the new host and
-        every issue of the step is rebuilt there, until a step ends where it began (at most once per
-        endpoint; beyond that no STATE is written and the run fails). `state` is saved only after a step
-        that stayed on its host, and saved again if the save itself fails over."""
+        every issue of the step is rebuilt there, until a step (re-send included) passes without a move
+        (at most once per endpoint; beyond that no STATE is written and the run fails). `state` is saved
+        only after a step that stayed on its host, and saved again if the save itself fails over."""
         rebuilt: set[str] = set()
         for _attempt in range(self._endpoint_count()):
+            moves, began_at = self._failovers(), self._address()
             self._replay_after_failover()
-            began_at = self._address()
             rebuilt |= self._refresh_metrics()
-            if self._address() == began_at and state is not None and self._conn is not None:
+            if self._failovers() == moves and state is not None and self._conn is not None:
                 save_state(self._conn, self.settings.state_id, state)  # saved again if this fails over
-            ended_at = self._address()
-            if ended_at == began_at:
+            if self._failovers() == moves:
                 return
             self.logger.warning(
-                "the connection to ClickHouse moved from %s to %s during the metrics step: rebuilding the "
-                "metrics of its %d issues there",
+                "the connection to ClickHouse failed over during the metrics step (from %s, now at %s): "
+                "rebuilding the metrics of its %d issues there",
                 began_at,
-                ended_at,
+                self._address(),
                 len(rebuilt),
             )
             self.load_context.mark_issues_dirty(rebuilt)
@@ -451,6 +450,12 @@ class TargetClickhouseAgile(Target):
 
     def _address(self) -> str | None:
         return self._conn.address if self._conn is not None else None
+
+    def _failovers(self) -> int:
+        """Moves of the connection's endpoints so far (shared by every connection of the run; only the
+        target's own runs during the metrics step). A move and one back end at the same host: counted."""
+        endpoints = getattr(self._conn, "endpoints", None)
+        return endpoints.failovers if endpoints is not None else 0
 
     def _endpoint_count(self) -> int:
         endpoints = getattr(self._conn, "endpoints", None)
@@ -476,7 +481,7 @@ class TargetClickhouseAgile(Target):
                 "checkpoint, in case they had not replicated before it failed; duplicates collapse",
                 rows,
                 batches,
-                here,
+                self._conn.address,  # where they went (`here`, unless the re-send itself failed over)
             )
 
     def _refresh_metrics(self) -> set[str]:

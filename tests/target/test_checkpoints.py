@@ -329,3 +329,58 @@ def test_a_metrics_step_that_fails_over_every_time_ends_the_run_without_a_state(
     assert answered_at == ["localhost", settings["host"]], "each step failed over once"
     assert out.getvalue() == ""
     assert load_state(clickhouse_native.conn) is None
+
+
+def test_a_failover_while_the_journal_is_re_sent_repeats_the_step(
+    clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first host is lost by a full sink's insert (the statuses' batches it took are in the journal),
+    then the second while the checkpoint re-sends them, and the connection is back at the first: the step
+    ends where it began, but the re-send went to a host that lacked what the other took. Any move during
+    the step, the re-send included, repeats it."""
+    monkeypatch.setattr(target_module, "FULL_CHECKPOINT_SECONDS", 3600.0)  # full sinks insert alone
+    settings = clickhouse_native.settings
+    config = {**settings, "alt_hosts": [f"localhost:{settings['port']}"], "batch_size_rows": 2}
+    real_execute = clickhouse_driver.Client.execute
+    real_replay = TargetClickhouseAgile._replay_after_failover
+    replaying: list[bool] = []
+    lost: list[str] = []  # the host a changelog insert lost, then the one the re-send lost
+    moved_back: list[bool] = []
+
+    def execute(self: clickhouse_driver.Client, query: Any, *args: Any, **kwargs: Any) -> Any:
+        text, host = str(query), self.connection.host
+        changelog = text.startswith("INSERT INTO `issue_changelog`")
+        if len(lost) < 2 and changelog and not replaying and host == settings["host"]:
+            lost[:1] = [host]  # every try on the first host, until the insert moves on
+            raise ConnectionResetError("the replica went away (simulated)")
+        if lost and replaying and text.startswith("INSERT") and host == "localhost" and not moved_back:
+            lost[1:] = [host]  # every try of the re-send there, until it moves back
+            raise ConnectionResetError("the replica went away (simulated)")
+        if len(lost) == 2 and host == settings["host"]:
+            moved_back.append(True)
+        return real_execute(self, query, *args, **kwargs)
+
+    def replay(self: TargetClickhouseAgile) -> None:
+        replaying.append(True)
+        try:
+            real_replay(self)
+        finally:
+            replaying.clear()
+
+    real_refresh = recompute.MetricsRefresher.refresh
+    steps: list[set[str]] = []
+
+    def refresh(self: recompute.MetricsRefresher, issue_ids: Any) -> Any:
+        steps.append(set(issue_ids))
+        return real_refresh(self, steps[-1])
+
+    monkeypatch.setattr(clickhouse_driver.Client, "execute", execute)
+    monkeypatch.setattr(TargetClickhouseAgile, "_replay_after_failover", replay)
+    monkeypatch.setattr(recompute.MetricsRefresher, "refresh", refresh)
+    messages = [m for m in three_issues() if m["type"] != "STATE"]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        TargetClickhouseAgile(config=config).listen(io.StringIO(to_lines([*messages, state({"step": 1})])))
+    assert lost == [settings["host"], "localhost"], "precondition: lost by an insert, then by the re-send"
+    assert steps == [set(THREE_ISSUE_IDS), set(THREE_ISSUE_IDS)], "the step again after the re-send moved"
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"step": 1}]
