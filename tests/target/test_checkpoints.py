@@ -261,6 +261,19 @@ def test_a_checkpoint_without_a_newer_state_writes_none_and_keeps_the_insert_jou
         assert journal.batches > 1, "the inserts since the STATE, one batch per full sink"
 
 
+def _metrics_steps(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The issues of every metrics step from now on, in order."""
+    real_refresh = recompute.MetricsRefresher.refresh
+    steps: list[set[str]] = []
+
+    def refresh(self: recompute.MetricsRefresher, issue_ids: Any) -> Any:
+        steps.append(set(issue_ids))
+        return real_refresh(self, steps[-1])
+
+    monkeypatch.setattr(recompute.MetricsRefresher, "refresh", refresh)
+    return steps
+
+
 def test_a_failover_during_the_metrics_step_rebuilds_its_issues_on_the_new_host(
     clickhouse_native: NativeDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,15 +293,8 @@ def test_a_failover_during_the_metrics_step_rebuilds_its_issues_on_the_new_host(
             raise ConnectionResetError("the replica went away (simulated)")
         return real_execute(self, query, *args, **kwargs)
 
-    real_refresh = recompute.MetricsRefresher.refresh
-    steps: list[set[str]] = []
-
-    def refresh(self: recompute.MetricsRefresher, issue_ids: Any) -> Any:
-        steps.append(set(issue_ids))
-        return real_refresh(self, steps[-1])
-
+    steps = _metrics_steps(monkeypatch)
     monkeypatch.setattr(clickhouse_driver.Client, "execute", execute)
-    monkeypatch.setattr(recompute.MetricsRefresher, "refresh", refresh)
     messages = [m for m in three_issues() if m["type"] != "STATE"]
     out = io.StringIO()
     with redirect_stdout(out):
@@ -367,16 +373,9 @@ def test_a_failover_while_the_journal_is_re_sent_repeats_the_step(
         finally:
             replaying.clear()
 
-    real_refresh = recompute.MetricsRefresher.refresh
-    steps: list[set[str]] = []
-
-    def refresh(self: recompute.MetricsRefresher, issue_ids: Any) -> Any:
-        steps.append(set(issue_ids))
-        return real_refresh(self, steps[-1])
-
+    steps = _metrics_steps(monkeypatch)
     monkeypatch.setattr(clickhouse_driver.Client, "execute", execute)
     monkeypatch.setattr(TargetClickhouseAgile, "_replay_after_failover", replay)
-    monkeypatch.setattr(recompute.MetricsRefresher, "refresh", refresh)
     messages = [m for m in three_issues() if m["type"] != "STATE"]
     out = io.StringIO()
     with redirect_stdout(out):
