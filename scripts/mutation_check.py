@@ -98,7 +98,7 @@ MUTATIONS = (
         "the target writes the STATE before the metrics of the touched issues are rebuilt",
         f"{TARGET}/target.py",
         (
-            ("            self._refresh_metrics()\n", ""),
+            ("            rebuilt |= self._refresh_metrics()\n", ""),
             (
                 "            self._write_state_message(written)\n",
                 "            self._write_state_message(written)\n            self._refresh_metrics()\n",
