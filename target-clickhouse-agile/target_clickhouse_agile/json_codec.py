@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from target_clickhouse_agile.clickhouse import json_default
+
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
@@ -32,11 +34,5 @@ def dumps_sorted(value: Any) -> str:
         return orjson.dumps(value, default=_default, option=_SORTED).decode()
     except orjson.JSONEncodeError:
         return json.dumps(
-            value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_default_text
+            value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=json_default
         )
-
-
-def _default_text(value: Any) -> Any:
-    if isinstance(value, Decimal) and value.is_finite():
-        return float(value) if value != value.to_integral_value() else int(value)
-    return str(value)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from target_clickhouse_agile.clickhouse import json_text
 from target_clickhouse_agile.json_codec import dumps_sorted
 from target_clickhouse_agile.metrics.history import is_mapping, normalise_value, parse_timestamp
 from target_clickhouse_agile.metrics.utc import EPOCH, as_utc
@@ -60,7 +61,7 @@ def text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        return json_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -166,6 +167,18 @@ def _required(record: Mapping[str, Any], field: str, stream: str) -> Any:
     return value
 
 
+def _required_time(record: Mapping[str, Any], field: str, stream: str) -> datetime:
+    """A timestamp the metrics cannot do without; one that does not parse fails naming the record."""
+    value = _required(record, field, stream)
+    try:
+        moment = to_datetime(value)
+    except ValueError as error:
+        ident = record.get("key") or record.get("id") or "?"
+        raise RecordError(f"{stream} record {ident!s}: field '{field}': {error}") from None
+    assert moment is not None
+    return moment
+
+
 def issue_row(
     record: Mapping[str, Any],
     category_of: Callable[[str, Any], str],
@@ -178,10 +191,8 @@ def issue_row(
     `record` holds the fields of the expected shape; `raw_record` (default: `record`) is what the `raw`
     column keeps. Fields the metrics do not need are converted leniently, their problems go to `problems`.
     """
-    created_at = to_datetime(_required(record, "createdAt", "issues"))
-    updated_at = to_datetime(_required(record, "updatedAt", "issues"))
-    assert created_at is not None
-    assert updated_at is not None
+    created_at = _required_time(record, "createdAt", "issues")
+    updated_at = _required_time(record, "updatedAt", "issues")
     status = _ref_key(record.get("status"))
     category = category_of(status, record.get("statusType"))
     is_closed = category in CLOSED_CATEGORIES
@@ -251,8 +262,7 @@ def changelog_rows(
         msg = f"issue_changelog record {event_id} has neither 'issue_id' nor 'issue.id'"
         raise RecordError(msg)
     issue_key = str(record.get("issue_key") or _ref_attr(issue_ref, "key"))
-    event_time = to_datetime(_required(record, "updatedAt", "issue_changelog"))
-    assert event_time is not None
+    event_time = _required_time(record, "updatedAt", "issue_changelog")
     base = {
         "event_id": event_id,
         "issue_id": issue_id,

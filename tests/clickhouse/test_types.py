@@ -32,6 +32,41 @@ def test_bool_columns_refuse_anything_else(value: object) -> None:
         coerce(value, parse_type("Bool"))
 
 
+@pytest.mark.parametrize(
+    ("ch_type", "fits", "does_not_fit"),
+    [
+        ("Int64", [-(2**63), 2**63 - 1, "42", 3.0], [2**63, -(2**63) - 1, 2**70]),
+        ("UInt64", [0, 2**64 - 1], [-1, 2**64]),
+        ("UInt8", [0, 255, True], [256, -1]),
+        ("Nullable(Int32)", [None, 2**31 - 1], [2**31]),
+    ],
+)
+def test_integers_are_checked_against_what_their_column_holds(
+    ch_type: str, fits: list[object], does_not_fit: list[object]
+) -> None:
+    """A value beyond the column is refused by name, as on every engine (the native protocol fails the
+    whole INSERT on it, HTTP and chdb wrap it silently); the row coercer's loop does not skip integers."""
+    column = parse_type(ch_type)
+    for value in fits:
+        assert coerce(value, column) == (None if value is None else int(value))  # type: ignore[call-overload]
+    for value in does_not_fit:
+        with pytest.raises(CoercionError, match="outside the range"):
+            coerce(value, column)
+    coercer = RowCoercer({"n": column}, "t", strict=set())
+    problems: dict[str, str] = {}
+    assert coercer({"n": does_not_fit[0]}, problems) == (None if column.nullable else 0,)
+    assert "n" in problems
+
+
+def test_a_timestamp_in_the_validators_grammar_fills_a_datetime_column() -> None:
+    """A space before the zone and a lowercase `t` pass the schema check (validation.py): the column takes
+    them too, instead of leaving them empty."""
+    convert = converter(parse_type("DateTime64(3, 'UTC')"))
+    expected = datetime(2024, 1, 5, 7, 20, 30, 123000, tzinfo=timezone.utc)
+    assert convert("2024-01-05 10:20:30.123 +03:00") == expected
+    assert convert("2024-01-05t07:20:30.123Z") == expected
+
+
 def test_find_unencodable_points_at_the_first_lone_surrogate() -> None:
     rows = [("a", ["b", "c"], 1), ("d", ["e", "broken \udc80"], 2), ("\ud800", [], 3)]
     assert find_unencodable(rows, ["x", "tags", "n"]) == (1, "tags")

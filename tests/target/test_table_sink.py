@@ -6,6 +6,7 @@ must never duplicate a keyed row; a keyless stream has no key to replace on, so 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ import pytest
 from target_clickhouse_agile import sinks
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from tests.support.clickhouse import NativeDatabase
-from tests.support.singer import run_target, state
+from tests.support.singer import STATUSES, record, run_target, schema_message, state
+from tests.support.tables import query
+from tests.target.test_target_metrics import target_settings  # noqa: F401 - both engines
 
 
 def _schema(stream: str, keys: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
@@ -137,3 +140,41 @@ def test_a_table_is_set_up_through_the_targets_connection_and_each_sink_connects
     assert len(opened) == 1
     columns = {r["name"] for r in clickhouse_native.conn.query("DESCRIBE TABLE projects")}
     assert "owner" in columns
+
+
+def test_an_integer_beyond_its_column_is_left_empty_and_reported_on_every_engine(
+    target_settings: dict[str, Any],  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`order: 2**70` in a status (an Int64 the metrics do not need): the native protocol failed the whole
+    INSERT on it without naming the record, while chdb and the HTTP interface stored 0 silently. Now every
+    engine leaves the column empty, reports the record, keeps the value in `raw`, and loads the rest."""
+    too_big = 2**70
+    messages = [
+        schema_message("statuses"),
+        record("statuses", {**STATUSES[0], "order": too_big}),
+        record("statuses", {**STATUSES[1], "order": 7}),
+        state({"step": 1}),
+    ]
+    assert run_target(target_settings, messages) == [{"step": 1}]
+    rows = query(target_settings, "SELECT key, `order`, raw FROM statuses FINAL ORDER BY key")
+    assert [(r["key"], r["order"]) for r in rows] == [("inProgress", 7), ("open", 0)]
+    assert json.loads(rows[1]["raw"])["order"] == too_big
+    assert any("field 'order'" in m and "outside the range of Int64" in m for m in caplog.messages)
+
+
+def test_numbers_with_a_fraction_inside_a_text_column_stay_numbers(
+    target_settings: dict[str, Any],  # noqa: F811
+) -> None:
+    """An array of numbers that lands in a String column is JSON whose numbers are numbers: the reader's
+    `Decimal`s were written as strings ("1.5"), which ClickHouse's JSON functions read as text."""
+    numbers = {"type": ["array", "null"], "items": {"type": "number"}}
+    messages = [
+        _schema("things", ["id"], id=STR, tags=numbers),
+        *_records("things", {"id": "1", "tags": [1.5, 2, 1e-7]}),
+        state({"step": 1}),
+    ]
+    assert run_target(target_settings, messages) == [{"step": 1}]
+    (row,) = query(target_settings, "SELECT tags FROM things FINAL")
+    stored = row["tags"]
+    assert json.loads(stored if isinstance(stored, str) else json.dumps(stored)) == [1.5, 2, 1e-7]

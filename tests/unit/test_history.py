@@ -43,6 +43,10 @@ from target_clickhouse_agile.metrics.history import METRIC_FIELDS, is_mapping
         ("2024-01-05T10:20:30.1234569Z", datetime(2024, 1, 5, 10, 20, 30, 123456, tzinfo=timezone.utc)),
         # No offset: UTC by convention; a space separator as ClickHouse prints it.
         ("2024-01-05 10:20:30.5", datetime(2024, 1, 5, 10, 20, 30, 500000, tzinfo=timezone.utc)),
+        # What the target's validator also lets through (validation.py): a lowercase `t`, and a space
+        # before the zone.
+        ("2024-01-05t10:20:30.000Z", datetime(2024, 1, 5, 10, 20, 30, tzinfo=timezone.utc)),
+        ("2024-01-05 10:20:30.123 +03:00", datetime(2024, 1, 5, 7, 20, 30, 123000, tzinfo=timezone.utc)),
     ],
 )
 def test_parse_timestamp_formats(text: str, expected: datetime) -> None:

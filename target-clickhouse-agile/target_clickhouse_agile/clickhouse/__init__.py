@@ -35,6 +35,8 @@ from target_clickhouse_agile.clickhouse.types import (
     ColumnType,
     RowCoercer,
     find_unencodable,
+    json_default,
+    json_text,
 )
 from target_clickhouse_agile.clickhouse.workflow_store import save_workflow_map
 
@@ -62,6 +64,8 @@ __all__ = [
     "discover",
     "find_unencodable",
     "first_line",
+    "json_default",
+    "json_text",
     "load_state",
     "migration_tables",
     "quote_identifier",

@@ -18,11 +18,13 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as date_parser
 
+from target_clickhouse_agile.metrics.history import parse_timestamp
 from target_clickhouse_agile.metrics.utc import EPOCH, UTC, as_utc
 
 _WRAPPERS = ("Nullable", "LowCardinality")
@@ -83,7 +85,10 @@ def _to_datetime(value: Any) -> datetime:
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, tz=UTC)
     else:
-        moment = date_parser.isoparse(str(value))
+        try:  # the grammar the validator checks `date-time` with (validation.py)
+            return parse_timestamp(str(value))
+        except ValueError:
+            moment = date_parser.isoparse(str(value))  # other ISO-8601 forms (week dates, ...)
     return as_utc(moment)
 
 
@@ -120,11 +125,25 @@ def _to_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
+def json_default(value: Any) -> Any:
+    """What `json.dumps` cannot write: a number with a fraction (the Singer reader's `Decimal`) as a
+    number, whole or the nearest float (`default=str` made it a string, which ClickHouse's JSON functions
+    then read as text); anything else as its text."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def json_text(value: Any) -> str:
+    """An object or array as the text of a column: keys sorted, UTF-8 kept, numbers as numbers."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=json_default)
+
+
 def _to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+        return json_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -143,6 +162,28 @@ def _to_int(value: Any) -> int:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return int(value.strip().lower() == "true")
     return int(value)
+
+
+def _int_bounds(base: str) -> tuple[int, int]:
+    """The smallest and largest value of an `Int<bits>` / `UInt<bits>` column."""
+    bits = int(base.removeprefix("U").removeprefix("Int") or 64)
+    return (0, 2**bits - 1) if base.startswith("U") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _ranged_int(base: str) -> Callable[[Any], int]:
+    """`_to_int`, and a value beyond what the column holds is refused here, naming it: the native protocol
+    fails the whole INSERT on it (without naming the record), while the HTTP interface and chdb wrap it
+    silently (2**70 stored as 0), so every engine must see it refused the same way first."""
+    low, high = _int_bounds(base)
+
+    def convert(value: Any) -> int:
+        number = value if type(value) is int else _to_int(value)
+        if low <= number <= high:
+            return number
+        msg = f"{value!r} is outside the range of {base} ({low} to {high})"
+        raise CoercionError(msg)
+
+    return convert
 
 
 def _to_bool(value: Any) -> bool:
@@ -186,13 +227,17 @@ _CONVERT_TO: dict[type, Callable[[Any], Any]] = {str: _to_string, int: _to_int, 
 
 def passes_unchanged(column: ColumnType) -> type | None:
     """The type whose values `converter(column)` returns as they are (`None`: every value is converted), so
-    that a loop over many values can skip the call for them."""
-    return None if column.item is not None else _scalar_kind(column.base)
+    that a loop over many values can skip the call for them. Integers are converted too: their range is
+    checked (`_ranged_int`)."""
+    kind = None if column.item is not None else _scalar_kind(column.base)
+    return None if kind is int else kind
 
 
 def _scalar_converter(column: ColumnType, unix_time: bool) -> Callable[[Any], Any]:
     base = column.base
     kind = _scalar_kind(base)
+    if kind is int:
+        return _ranged_int(base)
     if kind is not None:
         return _exact(kind, _CONVERT_TO[kind])
     if base in ("DateTime", "DateTime64"):

@@ -33,7 +33,7 @@ __all__ = [
 METRIC_FIELDS: frozenset[str] = frozenset({"status", "statusStartTime", "queue", "key"})
 
 _TIMESTAMP_RE = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
     r"\s*(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 
