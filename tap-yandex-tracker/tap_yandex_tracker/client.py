@@ -25,6 +25,7 @@ from tap_yandex_tracker import error_reporting
 from tap_yandex_tracker.auth import TrackerAuthenticator
 from tap_yandex_tracker.errors import (
     InvalidBodyError,
+    TrackerForbiddenError,
     TrackerNotFoundError,
     auth_failed_message,
     describe_request,
@@ -179,7 +180,7 @@ class TrackerStream(FlushedSync, RESTStream):
             raise FatalAPIError(auth_failed_message(response, self.settings.auth_setting))
         if status == 403:
             setting, (header, value) = self.settings.org_setting, self.settings.org_header
-            raise FatalAPIError(forbidden_message(response, setting, header, value))
+            raise TrackerForbiddenError(forbidden_message(response, setting, header, value), response)
         if status == 404:
             raise TrackerNotFoundError(generic_message(response), response)
         if status >= 400:

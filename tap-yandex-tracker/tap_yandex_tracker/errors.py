@@ -25,6 +25,15 @@ class TrackerNotFoundError(FatalAPIError):
         self.response = response
 
 
+class TrackerForbiddenError(FatalAPIError):
+    """HTTP 403: the credentials or the organisation are refused, or (for one issue) the token may no longer
+    read it; fatal, except where a stream can tell the two apart (an issue set aside earlier)."""
+
+    def __init__(self, message: str, response: requests.Response) -> None:
+        super().__init__(message)
+        self.response = response
+
+
 class ScrollLostError(FatalAPIError):
     """A scroll continuation was refused (expired TTL or unknown id) or its answer lost: restart from the
     last record."""

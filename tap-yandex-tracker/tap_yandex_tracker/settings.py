@@ -173,6 +173,7 @@ def check_settings(config: Mapping[str, Any], logger: logging.Logger) -> list[st
     if _present(config, "start_date"):
         try:
             to_datetime(str(config["start_date"]))
+            datetime.fromisoformat(str(config["start_date"]))  # how the SDK reads it (a lowercase z fails)
         except ValueError:
             errors.append("`start_date` must be an ISO-8601 date-time, e.g. 2024-01-01T00:00:00Z")
     query = config.get("query")

@@ -86,6 +86,25 @@ def test_a_server_ignoring_the_order_never_gets_a_bookmark_past_unread_issues(
     assert "the bookmark stays at the beginning until the search completes" in out.stderr
 
 
+def test_a_scroll_lost_after_the_order_was_ignored_stops_the_run_without_skipping_issues(
+    small_sim: TrackerSimulator,
+) -> None:
+    """Out of order, then a lost page: a restart after the last issue read would skip older issues not read
+    yet, and the bookmark would then move past them for good. The run stops instead, its bookmark where it
+    began, and the next run from its STATE reads every issue."""
+    small_sim.ignore_sort = True
+    small_sim.faults.script("POST /{v}/issues/_search", 504, after=3, served=True)  # the 4th page's answer
+    config = tap_config(small_sim, page_size=10, lookback_minutes=0, state_interval_seconds=0)
+    out = run_cli(config)
+    assert out.returncode == 1
+    assert "after the API had returned issues out of order" in out.stderr
+    assert small_sim.faults.pending_scripted == 0, "precondition: the page was lost"
+    assert "replication_key_value" not in out.last_state["bookmarks"]["issues"]
+    again = run_cli(config, state=out.last_state)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert set(again.ids("issues")) == set(expected_issues(small_sim.org))
+
+
 def test_a_well_behaved_server_keeps_the_bookmark_moving(small_sim: TrackerSimulator) -> None:
     """The guard costs nothing when the order is right: STATEs advance with the records (resumable).
     One STATE per issue (`state_interval_seconds: 0`), so every point a run could resume from is checked."""

@@ -44,3 +44,22 @@ def test_a_recovered_issue_leaves_the_state_only_after_its_record(small_sim: Tra
     assert any(m["type"] == "STATE" for m in second.messages[changelog_at:record_at]), (
         "precondition: a STATE comes between the changelog and its issue (the child's own)"
     )
+
+
+def test_an_issue_set_aside_that_the_token_can_no_longer_read_stays_aside_and_the_run_goes_on(
+    small_sim: TrackerSimulator,
+) -> None:
+    """The issue set aside earlier now answers 403 (moved to a queue the token cannot read): every later run
+    stopped at its start, blaming `org_id`. It stays set aside, with the reason, and the run goes on."""
+    poison = small_sim.org.records[30]
+    small_sim.faults.script(f"GET /v3/issues/{poison.id}/changelog", 500, times=10**6)
+    first = run_cli(tap_config(small_sim, **FAST))
+    assert poison.id in _set_aside({"value": first.last_state})
+
+    small_sim.faults.clear()
+    small_sim.faults.script(f"GET /v3/issues/{poison.id}", 403, times=10**6)
+    second = run_cli(tap_config(small_sim, **FAST), state=first.last_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert poison.id in _set_aside({"value": second.last_state})
+    assert "cannot be read now (HTTP 403)" in second.stderr
+    assert poison.id not in second.ids("issues")

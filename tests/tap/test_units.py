@@ -94,6 +94,7 @@ BASE = {"token": "t0ken-value", "org_id": "42"}
         ({**BASE, "api_version": "v4"}, "`api_version`"),
         ({**BASE, "api_url": "ftp://x"}, "`api_url`"),
         ({**BASE, "start_date": "yesterday"}, "`start_date`"),
+        ({**BASE, "start_date": "2025-01-01T00:00:00z"}, "`start_date`"),  # the SDK's reader refuses it
     ],
 )
 def test_check_settings_errors(config: dict, fragment: str) -> None:

@@ -25,7 +25,12 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_yandex_tracker import schemas
 from tap_yandex_tracker.client import RETRIED_ERRORS, TrackerStream, prune
-from tap_yandex_tracker.errors import ScrollLostError, TrackerNotFoundError, generic_message
+from tap_yandex_tracker.errors import (
+    ScrollLostError,
+    TrackerForbiddenError,
+    TrackerNotFoundError,
+    generic_message,
+)
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
 from tap_yandex_tracker.set_aside import MAX_IN_A_ROW, SetAsideIssues, concerns_one_issue
 from tap_yandex_tracker.timestamps import (
@@ -48,6 +53,13 @@ NOT_A_LOST_SCROLL = (401, 403, 429)
 SEARCH_PAGES_AHEAD = 2
 _LAST_PAGE = object()
 MAX_RESTARTS_WITHOUT_PROGRESS = 5
+#: A restart resumes after the last issue read, which is only complete when the API returns the search in
+#: order; once it has not (the bookmark guard pinned the bookmark), older issues may still be unread.
+_LOST_WHILE_PINNED = (
+    "issue search scroll was lost ({}) after the API had returned issues out of order: a restart after the "
+    "last issue read could skip older ones not read yet, so the run stops here; the bookmark stays at {} "
+    "(the STATE written says so) and the next run reads the search again from there"
+)
 _HAS_OR = re.compile(r"\bor\b", re.IGNORECASE)
 ISSUE_NUMBERS = numeric_fields(schemas.ISSUES)
 
@@ -289,6 +301,8 @@ class IssuesStream(TrackerStream):
                     break
                 except ScrollLostError as exc:
                     self._clear_scrolls()
+                    if self._pinned:
+                        raise FatalAPIError(_LOST_WHILE_PINNED.format(exc, self._start_bookmark)) from exc
                     progressed = self.run.stats.issues > emitted_before
                     restarts_without_progress = 0 if progressed else restarts_without_progress + 1
                     if restarts_without_progress >= MAX_RESTARTS_WITHOUT_PROGRESS:
@@ -383,6 +397,13 @@ class IssuesStream(TrackerStream):
                 self.run.set_aside.resolve(issue_id, "deleted")
                 self._save_set_aside(context)
                 self.run.logger.warning("issue %s set aside earlier no longer exists (HTTP 404)", issue_id)
+                continue
+            except TrackerForbiddenError:
+                # Moved where the token cannot read it, or every request refused (a wrong org_id, which the
+                # search then stops the run on): either way it stays set aside, and the run goes on.
+                key = self.run.set_aside.still_failing(issue_id, "HTTP 403: the token cannot read it")
+                self._save_set_aside(context)
+                self.run.logger.warning("issue %s set aside earlier cannot be read now (HTTP 403)", key)
                 continue
             except Exception as error:
                 if not concerns_one_issue(error):
