@@ -38,9 +38,9 @@ def parse_timestamp(value: str) -> datetime | None:
         offset = timedelta(hours=hours, minutes=minutes) * (-1 if tz[0] == "-" else 1)
     try:
         naive = datetime.fromisoformat(f"{match['date']}T{match['h']}:{match['m']}:{match['s'] or '00'}")
-    except ValueError:
+        return (naive.replace(microsecond=int(frac)) - offset).replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not a date, or an instant beyond year 1-9999 once in UTC
         return None
-    return (naive.replace(microsecond=int(frac)) - offset).replace(tzinfo=UTC)
 
 
 def utc_now() -> datetime:

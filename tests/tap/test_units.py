@@ -35,6 +35,9 @@ LOG = logging.getLogger("test")
         ("2017-06-11", "2017-06-11"),
         ("P3W", "P3W"),
         ("free text 2017-06-11T05:16:01Z", "free text 2017-06-11T05:16:01Z"),
+        # An instant outside what a datetime holds once in UTC: kept as sent (it used to abort the sync).
+        ("0001-01-01T00:00:00.000+0300", "0001-01-01T00:00:00.000+0300"),
+        ("9999-12-31T23:59:59.000-0100", "9999-12-31T23:59:59.000-0100"),
     ],
 )
 def test_to_utc_iso(raw: str, expected: str) -> None:
