@@ -4,7 +4,8 @@ Tracker evolves and organisations differ (custom fields, settings, old data): a 
 object where the documentation shows a string, as a string where it shows a number, or as something new.
 The target stops a run only for what the metrics and the table keys cannot do without (see
 `rows.REQUIRED_FIELDS`): an id, a timestamp, a status. Any other field with an unexpected shape keeps
-its value (every table the tap writes has a `raw` column holding the whole record as JSON), leaves its typed
+its value (every table of the tap's streams has a `raw` column holding the whole record as JSON; a stream
+without a migration has none, and the warning says the value is not stored), leaves its typed
 column empty, is logged once per (stream, field) with the record that showed it first, and is counted in
 the end-of-run summary.
 """
@@ -26,8 +27,9 @@ class ShapeDrift:
         self.fields: Counter[tuple[str, str]] = Counter()
         self.records: Counter[str] = Counter()
 
-    def note(self, stream: str, record_ident: str, problems: dict[str, str]) -> None:
-        """One record of ``stream`` had these fields (name -> what was wrong) in an unexpected shape."""
+    def note(self, stream: str, record_ident: str, problems: dict[str, str], *, kept: bool = True) -> None:
+        """One record of ``stream`` had these fields (name -> what was wrong) in an unexpected shape.
+        ``kept``: its table has a `raw` column (a stream without a migration has none: the value is lost)."""
         if not problems:
             return
         with self._lock:
@@ -38,14 +40,16 @@ class ShapeDrift:
                 if key not in self.fields:
                     first_seen.append(field)
                 self.fields[key] += 1
+        where = "is kept in `raw`" if kept else "is not stored (its table has no `raw` column)"
         for field in first_seen:
             self._logger.warning(
-                "%s record %s: field '%s' has an unexpected shape (%s); its value is kept in `raw` and "
-                "its column left empty. Reported once per stream and field; the run goes on.",
+                "%s record %s: field '%s' has an unexpected shape (%s); its value %s and its column left "
+                "empty. Reported once per stream and field; the run goes on.",
                 stream,
                 record_ident,
                 field,
                 problems[field],
+                where,
             )
 
     @property

@@ -174,7 +174,8 @@ class ClickHouseSink(BatchSink):
                 or record.get("id")
                 or next((record.get(k) for k in self.key_properties), "?")
             )
-            self.load.drift.note(self.stream_name, str(ident), self._problems)
+            kept = self._columns is None or "raw" in self._columns
+            self.load.drift.note(self.stream_name, str(ident), self._problems, kept=kept)
             self._problems, self._set_aside = {}, {}
 
     def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:

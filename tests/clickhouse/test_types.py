@@ -58,6 +58,28 @@ def test_integers_are_checked_against_what_their_column_holds(
     assert "n" in problems
 
 
+@pytest.mark.parametrize(
+    ("ch_type", "outside"),
+    [
+        ("Date", ["2200-01-01", "1960-01-01"]),
+        ("Nullable(Date32)", ["2300-01-01", "1850-06-01"]),
+        ("DateTime('UTC')", ["2300-01-01T00:00:00Z", "1969-12-31T23:59:59.500Z"]),
+        ("DateTime64(3, 'UTC')", ["2300-01-01T00:00:00Z", "1850-01-01T00:00:00Z"]),
+    ],
+)
+@pytest.mark.parametrize("unix_time", [True, False])
+def test_a_date_or_instant_outside_its_column_is_refused_by_name(
+    ch_type: str, outside: list[str], unix_time: bool
+) -> None:
+    """The engines disagreed on such values (0, a wrapped value, a clamped one), without a report: refused
+    here, the same for every connection, so the row coercer leaves the column empty and reports it."""
+    convert = converter(parse_type(ch_type), unix_time)
+    for value in outside:
+        with pytest.raises(CoercionError, match="outside what a"):
+            convert(value)
+    assert convert("2024-01-05T10:20:30.000Z") is not None
+
+
 def test_a_timestamp_in_the_validators_grammar_fills_a_datetime_column() -> None:
     """A space before the zone and a lowercase `t` pass the schema check (validation.py): the column takes
     them too, instead of leaving them empty."""

@@ -14,7 +14,7 @@ import pytest
 from target_clickhouse_agile import sinks
 from target_clickhouse_agile.clickhouse.native import NativeConnection
 from tests.support.clickhouse import NativeDatabase
-from tests.support.singer import STATUSES, record, run_target, schema_message, state
+from tests.support.singer import STATUSES, issue, record, run_target, schema_message, state
 from tests.support.tables import query
 from tests.target.test_target_metrics import target_settings  # noqa: F401 - both engines
 
@@ -178,3 +178,37 @@ def test_numbers_with_a_fraction_inside_a_text_column_stay_numbers(
     (row,) = query(target_settings, "SELECT tags FROM things FINAL")
     stored = row["tags"]
     assert json.loads(stored if isinstance(stored, str) else json.dumps(stored)) == [1.5, 2, 1e-7]
+
+
+def test_a_date_beyond_its_column_is_left_empty_on_every_engine(
+    target_settings: dict[str, Any],  # noqa: F811
+) -> None:
+    """`deadline: 2200-01-01` (a Date holds up to 2149-06-06): chdb clamped it, the server stored 0000-00-00
+    (which the HTTP interface then could not read back). Now every engine leaves it empty (reported; raw
+    keeps it)."""
+    moment = "2024-03-04T07:00:00.000Z"
+    messages = [
+        schema_message("issues"),
+        record("issues", issue("1", "DEV-1", "open", moment, moment, deadline="2200-01-01")),
+        state({"step": 1}),
+    ]
+    assert run_target(target_settings, messages) == [{"step": 1}]
+    (row,) = query(target_settings, "SELECT deadline, raw FROM issues FINAL")
+    assert row["deadline"] is None
+    assert json.loads(row["raw"])["deadline"] == "2200-01-01"
+
+
+def test_a_misfit_field_of_a_stream_without_raw_is_reported_as_not_stored(
+    clickhouse_native: NativeDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stream without a migration gets a table of its properties only: no `raw` column keeps a value set
+    aside for its shape, and the warning says so instead of claiming it is kept."""
+    messages = [
+        _schema("things", ["id"], id=STR, n={"type": ["integer", "null"]}),
+        *_records("things", {"id": "1", "n": "forty-two"}),
+        state({"step": 1}),
+    ]
+    assert run_target(clickhouse_native.settings, messages) == [{"step": 1}]
+    warnings = [m for m in caplog.messages if "field 'n' has an unexpected shape" in m]
+    assert len(warnings) == 1
+    assert "is not stored (its table has no `raw` column)" in warnings[0]

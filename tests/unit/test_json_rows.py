@@ -53,6 +53,9 @@ def test_rows_become_lines_and_a_short_row_is_refused() -> None:
         ("2024-03-04 10:30:05", "DateTime('Europe/Moscow')", datetime(2024, 3, 4, 7, 30, 5, tzinfo=UTC)),
         (["2024-03-04 07:30:05"], "Array(Nullable(DateTime('UTC')))",
          [datetime(2024, 3, 4, 7, 30, 5, tzinfo=UTC)]),
+        # An old server's zero (what out-of-range values became): the epoch, as the native driver reads it.
+        ("0000-00-00 00:00:00", "DateTime('UTC')", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("0000-00-00", "Nullable(Date)", date(1970, 1, 1)),
     ],
 )  # fmt: skip
 def test_json_output_becomes_the_drivers_python_values(value: object, ch_type: str, expected: object) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from target_clickhouse_agile.clickhouse.errors import ClickHouseError
-from target_clickhouse_agile.metrics.utc import UTC
+from target_clickhouse_agile.metrics.utc import EPOCH, UTC
 
 _WRAPPER = re.compile(r"^(Nullable|LowCardinality)\((.*)\)$")
 _ARRAY = re.compile(r"^Array\((.*)\)$")
@@ -76,10 +76,12 @@ def python_value(value: Any, ch_type: str, default_zone: tzinfo = UTC) -> Any:
     if match := _ARRAY.match(ch_type):
         return [python_value(item, match.group(1), default_zone) for item in value]
     if ch_type.startswith("DateTime"):
+        if value.startswith("0000-00-00"):  # an old server's zero (out-of-range values became it): as
+            return EPOCH  # clickhouse-driver reads it
         zone = _ZONE_IN_TYPE.search(ch_type)
         return parse_datetime(value, ZoneInfo(zone.group(1)) if zone else default_zone)
     if ch_type in ("Date", "Date32"):
-        return date.fromisoformat(value)
+        return EPOCH.date() if value == "0000-00-00" else date.fromisoformat(value)
     if ch_type.startswith(("Int", "UInt")):
         return int(value)
     if ch_type.startswith(("Float", "Decimal")):

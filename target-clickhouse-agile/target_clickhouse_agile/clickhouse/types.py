@@ -95,6 +95,45 @@ def _to_datetime(value: Any) -> datetime:
 _MICROSECOND = timedelta(microseconds=1)
 #: What a `DateTime` holds: seconds since the epoch as UInt32 (1970-01-01 to 2106-02-07).
 _DATETIME_SECONDS = range(2**32)
+#: The instants a column of each type holds (`DateTime64`: ClickHouse's documented range). A value outside
+#: is refused here, naming it: the engines do not agree on one (the native driver fails the INSERT or
+#: writes 0, the HTTP interface reads it as 0 or wraps it, chdb clamps it).
+_INSTANTS = {
+    "DateTime": (EPOCH, EPOCH + timedelta(seconds=2**32 - 1)),
+    "DateTime64": (datetime(1900, 1, 1, tzinfo=UTC), datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+}
+_DAYS = {"Date": (date(1970, 1, 1), date(2149, 6, 6)), "Date32": (date(1900, 1, 1), date(2299, 12, 31))}
+
+
+def _in_range(value: Any, low: Any, high: Any, base: str) -> None:
+    if not low <= value <= high:
+        msg = f"{value!r} is outside what a {base} holds ({low} to {high})"
+        raise CoercionError(msg)
+
+
+def _ranged_datetime(base: str) -> Callable[[Any], datetime]:
+    """`_to_datetime`, refused outside what the column holds (see `_INSTANTS`)."""
+    low, high = _INSTANTS[base]
+
+    def convert(value: Any) -> datetime:
+        moment = _to_datetime(value)
+        _in_range(moment, low, high, base)
+        return moment
+
+    return convert
+
+
+def _ranged_date(base: str) -> Callable[[Any], date]:
+    """`_to_date`, refused outside what the column holds (chdb clamped 2200-01-01 to 2149-06-06, the native
+    driver and the HTTP interface wrote 0)."""
+    low, high = _DAYS[base]
+
+    def convert(value: Any) -> date:
+        day = _to_date(value)
+        _in_range(day, low, high, base)
+        return day
+
+    return convert
 
 
 def _unix_time(scale: int, *, unsigned_seconds: bool) -> Callable[[Any], int]:
@@ -105,6 +144,8 @@ def _unix_time(scale: int, *, unsigned_seconds: bool) -> Callable[[Any], int]:
 
     divisor, multiplier = (10 ** (6 - scale), 1) if scale <= 6 else (1, 10 ** (scale - 6))
 
+    low, high = _INSTANTS["DateTime64"]
+
     def convert(value: Any) -> int:
         if type(value) is not datetime or value.tzinfo is None:  # an aware one subtracts as it is
             value = _to_datetime(value)
@@ -112,6 +153,8 @@ def _unix_time(scale: int, *, unsigned_seconds: bool) -> Callable[[Any], int]:
         if unsigned_seconds and units not in _DATETIME_SECONDS:
             msg = f"{value!r} is outside what a DateTime holds (1970-01-01 to 2106-02-07 UTC)"
             raise CoercionError(msg)
+        if not unsigned_seconds:
+            _in_range(value, low, high, "DateTime64")
         return units
 
     return convert
@@ -241,9 +284,11 @@ def _scalar_converter(column: ColumnType, unix_time: bool) -> Callable[[Any], An
     if kind is not None:
         return _exact(kind, _CONVERT_TO[kind])
     if base in ("DateTime", "DateTime64"):
-        return _unix_time(column.scale, unsigned_seconds=base == "DateTime") if unix_time else _to_datetime
+        if unix_time:
+            return _unix_time(column.scale, unsigned_seconds=base == "DateTime")
+        return _ranged_datetime(base)
     if base in ("Date", "Date32"):
-        return _to_date
+        return _ranged_date(base)
     if base == "Bool":
         return _to_bool
     return lambda value: value
