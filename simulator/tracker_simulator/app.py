@@ -36,6 +36,8 @@ class App:
         self.renderer_class: type[Renderer] = DriftingRenderer if drift else Renderer
         #: A misbehaving server: sorted scrolls come back in a scrambled order (for clients' guards).
         self.ignore_sort = False
+        #: The user's offset from UTC, in minutes: the query language reads date-times without one there.
+        self.query_zone_minutes = 0
         self.scrolls = ScrollRegistry()
         self.router = self._routes()
         self._renderers: dict[tuple[str, str, str], Renderer] = {}
@@ -47,9 +49,20 @@ class App:
         add(
             "POST",
             "/{v}/issues/_search",
-            lambda org, req, r: issues.search(org, self.scrolls, req, r, scramble=self.ignore_sort),
+            lambda org, req, r: issues.search(
+                org,
+                self.scrolls,
+                req,
+                r,
+                scramble=self.ignore_sort,
+                query_zone_minutes=self.query_zone_minutes,
+            ),
         )
-        add("POST", "/{v}/issues/_count", lambda org, req, r: issues.count(org, req))
+        add(
+            "POST",
+            "/{v}/issues/_count",
+            lambda org, req, r: issues.count(org, req, query_zone_minutes=self.query_zone_minutes),
+        )
         add(
             "POST",
             "/{v}/system/search/scroll/_clear",

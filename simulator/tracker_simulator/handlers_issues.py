@@ -40,13 +40,19 @@ def get_issue(org: Organisation, req: Request, r: Renderer, key: str, **_: Any) 
 
 
 def search(
-    org: Organisation, scrolls: ScrollRegistry, req: Request, r: Renderer, *, scramble: bool = False
+    org: Organisation,
+    scrolls: ScrollRegistry,
+    req: Request,
+    r: Renderer,
+    *,
+    scramble: bool = False,
+    query_zone_minutes: int = 0,
 ) -> Response:
     body = req.json()
     scroll_id = req.param("scrollId")
     if scroll_id:
         return _scroll_page(org, scrolls, req, r, scrolls.get(scroll_id, req.param("scrollToken")))
-    spec = parse_search(body)
+    spec = parse_search(body, query_zone_minutes=query_zone_minutes)
     scroll_type = req.param("scrollType")
     if scroll_type is None:
         idxs = execute(org, spec)
@@ -133,8 +139,10 @@ def _scroll_page(
     return Response.json(issues, headers=headers, commit=commit)
 
 
-def count(org: Organisation, req: Request) -> Response:
-    return Response.json(len(execute(org, parse_search(req.json()), unsorted=True)))
+def count(org: Organisation, req: Request, *, query_zone_minutes: int = 0) -> Response:
+    return Response.json(
+        len(execute(org, parse_search(req.json(), query_zone_minutes=query_zone_minutes), unsorted=True))
+    )
 
 
 def scroll_clear(scrolls: ScrollRegistry, req: Request) -> Response:

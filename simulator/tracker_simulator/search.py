@@ -12,7 +12,8 @@ feature the simulator lacks fails loudly instead of getting silently unfiltered 
   ``createdAt``/``created``, ``key``, ``status``; without order results are sorted by key;
 * query language: ``Field: value, value`` clauses for Queue, Key, Status, Created, Updated, joined by
   whitespace or ``and``; comparisons ``>=``, ``>``, ``<=``, ``<`` on dates; ``"Sort by": Updated ASC``.
-  **Date-times without an offset are read in UTC** (the real API uses the user's time zone).
+  Date-times without an offset are read in the user's time zone, as the real API reads them (an
+  offset in minutes, UTC unless the simulator is told otherwise: ``query_zone_minutes``).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class SearchSpec:
     keys: list[str] = field(default_factory=list)
 
 
-def parse_search(body: Any) -> SearchSpec:
-    """Validate a ``_search``/``_count`` body (``null`` values count as absent)."""
+def parse_search(body: Any, *, query_zone_minutes: int = 0) -> SearchSpec:
+    """Validate a ``_search``/``_count`` body (``null`` values count as absent). ``query_zone_minutes``:
+    the user's offset from UTC, in which the query language reads date-times without one."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -76,7 +78,7 @@ def parse_search(body: Any) -> SearchSpec:
     elif "query" in body:
         if not isinstance(body["query"], str):
             raise ApiError(400, "query must be a string", errors={"query": "invalid value"})
-        spec = parse_query(body["query"])
+        spec = parse_query(body["query"], zone_minutes=query_zone_minutes)
     else:
         spec = SearchSpec("all")
     if not spec.order:
@@ -192,7 +194,7 @@ def _query_error(detail: str) -> ApiError:
     )
 
 
-def parse_query(query: str) -> SearchSpec:
+def parse_query(query: str, *, zone_minutes: int = 0) -> SearchSpec:
     tokens = _tokens(query)
     spec = SearchSpec("query")
     i = 0
@@ -225,11 +227,13 @@ def parse_query(query: str) -> SearchSpec:
                 i += 1
                 continue
             break
-        _add_clause(spec, name, text, values)
+        _add_clause(spec, name, text, values, zone_minutes)
     return spec
 
 
-def _add_clause(spec: SearchSpec, name: str, text: str, values: list[tuple[str | None, str]]) -> None:
+def _add_clause(
+    spec: SearchSpec, name: str, text: str, values: list[tuple[str | None, str]], zone_minutes: int = 0
+) -> None:
     if name == "sort by":
         for _comparison, value in values:
             parts = value.split()
@@ -248,7 +252,7 @@ def _add_clause(spec: SearchSpec, name: str, text: str, values: list[tuple[str |
     ranges = []
     for comparison, value in values:
         try:
-            ms, date_only = parse_ts(value)
+            ms, date_only = parse_ts(value, zone_minutes=zone_minutes)
         except ValueError:
             raise _query_error(f"bad date {value!r}") from None
         last = ms + DAY_MS - 1 if date_only else ms

@@ -218,6 +218,16 @@ class TrackerSimulator:
         self.app.ignore_sort = value
 
     @property
+    def query_zone_minutes(self) -> int:
+        """The user's offset from UTC in minutes (0 by default): the query language reads date-times without
+        an offset in the user's zone, as the real API does."""
+        return self.app.query_zone_minutes
+
+    @query_zone_minutes.setter
+    def query_zone_minutes(self, value: int) -> None:
+        self.app.query_zone_minutes = value
+
+    @property
     def lose_scrolls(self) -> bool:
         """Misbehave: refuse every scroll continuation as lost."""
         return self.app.scrolls.lose_all

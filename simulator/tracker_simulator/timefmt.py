@@ -47,14 +47,13 @@ def from_datetime(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def parse_ts(text: str) -> tuple[int, bool]:
+def parse_ts(text: str, *, zone_minutes: int = 0) -> tuple[int, bool]:
     """Parse what clients send in filters and queries.
 
     Accepts the Tracker format, ISO-8601 with ``Z`` or ``±hh:mm``, ``YYYY-MM-DD HH:MM:SS`` and a bare
-    date. Values without an offset are read as UTC: the simulator has no per-user time zone, whereas
-    the real query language reads them in the user's zone (see ``search.py``). Returns
-    ``(ms, date_only)`` so that callers can widen a bare date to a whole day.
-    Raises ``ValueError`` on anything else.
+    date. Values without an offset are read at ``zone_minutes`` from UTC (the query language reads them in
+    the user's zone, see ``search.py``; filters in UTC). Returns ``(ms, date_only)`` so that callers can
+    widen a bare date to a whole day. Raises ``ValueError`` on anything else.
     """
     match = _INPUT.match(text)
     if not match:
@@ -77,4 +76,6 @@ def parse_ts(text: str) -> tuple[int, bool]:
         digits = offset[1:].replace(":", "")
         shift = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
         value -= sign * shift
+    elif not offset:
+        value -= timedelta(minutes=zone_minutes)
     return from_datetime(value), date_only

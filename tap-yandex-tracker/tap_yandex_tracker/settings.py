@@ -50,7 +50,12 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property("start_date", th.DateTimeType, description="Lower bound on `updatedAt` for the first sync"),
     th.Property("queues", th.ArrayType(th.StringType), description="Only issues of these queues (keys)"),
     th.Property(
-        "query", th.StringType, description="Extra Tracker query-language filter, combined with the bound"
+        "query",
+        th.StringType,
+        description=(
+            "Extra Tracker query-language filter, combined with the bound (written 12 h early, as the "
+            "language reads it in the user's time zone; issues below the bound are skipped)"
+        ),
     ),
     th.Property(
         "lookback_minutes", th.IntegerType, default=5, minimum=0, description="Re-read window below bookmark"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 import requests
 
@@ -157,6 +159,30 @@ def test_order(sim: TrackerSimulator, order: str | list[str]) -> None:
     ]
     assert values == sorted(values, reverse=first.startswith("-"))
     assert _search(sim, {"filter": {"queue": "SUP"}, "order": "+summary"}).status_code == 400
+
+
+@pytest.mark.parametrize("zone_minutes", [-300, 180])
+def test_query_language_reads_a_date_time_without_an_offset_in_the_users_zone(
+    sim: TrackerSimulator, zone_minutes: int
+) -> None:
+    """`query_zone_minutes`: the user's offset, as the real API reads a zoneless date-time; a date-time with
+    an offset, and filters, are unaffected."""
+    sim.query_zone_minutes = zone_minutes
+    dev = sorted(r.updated for r in sim.org.records if r.queue == "DEV")
+    # A bound one minute past (east of UTC) or before (west) a DEV update: the two readings differ there.
+    one_minute = 60_000 if zone_minutes > 0 else -60_000
+    wall = datetime.fromtimestamp((dev[len(dev) // 2] + one_minute) / 1000, tz=timezone.utc)
+    text = wall.strftime("%Y-%m-%d %H:%M:%S")
+    utc_bound = _ms(wall.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    expected = {
+        r.id for r in sim.org.records if r.queue == "DEV" and r.updated >= utc_bound - zone_minutes * 60_000
+    }
+    zoneless = {"query": f'Queue: DEV and Updated: >= "{text}"'}
+    assert {i["id"] for i in _all_pages(sim, zoneless, per_page=500)} == expected
+    zoned = {"query": f'Queue: DEV and Updated: >= "{wall.strftime("%Y-%m-%dT%H:%M:%S")}+00:00"'}
+    in_utc = {r.id for r in sim.org.records if r.queue == "DEV" and r.updated >= utc_bound}
+    assert {i["id"] for i in _all_pages(sim, zoned, per_page=500)} == in_utc
+    assert expected != in_utc, "precondition: issues updated between the two readings"
 
 
 def test_query_language_incremental_pattern(sim: TrackerSimulator) -> None:

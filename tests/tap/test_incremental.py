@@ -3,6 +3,8 @@ complete changelog, and issues sharing the bookmark's millisecond are never skip
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.configs import tap_config
 from tests.support.tap_runs import run_inprocess
 from tests.support.truth import expected_changelog, expected_issues
@@ -88,3 +90,26 @@ def test_an_update_that_shows_up_late_is_read_within_the_look_back(small_sim: Tr
     assert {r["id"]: r["updatedAt"] for r in second.records["issues"]}.get(late) == updated
     wanted = expected_changelog(small_sim.org, {late})
     assert set(wanted) <= set(second.ids("issue_changelog")), "with its new changelog entry"
+
+
+@pytest.mark.parametrize("zone_minutes", [-12 * 60, -5 * 60, 0, 3 * 60, 14 * 60])
+def test_query_mode_reads_every_change_whatever_the_users_time_zone(
+    small_sim: TrackerSimulator, zone_minutes: int
+) -> None:
+    """The query language reads the bound's date-time in the user's time zone, which the tap does not know:
+    a bound written in UTC started the search hours late for a user west of UTC, and the changes between
+    were never read. The bound goes 12 h earlier, and what lies below the exact bound is skipped."""
+    small_sim.query_zone_minutes = zone_minutes
+    small_sim.advance(minutes=0, mutate=2)  # the bookmark is now: the next changes come within hours
+    with small_sim.org.lock:
+        queues = sorted({r.queue for r in small_sim.org.records})
+    config = tap_config(small_sim, lookback_minutes=5, query="Queue: " + ", ".join(queues))
+    first = run_inprocess(config)
+    bookmark = first.last_state["bookmarks"]["issues"]["replication_key_value"]
+    before = expected_issues(small_sim.org)
+    changed = set(small_sim.advance(minutes=90, mutate=12, create=4))
+    second = run_inprocess(config, state=first.last_state)
+    emitted = second.id_counts("issues")
+    assert changed <= set(emitted)
+    assert set(emitted) <= changed | _within_lookback(before, bookmark, 5)
+    assert max(emitted.values()) == 1

@@ -35,6 +35,7 @@ from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
 from tap_yandex_tracker.set_aside import MAX_IN_A_ROW, SetAsideIssues, concerns_one_issue
 from tap_yandex_tracker.timestamps import (
     EPOCH,
+    format_utc,
     normalise_timestamps,
     numbers_from_strings,
     numeric_fields,
@@ -53,6 +54,11 @@ NOT_A_LOST_SCROLL = (401, 403, 429)
 SEARCH_PAGES_AHEAD = 2
 _LAST_PAGE = object()
 MAX_RESTARTS_WITHOUT_PROGRESS = 5
+#: The query language reads a date-time without an offset in the user's time zone (tracker-api.md 2.1; not
+#: documented precisely) and takes none: a bound written in UTC would start a search up to 12 h late for a
+#: user west of UTC (UTC-12 at most). So the bound goes that much earlier, and the issues below the exact
+#: bound are skipped here, before their changelogs are fetched.
+QUERY_ZONE_MARGIN = timedelta(hours=12)
 #: A restart resumes after the last issue read, which is only complete when the API returns the search in
 #: order; once it has not (the bookmark guard pinned the bookmark), older issues may still be unread.
 _LOST_WHILE_PINNED = (
@@ -103,7 +109,8 @@ class IssuesStream(TrackerStream):
             # Parentheses only when needed: an OR in the user's query must not swallow our bound.
             parts.append(f"({query})" if _HAS_OR.search(query) else query)
             if lower_bound is not None:
-                parts.append(f'Updated: >= "{to_tracker_query_ts(lower_bound)}"')
+                zoneless = to_tracker_query_ts(lower_bound - QUERY_ZONE_MARGIN)
+                parts.append(f'Updated: >= "{zoneless}"')
             return {"query": " AND ".join(parts) + ' "Sort by": Updated ASC'}
         search_filter: dict[str, Any] = {"updatedAt": {"from": to_tracker_filter_ts(lower_bound or EPOCH)}}
         if queues:
@@ -278,6 +285,8 @@ class IssuesStream(TrackerStream):
         lower_bound = start - lookback if start is not None else None
         self._body = self.search_body(lower_bound)
         self._skip_before, self._skip_ids = None, set()
+        if self.settings.query and lower_bound is not None:  # the bound went earlier: see QUERY_ZONE_MARGIN
+            self._skip_before = format_utc(lower_bound)
         self._last_ts, self._ids_at_last_ts = None, set()
         state = self.get_context_state(context)
         self._start_bookmark = state.get("replication_key_value")

@@ -111,29 +111,16 @@ def _in_range(value: Any, low: Any, high: Any, base: str) -> None:
         raise CoercionError(msg)
 
 
-def _ranged_datetime(base: str) -> Callable[[Any], datetime]:
-    """`_to_datetime`, refused outside what the column holds (see `_INSTANTS`)."""
-    low, high = _INSTANTS[base]
+def _within(convert: Callable[[Any], Any], base: str, low: Any, high: Any) -> Callable[[Any], Any]:
+    """`convert`, its result refused outside what a `base` column holds (`_INSTANTS`, `_DAYS`): chdb
+    clamped such values (2200-01-01 became 2149-06-06), the native driver and the HTTP interface wrote 0."""
 
-    def convert(value: Any) -> datetime:
-        moment = _to_datetime(value)
-        _in_range(moment, low, high, base)
-        return moment
+    def ranged(value: Any) -> Any:
+        result = convert(value)
+        _in_range(result, low, high, base)
+        return result
 
-    return convert
-
-
-def _ranged_date(base: str) -> Callable[[Any], date]:
-    """`_to_date`, refused outside what the column holds (chdb clamped 2200-01-01 to 2149-06-06, the native
-    driver and the HTTP interface wrote 0)."""
-    low, high = _DAYS[base]
-
-    def convert(value: Any) -> date:
-        day = _to_date(value)
-        _in_range(day, low, high, base)
-        return day
-
-    return convert
+    return ranged
 
 
 def _unix_time(scale: int, *, unsigned_seconds: bool) -> Callable[[Any], int]:
@@ -286,9 +273,9 @@ def _scalar_converter(column: ColumnType, unix_time: bool) -> Callable[[Any], An
     if base in ("DateTime", "DateTime64"):
         if unix_time:
             return _unix_time(column.scale, unsigned_seconds=base == "DateTime")
-        return _ranged_datetime(base)
+        return _within(_to_datetime, base, *_INSTANTS[base])
     if base in ("Date", "Date32"):
-        return _ranged_date(base)
+        return _within(_to_date, base, *_DAYS[base])
     if base == "Bool":
         return _to_bool
     return lambda value: value
