@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.configs import tap_config
-from tests.support.tap_runs import run_inprocess
+from tests.support.tap_runs import catalog_selecting, run_inprocess
 from tests.support.truth import expected_changelog, expected_issues
 from tracker_simulator import TrackerSimulator
 
@@ -113,3 +113,16 @@ def test_query_mode_reads_every_change_whatever_the_users_time_zone(
     assert changed <= set(emitted)
     assert set(emitted) <= changed | _within_lookback(before, bookmark, 5)
     assert max(emitted.values()) == 1
+
+
+def test_selecting_only_the_changelog_warns_that_no_run_is_incremental(
+    small_sim: TrackerSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without `issues` selected the SDK never advances its bookmark: each run reads every changelog again.
+    That is said once, at the start, with what to do."""
+    out = run_inprocess(tap_config(small_sim), catalog=catalog_selecting({"issue_changelog"}))
+    assert out.records["issue_changelog"], "precondition: the changelog was synced"
+    assert "replication_key_value" not in (out.last_state or {}).get("bookmarks", {}).get("issues", {})
+    warnings = [m for m in caplog.messages if "only issue_changelog is selected" in m]
+    assert len(warnings) == 1
+    assert "select `issues` too" in warnings[0]

@@ -278,6 +278,12 @@ class IssuesStream(TrackerStream):
 
     def get_records(self, context: dict | None) -> Iterator[dict]:
         self._check_queues()
+        if not self.selected and self._prefetch_enabled():
+            self.run.logger.warning(
+                "issues: only issue_changelog is selected; the SDK keeps no bookmark for an unselected "
+                "stream, so every run reads every issue's changelog again: select `issues` too for "
+                "incremental runs"
+            )
         if self._prefetch_enabled():
             self.run.prefetcher.start()
         start = self.get_starting_timestamp(context)
