@@ -172,7 +172,7 @@ def _required_time(record: Mapping[str, Any], field: str, stream: str) -> dateti
     value = _required(record, field, stream)
     try:
         moment = to_datetime(value)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:  # not a timestamp, or beyond years 1-9999 in UTC
         ident = record.get("key") or record.get("id") or "?"
         raise RecordError(f"{stream} record {ident!s}: field '{field}': {error}") from None
     assert moment is not None

@@ -49,6 +49,7 @@ OTHER_SETTINGS = {
     "ignore_sort": False,
     "lose_scrolls": False,
     "request_budget": None,
+    "query_zone_minutes": 0,
 }
 
 

@@ -317,7 +317,8 @@ class IssuesStream(TrackerStream):
                 except ScrollLostError as exc:
                     self._clear_scrolls()
                     if self._pinned:
-                        raise FatalAPIError(_LOST_WHILE_PINNED.format(exc, self._start_bookmark)) from exc
+                        where = self._start_bookmark or "the beginning"
+                        raise FatalAPIError(_LOST_WHILE_PINNED.format(exc, where)) from exc
                     progressed = self.run.stats.issues > emitted_before
                     restarts_without_progress = 0 if progressed else restarts_without_progress + 1
                     if restarts_without_progress >= MAX_RESTARTS_WITHOUT_PROGRESS:
@@ -418,6 +419,7 @@ class IssuesStream(TrackerStream):
                 # search then stops the run on): either way it stays set aside, and the run goes on.
                 key = self.run.set_aside.still_failing(issue_id, "HTTP 403: the token cannot read it")
                 self._save_set_aside(context)
+                self.run.stats.add("set_aside")
                 self.run.logger.warning("issue %s set aside earlier cannot be read now (HTTP 403)", key)
                 continue
             except Exception as error:
