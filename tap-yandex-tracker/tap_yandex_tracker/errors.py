@@ -43,6 +43,12 @@ class InvalidBodyError(RetriableAPIError):
     """HTTP 2xx whose body is not complete JSON (truncated transfer, proxy error page)."""
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first line for a log or a reason, or its type's name when it has no message."""
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def api_messages(response: requests.Response) -> str:
     """``errorMessages`` and ``errors`` of a Tracker error body, or a short excerpt of the raw body."""
     try:

@@ -454,12 +454,16 @@ class TargetClickhouseAgile(Target):
     def _failovers(self) -> int:
         """Moves of the connection's endpoints so far (shared by every connection of the run; only the
         target's own runs during the metrics step). A move and one back end at the same host: counted."""
-        endpoints = getattr(self._conn, "endpoints", None)
+        endpoints = self._endpoints()
         return endpoints.failovers if endpoints is not None else 0
 
     def _endpoint_count(self) -> int:
-        endpoints = getattr(self._conn, "endpoints", None)
+        endpoints = self._endpoints()
         return max(1, len(endpoints.all)) if endpoints is not None else 1
+
+    def _endpoints(self) -> Any:
+        """The connection's `Endpoints` (native and HTTP connections have them), else None."""
+        return getattr(self._conn, "endpoints", None)
 
     def _replay_after_failover(self) -> None:
         """After a failover, batches an earlier host took may not have reached the host in use: insert them

@@ -29,6 +29,7 @@ from tap_yandex_tracker.errors import (
     ScrollLostError,
     TrackerForbiddenError,
     TrackerNotFoundError,
+    first_line,
     generic_message,
 )
 from tap_yandex_tracker.pagination import ScrollPaginator, ScrollToken
@@ -248,8 +249,7 @@ class IssuesStream(TrackerStream):
             response = getattr(error, "response", None)
             if response is not None and response.status_code == PAUSING_STATUS:
                 raise
-            cause = str(error).splitlines()[0] if str(error) else type(error).__name__
-            msg = f"the answer to a scroll page was lost ({cause}); the scroll may have moved on"
+            msg = f"the answer to a scroll page was lost ({first_line(error)}); the scroll may have moved on"
             raise ScrollLostError(msg) from error
 
     def _prefetch_enabled(self) -> bool:
@@ -385,7 +385,7 @@ class IssuesStream(TrackerStream):
         if self.run.set_aside.in_a_row >= MAX_IN_A_ROW:
             return False  # the API is failing, not one issue: the child raises the error and the run stops
         self.run.prefetcher.take(issue_id)
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         self.run.set_aside.add(record, reason)
         self._save_set_aside(context)
         self.run.stats.add("set_aside")
